@@ -1,0 +1,258 @@
+/**
+ * skiff's command line: one small function per verb, each parsing its
+ * options, calling the library and printing. No syscalls here.
+ *
+ * @example
+ * ```sh
+ * sudo deno task run --rm busybox echo hello
+ * sudo deno task skiff ps -a
+ * ```
+ *
+ * @module
+ */
+
+import { formatOptions, type OptionSpec, parseArgs, type Parsed } from "./lib/args.ts";
+import { type ContainerRecord, listContainers, removeContainer } from "./lib/containers.ts";
+import { UsageError } from "./lib/errors.ts";
+import { humanDuration, humanSize, table, timeAgo } from "./lib/format.ts";
+import { importFile, listImages, tarballName } from "./lib/images.ts";
+import { EXIT_SKIFF } from "./lib/init.ts";
+import { runContainer, StartError } from "./lib/run.ts";
+import { defaultStoreRoot, Store } from "./lib/store.ts";
+
+/** A verb: its help next to its code, as bocker keeps them. */
+interface Verb {
+  usage: string;
+  summary: string;
+  options: OptionSpec[];
+  /** Options end at the first positional (run's command keeps its own). */
+  stopAtPositional?: boolean;
+  /** How many positionals: at least `min`, at most `max`. */
+  args: { min: number; max?: number };
+  action(store: Store, parsed: Parsed): Promise<number>;
+}
+
+const HELP: OptionSpec = { long: "help", short: "h", kind: "flag", help: "Show this help" };
+
+const run: Verb = {
+  usage: "run [OPTIONS] IMAGE [COMMAND [ARG...]]",
+  summary: "Run a command in a new container",
+  stopAtPositional: true,
+  args: { min: 1 },
+  options: [
+    { long: "interactive", short: "i", kind: "flag", help: "Keep stdin open" },
+    { long: "tty", short: "t", kind: "flag", help: "Give the container the terminal" },
+    { long: "rm", kind: "flag", help: "Remove the container when it exits" },
+    { long: "name", kind: "value", arg: "NAME", help: "Name the container" },
+    {
+      long: "env",
+      short: "e",
+      kind: "list",
+      arg: "KEY=VALUE",
+      help: "Set an environment variable (repeatable)",
+    },
+    {
+      long: "workdir",
+      short: "w",
+      kind: "value",
+      arg: "DIR",
+      help: "Working directory inside the container",
+    },
+    { long: "hostname", kind: "value", arg: "NAME", help: "Hostname (default: the short container id)" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [image, ...command] }) {
+    return await runContainer(store, {
+      image,
+      command,
+      name: o.name as string | undefined,
+      env: o.env as string[] | undefined,
+      workdir: o.workdir as string | undefined,
+      hostname: o.hostname as string | undefined,
+      interactive: Boolean(o.interactive),
+      tty: Boolean(o.tty),
+      remove: Boolean(o.rm),
+    });
+  },
+};
+
+const ps: Verb = {
+  usage: "ps [OPTIONS]",
+  summary: "List containers (running ones unless -a)",
+  args: { min: 0, max: 0 },
+  options: [
+    { long: "all", short: "a", kind: "flag", help: "Show all containers, not only running ones" },
+    { long: "quiet", short: "q", kind: "flag", help: "Show only ids" },
+    { long: "no-trunc", kind: "flag", help: "Do not truncate ids and commands" },
+    HELP,
+  ],
+  async action(store, { options: o }) {
+    const records = (await listContainers(store)).filter((r) => o.all || r.status === "running");
+    const full = Boolean(o["no-trunc"]);
+    const id = (r: ContainerRecord) => (full ? r.id : r.id.slice(0, 12));
+    if (o.quiet) {
+      for (const r of records) console.log(id(r));
+      return 0;
+    }
+    const rows = records.map((r) => {
+      const command = r.command.join(" ");
+      const shown = full || command.length <= 20 ? command : `${command.slice(0, 19)}…`;
+      return [id(r), r.image, `"${shown}"`, timeAgo(r.created), statusText(r), r.name];
+    });
+    console.log(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], rows));
+    return 0;
+  },
+};
+
+/** "Up 3 minutes", "Exited (0) 2 minutes ago" or "Created". */
+function statusText(r: ContainerRecord, now = Date.now()): string {
+  if (r.status === "running") return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
+  if (r.status === "exited") return `Exited (${r.exitCode}) ${timeAgo(r.finishedAt ?? r.created, now)}`;
+  return "Created";
+}
+
+const rm: Verb = {
+  usage: "rm [OPTIONS] CONTAINER [CONTAINER...]",
+  summary: "Remove containers (their record and their writable layer)",
+  args: { min: 1 },
+  options: [{ long: "force", short: "f", kind: "flag", help: "Kill a running container first" }, HELP],
+  async action(store, { options: o, positionals }) {
+    let failed = 0;
+    for (const ref of positionals) {
+      try {
+        await removeContainer(store, ref, Boolean(o.force));
+        console.log(ref);
+      } catch (e) {
+        console.error(`skiff: ${describe(e)}`);
+        failed++;
+      }
+    }
+    return failed === 0 ? 0 : 1;
+  },
+};
+
+const images: Verb = {
+  usage: "images [OPTIONS]",
+  summary: "List images",
+  args: { min: 0, max: 0 },
+  options: [{ long: "quiet", short: "q", kind: "flag", help: "Show only image ids" }, HELP],
+  async action(store, { options: o }) {
+    const all = await listImages(store);
+    if (o.quiet) {
+      for (const image of all) console.log(image.id.slice(0, 12));
+      return 0;
+    }
+    const rows = all.map((image) => {
+      const colon = image.ref.lastIndexOf(":");
+      return [
+        image.ref.slice(0, colon),
+        image.ref.slice(colon + 1),
+        image.id.slice(0, 12),
+        timeAgo(image.config.created),
+        humanSize(image.size),
+      ];
+    });
+    console.log(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows));
+    return 0;
+  },
+};
+
+const importVerb: Verb = {
+  usage: "import FILE [NAME[:TAG]]",
+  summary: "Import a rootfs tarball (plain or gzip), e.g. `docker export` output, as an image",
+  args: { min: 1, max: 2 },
+  options: [HELP],
+  async action(store, { positionals: [file, ref] }) {
+    const image = await importFile(store, file, ref ?? tarballName(file));
+    console.log(`sha256:${image.id}`);
+    return 0;
+  },
+};
+
+const commit: Verb = {
+  usage: "commit CONTAINER NAME[:TAG]",
+  summary: "Make an image from a container (not available yet)",
+  args: { min: 2, max: 2 },
+  options: [HELP],
+  action() {
+    throw new UsageError(
+      `"commit" is not available yet: layered images and commit are planned (issue 4); the README lists what works today`,
+    );
+  },
+};
+
+const VERBS: Record<string, Verb> = { run, ps, rm, images, import: importVerb, commit };
+
+const GLOBAL: OptionSpec[] = [
+  { long: "root", kind: "value", arg: "DIR", help: "The store (default: $SKIFF_ROOT, else /var/lib/skiff)" },
+  HELP,
+];
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(VERBS).map((v) => v.length));
+  return [
+    "Usage: skiff [--root DIR] COMMAND [OPTIONS] [ARGS]",
+    "",
+    "A small container toolkit: images, overlay filesystems, namespaces.",
+    "",
+    "Commands:",
+    ...Object.entries(VERBS).map(([name, v]) => `  ${name.padEnd(width)}  ${v.summary}`),
+    "",
+    "Global options:",
+    formatOptions(GLOBAL),
+    "",
+    'Run "skiff COMMAND --help" for a command\'s options.',
+  ].join("\n");
+}
+
+function verbHelp(verb: Verb): string {
+  return [`Usage: skiff ${verb.usage}`, "", verb.summary, "", "Options:", formatOptions(verb.options)].join(
+    "\n",
+  );
+}
+
+/** An error as one line: its message, then its causes after colons. */
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e; cur !== undefined; cur = (cur as Error).cause) {
+    parts.push(cur instanceof Error ? cur.message : String(cur));
+    if (!(cur instanceof Error)) break;
+  }
+  return parts.join(": ").replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * Runs skiff with `argv` (without the program name).
+ *
+ * @returns the exit code: the container's for `run`, 125 when skiff fails
+ */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const global = parseArgs(argv, GLOBAL, "skiff", true);
+    const [name, ...rest] = global.positionals;
+    if (name === undefined || global.options.help) {
+      console.log(mainHelp());
+      return name === undefined && !global.options.help ? EXIT_SKIFF : 0;
+    }
+    const verb = VERBS[name];
+    if (!verb) throw new UsageError(`Unknown command "${name}"; see "skiff --help"`);
+    const parsed = parseArgs(rest, verb.options, `skiff ${name}`, verb.stopAtPositional);
+    if (parsed.options.help) {
+      console.log(verbHelp(verb));
+      return 0;
+    }
+    const n = parsed.positionals.length;
+    if (n < verb.args.min || (verb.args.max !== undefined && n > verb.args.max)) {
+      throw new UsageError(
+        `"skiff ${name}" takes ${verb.usage.replace(/^\S+\s*/, "")}; see "skiff ${name} --help"`,
+      );
+    }
+    const store = new Store(defaultStoreRoot(global.options.root as string | undefined));
+    return await verb.action(store, parsed);
+  } catch (e) {
+    console.error(`skiff: ${describe(e)}`);
+    return e instanceof StartError ? e.exitCode : EXIT_SKIFF;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,185 @@
+/**
+ * Thin bindings to the libc calls skiff's init needs: mount, umount2,
+ * pivot_root, sethostname, prctl, an interface-up ioctl and execve.
+ *
+ * Each wrapper makes one synchronous call and reads errno right after it on
+ * the same thread: a `nonblocking` call would run on another thread, whose
+ * errno is not ours. libc is opened on first use, so importing this module
+ * needs no `--allow-ffi`.
+ *
+ * @module
+ */
+
+import { SyscallError } from "./errors.ts";
+
+// mount(2) flags, with their C names (linux/mount.h).
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
+/** umount2(2) flag: detach now, clean up when no longer busy. */
+export const MNT_DETACH = 0x2;
+
+/** pivot_root has no libc wrapper; its syscall number depends on the arch. */
+const SYS_PIVOT_ROOT: Record<string, number> = { x86_64: 155, aarch64: 41 };
+const PR_CAPBSET_DROP = 24;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0x80000;
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const IFF_UP = 0x1;
+/** sizeof(struct ifreq) on 64-bit Linux; ifr_flags sits right after the name. */
+const IFREQ_SIZE = 40;
+const IFNAMSIZ = 16;
+
+const SYMBOLS = {
+  mount: {
+    // const char *source, const char *target, const char *fstype,
+    // unsigned long flags, const void *data
+    parameters: ["buffer", "buffer", "buffer", "u64", "buffer"],
+    result: "i32",
+  },
+  // const char *target, int flags
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  // const char *name, size_t len
+  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
+  // int option, unsigned long arg2..arg5
+  prctl: {
+    parameters: ["i32", "u64", "u64", "u64", "u64"],
+    result: "i32",
+  },
+  // int domain, int type, int protocol
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int fd, unsigned long request, void *argp (variadic in C; fixed here)
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  // int fd
+  close: { parameters: ["i32"], result: "i32" },
+  // const char *path, char *const argv[], char *const envp[]
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  // long syscall(long number, ...): a fixed-arity alias for pivot_root
+  syscall2: {
+    name: "syscall",
+    parameters: ["i64", "buffer", "buffer"],
+    result: "i64",
+  },
+  // int *__errno_location(void)
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
+
+function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  return lib;
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated C string (byte length, not string length). */
+function cstr(s: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(s + "\0");
+}
+
+function errno(): number {
+  const p = libc().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** Throws a SyscallError when a libc call returned -1. */
+function check(
+  result: number | bigint,
+  syscall: string,
+  path?: string,
+): void {
+  if (Number(result) === -1) throw new SyscallError(syscall, errno(), path);
+}
+
+/** mount(2). `data` is the filesystem's option string, e.g. overlay's dirs. */
+export function mount(
+  source: string,
+  target: string,
+  fstype: string,
+  flags: number,
+  data = "",
+): void {
+  check(
+    libc().mount(cstr(source), cstr(target), cstr(fstype), BigInt(flags), cstr(data)),
+    "mount",
+    target,
+  );
+}
+
+/** umount2(2). */
+export function umount2(target: string, flags: number): void {
+  check(libc().umount2(cstr(target), flags), "umount2", target);
+}
+
+/** pivot_root(2), through the raw syscall. */
+export function pivotRoot(newRoot: string, putOld: string): void {
+  const nr = SYS_PIVOT_ROOT[Deno.build.arch];
+  if (nr === undefined) {
+    throw new Error(`pivot_root: unsupported architecture "${Deno.build.arch}"`);
+  }
+  check(
+    libc().syscall2(BigInt(nr), cstr(newRoot), cstr(putOld)),
+    "pivot_root",
+    newRoot,
+  );
+}
+
+/** sethostname(2) in the current UTS namespace. */
+export function sethostname(name: string): void {
+  const bytes = encoder.encode(name);
+  check(libc().sethostname(bytes, BigInt(bytes.length)), "sethostname", name);
+}
+
+/** prctl(PR_CAPBSET_DROP): removes one capability from the bounding set. */
+export function capbsetDrop(cap: number): void {
+  check(libc().prctl(PR_CAPBSET_DROP, BigInt(cap), 0n, 0n, 0n), "prctl", `CAPBSET_DROP ${cap}`);
+}
+
+/** Sets IFF_UP on a network interface, as `ip link set NAME up` does. */
+export function interfaceUp(name: string): void {
+  const sym = libc();
+  const fd = sym.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  check(fd, "socket", name);
+  try {
+    const ifreq = new Uint8Array(IFREQ_SIZE);
+    ifreq.set(encoder.encode(name).subarray(0, IFNAMSIZ - 1));
+    check(sym.ioctl(fd, BigInt(SIOCGIFFLAGS), ifreq), "ioctl SIOCGIFFLAGS", name);
+    const view = new DataView(ifreq.buffer);
+    view.setInt16(IFNAMSIZ, view.getInt16(IFNAMSIZ, true) | IFF_UP, true);
+    check(sym.ioctl(fd, BigInt(SIOCSIFFLAGS), ifreq), "ioctl SIOCSIFFLAGS", name);
+  } finally {
+    sym.close(fd);
+  }
+}
+
+/** A NULL-terminated array of C string pointers; keeps the strings alive. */
+function cstrArray(items: string[]): { ptrs: Uint8Array<ArrayBuffer>; keep: Uint8Array[] } {
+  const keep = items.map(cstr);
+  const ptrs = new BigUint64Array(items.length + 1);
+  keep.forEach((s, i) => {
+    ptrs[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)));
+  });
+  return { ptrs: new Uint8Array(ptrs.buffer), keep };
+}
+
+/**
+ * execve(2): replaces this process (every thread of it) with `path`.
+ * Returns only by throwing.
+ */
+export function execve(path: string, argv: string[], env: string[]): never {
+  const file = cstr(path);
+  const args = cstrArray(argv);
+  const envp = cstrArray(env);
+  // The call is synchronous: no JS (and so no GC) runs on this thread until
+  // it returns, and it returns only on failure.
+  libc().execve(file, args.ptrs, envp.ptrs);
+  throw new SyscallError("execve", errno(), path);
+}

@@ -1,0 +1,118 @@
+/**
+ * The busybox image, built from the host's static busybox (Debian package
+ * busybox-static): the binary, a link for every applet where busybox's own
+ * `--list-full` puts it, and a minimal /etc. The tar is made reproducibly
+ * (sorted, fixed owner and mtime), so the same busybox gives the same layer.
+ *
+ * @module
+ */
+
+import { findImage, type Image, importImage } from "../lib/images.ts";
+import type { Store } from "../lib/store.ts";
+
+/** Where the host's busybox is expected. */
+export const BUSYBOX = "/bin/busybox";
+
+const INSTALL_HINT = "install it with: sudo apt-get install busybox-static";
+
+const ETC: Record<string, string> = {
+  passwd: "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+  group: "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
+  hostname: "skiff\n",
+  hosts: "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+};
+
+/**
+ * Whether an ELF file is statically linked: it has no PT_INTERP program
+ * header, so it runs without the host's dynamic loader and libc.
+ */
+export function isStaticElf(bytes: Uint8Array): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const elf = view.getUint32(0) === 0x7f454c46 && view.getUint8(4) === 2; // 64-bit
+  if (!elf) return false;
+  const phoff = Number(view.getBigUint64(0x20, true));
+  const phentsize = view.getUint16(0x36, true);
+  const phnum = view.getUint16(0x38, true);
+  for (let i = 0; i < phnum; i++) {
+    if (view.getUint32(phoff + i * phentsize, true) === 3) return false; // PT_INTERP
+  }
+  return true;
+}
+
+/**
+ * Fills `dir` with the busybox root filesystem.
+ *
+ * @throws {Error} when the host has no static busybox, saying how to get one
+ */
+export async function makeBusyboxRootfs(dir: string): Promise<void> {
+  let binary: Uint8Array;
+  try {
+    binary = await Deno.readFile(BUSYBOX);
+  } catch {
+    throw new Error(`Cannot build the busybox image: ${BUSYBOX} is missing; ${INSTALL_HINT}`);
+  }
+  if (!isStaticElf(binary)) {
+    throw new Error(`Cannot build the busybox image: ${BUSYBOX} is not statically linked; ${INSTALL_HINT}`);
+  }
+  for (const sub of ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "var", "home"]) {
+    await Deno.mkdir(`${dir}/${sub}`, { recursive: true, mode: 0o755 });
+  }
+  await Deno.mkdir(`${dir}/root`, { mode: 0o700 });
+  await Deno.mkdir(`${dir}/tmp`);
+  await Deno.chmod(`${dir}/tmp`, 0o1777);
+  await Deno.writeFile(`${dir}/bin/busybox`, binary, { mode: 0o755 });
+  const list = await new Deno.Command(BUSYBOX, { args: ["--list-full"], stderr: "inherit" }).output();
+  for (const applet of new TextDecoder().decode(list.stdout).split("\n")) {
+    if (applet === "" || applet === "bin/busybox") continue;
+    await Deno.symlink("/bin/busybox", `${dir}/${applet}`);
+  }
+  for (const [name, content] of Object.entries(ETC)) {
+    await Deno.writeTextFile(`${dir}/etc/${name}`, content, { mode: 0o644 });
+  }
+}
+
+/**
+ * Builds the busybox image and stores it as `busybox:latest`. Callers that
+ * race here build it once: the first holds a lock, the others find its
+ * result.
+ */
+export async function buildBusyboxImage(store: Store): Promise<Image> {
+  await store.init();
+  using lock = await Deno.open(`${store.root}/images/busybox.lock`, { create: true, write: true });
+  await lock.lock(true);
+  const built = await findImage(store, "busybox");
+  if (built) return built;
+  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `busybox-${Deno.pid}-` });
+  try {
+    await makeBusyboxRootfs(dir);
+    const { mtime } = await Deno.stat(BUSYBOX);
+    const tar = new Deno.Command("tar", {
+      args: [
+        "-c",
+        "-f",
+        "-",
+        "-C",
+        dir,
+        "--sort=name",
+        "--numeric-owner",
+        "--owner=0",
+        "--group=0",
+        `--mtime=@${Math.floor((mtime?.getTime() ?? 0) / 1000)}`,
+        ".",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const image = await importImage(store, tar.stdout, {
+      ref: "busybox:latest",
+      label: "busybox",
+      config: { Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
+      createdBy: `skiff images/busybox.ts from ${BUSYBOX}`,
+    });
+    const { code } = await tar.status;
+    if (code !== 0) throw new Error(`Cannot build the busybox image: tar exited with ${code}`);
+    return image;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -1,0 +1,320 @@
+/**
+ * Container records: one `config.json` per container, written atomically
+ * under the store lock, and checked against /proc whenever they are read,
+ * so a container whose process is gone (skiff was SIGKILLed, say) shows as
+ * exited at the next command instead of running forever.
+ *
+ * @module
+ */
+
+import { InvalidStateError, NotFoundError, UsageError } from "./errors.ts";
+import { isAlive, processStartTime } from "./proc.ts";
+import { readJson, type Store, writeAtomic } from "./store.ts";
+
+/** A container's life: created (being set up), running, exited. */
+export type Status = "created" | "running" | "exited";
+
+/** What skiff keeps about a container. */
+export interface ContainerRecord {
+  /** 64 hex characters from a cryptographic random source. */
+  id: string;
+  name: string;
+  /** The image as the user named it, and its id. */
+  image: string;
+  imageId: string;
+  /** The command's argv. */
+  command: string[];
+  env: string[];
+  workdir: string;
+  hostname: string;
+  /** Remove the container when it exits (`run --rm`). */
+  autoRemove: boolean;
+  /** ISO 8601 times. */
+  created: string;
+  startedAt?: string;
+  finishedAt?: string;
+  status: Status;
+  /**
+   * The process the container lives and dies with, and its start time
+   * (guards against pid reuse): the creating skiff while `created`, the
+   * `unshare` parent while `running`.
+   */
+  pid?: number;
+  pidStartTime?: number;
+  exitCode?: number;
+}
+
+/** The fields a caller chooses when creating a container. */
+export type NewContainer =
+  & Omit<
+    ContainerRecord,
+    "id" | "created" | "status" | "pid" | "pidStartTime" | "name"
+  >
+  & { id?: string; name?: string };
+
+/** Exit code recorded when a container's process vanished unobserved. */
+const EXIT_KILLED = 137;
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** A new container id: 32 random bytes as hex. */
+export function newId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const ADJECTIVES = [
+  "brave",
+  "calm",
+  "eager",
+  "fond",
+  "gentle",
+  "happy",
+  "jolly",
+  "keen",
+  "lucid",
+  "merry",
+  "nimble",
+  "proud",
+  "quiet",
+  "swift",
+  "tender",
+  "witty",
+];
+const NOUNS = [
+  "albatross",
+  "bream",
+  "cormorant",
+  "dolphin",
+  "eider",
+  "finch",
+  "gannet",
+  "heron",
+  "ibis",
+  "jay",
+  "kittiwake",
+  "loon",
+  "marlin",
+  "narwhal",
+  "osprey",
+  "puffin",
+  "skua",
+  "tern",
+];
+
+function randomName(): string {
+  const [a, b, c] = crypto.getRandomValues(new Uint32Array(3));
+  return `${ADJECTIVES[a % ADJECTIVES.length]}_${NOUNS[b % NOUNS.length]}_${c % 1000}`;
+}
+
+/** Throws a UsageError unless `name` is a valid container name. */
+export function checkName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new UsageError(
+      `Invalid container name "${name}": use letters, digits, "_", "." and "-", starting with a letter or digit`,
+    );
+  }
+}
+
+function recordPath(store: Store, id: string): string {
+  return `${store.container(id)}/config.json`;
+}
+
+/**
+ * Creates a container's record and directories (upper, work, merged).
+ * Its status is `created`, owned by this process until {@link markRunning}.
+ *
+ * @throws {UsageError} when the name is invalid or taken
+ */
+export async function createContainer(
+  store: Store,
+  fields: NewContainer,
+): Promise<ContainerRecord> {
+  if (fields.name !== undefined) checkName(fields.name);
+  return await store.locked(async () => {
+    const existing = await readAll(store);
+    const taken = new Set(existing.map((r) => r.name));
+    if (fields.name !== undefined && taken.has(fields.name)) {
+      const owner = existing.find((r) => r.name === fields.name)!;
+      throw new UsageError(
+        `The container name "${fields.name}" is already in use by container ${
+          owner.id.slice(0, 12)
+        }; remove it or choose another name`,
+      );
+    }
+    let name = fields.name;
+    while (name === undefined || taken.has(name)) name = randomName();
+    const record: ContainerRecord = {
+      ...fields,
+      id: fields.id ?? newId(),
+      name,
+      created: new Date().toISOString(),
+      status: "created",
+      pid: Deno.pid,
+      pidStartTime: processStartTime(Deno.pid) ?? undefined,
+    };
+    const dir = store.container(record.id);
+    await Deno.mkdir(dir, { mode: 0o700 });
+    try {
+      for (const sub of ["upper", "work", "merged"]) await Deno.mkdir(`${dir}/${sub}`);
+      await writeAtomic(recordPath(store, record.id), JSON.stringify(record, null, 2));
+    } catch (e) {
+      await Deno.remove(dir, { recursive: true });
+      throw e;
+    }
+    return record;
+  });
+}
+
+/** Records that the container's process `pid` has started. */
+export async function markRunning(store: Store, id: string, pid: number): Promise<void> {
+  await update(store, id, (r) => ({
+    ...r,
+    status: "running",
+    pid,
+    pidStartTime: processStartTime(pid) ?? undefined,
+    startedAt: new Date().toISOString(),
+  }));
+}
+
+/** Records that the container exited with `exitCode`. */
+export async function markExited(store: Store, id: string, exitCode: number): Promise<void> {
+  await update(store, id, (r) => exited(r, exitCode));
+}
+
+function exited(r: ContainerRecord, exitCode: number): ContainerRecord {
+  return {
+    ...r,
+    status: "exited",
+    exitCode,
+    pid: undefined,
+    pidStartTime: undefined,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+async function update(
+  store: Store,
+  id: string,
+  change: (r: ContainerRecord) => ContainerRecord,
+): Promise<void> {
+  await store.locked(async () => {
+    const record = await readJson<ContainerRecord>(recordPath(store, id));
+    if (record === null) throw new NotFoundError(`No such container: ${id}`);
+    await writeAtomic(recordPath(store, id), JSON.stringify(change(record), null, 2));
+  });
+}
+
+/** Every container, with dead processes reconciled first. */
+export async function listContainers(store: Store): Promise<ContainerRecord[]> {
+  return await store.locked(() => readAll(store));
+}
+
+/**
+ * Reads every record and brings each up to date with /proc: a `running`
+ * container whose process is gone becomes exited (or is removed, with
+ * --rm), and a `created` one whose creator died is removed, since it never
+ * started. The caller holds the store lock.
+ */
+async function readAll(store: Store): Promise<ContainerRecord[]> {
+  const records: ContainerRecord[] = [];
+  for await (const entry of Deno.readDir(store.containersDir)) {
+    const record = await readJson<ContainerRecord>(recordPath(store, entry.name));
+    if (record === null) continue;
+    const current = await reconcile(store, record);
+    if (current !== null) records.push(current);
+  }
+  return records.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+async function reconcile(
+  store: Store,
+  record: ContainerRecord,
+): Promise<ContainerRecord | null> {
+  if (record.status === "exited" || record.pid === undefined) return record;
+  if (isAlive(record.pid, record.pidStartTime ?? -1)) return record;
+  if (record.status === "created" || record.autoRemove) {
+    await removeDir(store, record.id);
+    return null;
+  }
+  const done = exited(record, EXIT_KILLED);
+  await writeAtomic(recordPath(store, record.id), JSON.stringify(done, null, 2));
+  return done;
+}
+
+/**
+ * Finds a container by full id, name, or unique id prefix, as docker does.
+ *
+ * @throws {NotFoundError} when nothing matches
+ * @throws {UsageError} when a prefix matches several containers
+ */
+export function findContainer(
+  records: ContainerRecord[],
+  ref: string,
+): ContainerRecord {
+  const exact = records.find((r) => r.id === ref || r.name === ref);
+  if (exact) return exact;
+  const matches = /^[0-9a-f]+$/.test(ref) ? records.filter((r) => r.id.startsWith(ref)) : [];
+  if (matches.length === 1) return matches[0];
+  if (matches.length > 1) {
+    throw new UsageError(
+      `Container id prefix "${ref}" is ambiguous: it matches ${matches.length} containers; give more characters`,
+    );
+  }
+  throw new NotFoundError(`No such container: ${ref}`);
+}
+
+/**
+ * Removes a container's record and directories.
+ *
+ * @param force stop a running container first (SIGKILL), as `rm -f` does
+ * @returns the removed record
+ * @throws {InvalidStateError} when it is running and `force` is false
+ */
+export async function removeContainer(
+  store: Store,
+  ref: string,
+  force = false,
+): Promise<ContainerRecord> {
+  const target = await store.locked(async () => findContainer(await readAll(store), ref));
+  if (target.status !== "exited") {
+    if (!force) {
+      throw new InvalidStateError(
+        `Cannot remove container "${ref}": it is ${target.status}; stop it first or use rm -f`,
+      );
+    }
+    await killAndWait(target);
+  }
+  await store.locked(() => removeDir(store, target.id));
+  return target;
+}
+
+/**
+ * SIGKILLs the process a container lives with and waits until it is gone.
+ * Killing `unshare` kills the container too (it runs with --kill-child).
+ */
+async function killAndWait(record: ContainerRecord): Promise<void> {
+  const { pid, pidStartTime } = record;
+  if (pid === undefined || pid === Deno.pid || !isAlive(pid, pidStartTime ?? -1)) return;
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  while (isAlive(pid, pidStartTime ?? -1)) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * Removes a container's directory: renamed out of the way first, so a
+ * container is either whole or gone, even if this is interrupted.
+ */
+async function removeDir(store: Store, id: string): Promise<void> {
+  const trash = `${store.tmpDir}/rm-${id}`;
+  try {
+    await Deno.rename(store.container(id), trash);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  await Deno.remove(trash, { recursive: true });
+}

@@ -1,0 +1,48 @@
+/**
+ * Human-readable times, sizes and tables, as docker prints them.
+ *
+ * @module
+ */
+
+/** A duration as docker's HumanDuration: "Less than a second", "3 minutes", "About an hour". */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return "Less than a second";
+  if (s === 1) return "1 second";
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return "About a minute";
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return "About an hour";
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
+
+/** "3 minutes ago" for an ISO time, relative to `now`. */
+export function timeAgo(iso: string, now = Date.now()): string {
+  return `${humanDuration(now - Date.parse(iso))} ago`;
+}
+
+/** A byte count in SI units with three significant digits: "2.02MB", as docker shows sizes. */
+export function humanSize(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${Number(value.toPrecision(3))}${units[unit]}`;
+}
+
+/** Rows as columns padded to their widest cell, three spaces apart. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows]
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("   "))
+    .join("\n");
+}

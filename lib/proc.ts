@@ -1,0 +1,40 @@
+/**
+ * Facts about host processes from /proc.
+ *
+ * @module
+ */
+
+/**
+ * A process's start time in clock ticks since boot (field 22 of
+ * /proc/PID/stat), or null when there is no such process (or only its zombie). A pid plus its
+ * start time names one process for good: pids are reused, start times not.
+ */
+export function processStartTime(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  // The command name (field 2) is in parentheses and may contain spaces or
+  // parentheses itself, so count fields from the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // A zombie has exited; only its parent's wait() is missing.
+  if (fields[0] === "Z" || fields[0] === "X") return null;
+  return Number(fields[19]);
+}
+
+/** Whether the process that had `startTime` when recorded is still alive. */
+export function isAlive(pid: number, startTime: number): boolean {
+  return processStartTime(pid) === startTime;
+}
+
+/** The direct children of a process (needs CONFIG_PROC_CHILDREN). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`)
+      .trim().split(" ").filter((s) => s !== "").map(Number);
+  } catch {
+    return [];
+  }
+}

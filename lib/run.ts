@@ -1,0 +1,301 @@
+/**
+ * `run`: create a container from an image and run its command in the
+ * foreground, returning the command's exit code.
+ *
+ * @module
+ */
+
+import { capabilitiesToDrop } from "./capabilities.ts";
+import {
+  type ContainerRecord,
+  createContainer,
+  markExited,
+  markRunning,
+  newId,
+  removeContainer,
+} from "./containers.ts";
+import { NotFoundError, UsageError } from "./errors.ts";
+import { type Image, layerDirs, resolveImage } from "./images.ts";
+import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
+import { childrenOf } from "./proc.ts";
+import { planRootfs } from "./rootfs.ts";
+import { containerArgv } from "./spawn.ts";
+import type { Store } from "./store.ts";
+
+/** What the user asked `run` for. */
+export interface RunOptions {
+  /** An image reference, or a path to a rootfs tarball. */
+  image: string;
+  /** The command and its arguments; empty for the image's default. */
+  command: string[];
+  name?: string;
+  /** `KEY=VALUE` pairs, applied over the image's environment. */
+  env?: string[];
+  workdir?: string;
+  hostname?: string;
+  /** Keep stdin open (`-i`). */
+  interactive?: boolean;
+  /** Give the container the terminal (`-t`). */
+  tty?: boolean;
+  /** Remove the container when it exits (`--rm`). */
+  remove?: boolean;
+}
+
+/** The start failed: nothing of the container is left. */
+export class StartError extends Error {
+  override name = "StartError";
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const HOSTNAME =
+  /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/** Signals a foreground run passes on to the container. */
+const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+/**
+ * Checks `-e` values and the other free-form options before anything is
+ * created.
+ *
+ * @throws {UsageError} naming the bad value
+ */
+export function validateRunOptions(opts: RunOptions): void {
+  for (const e of opts.env ?? []) {
+    if (!/^[^=\0]+=[^\0]*$/.test(e)) {
+      throw new UsageError(`Invalid environment variable "${e}": use -e KEY=VALUE`);
+    }
+  }
+  if (opts.hostname !== undefined && (opts.hostname.length > 64 || !HOSTNAME.test(opts.hostname))) {
+    throw new UsageError(
+      `Invalid hostname "${opts.hostname}": use letters, digits, "-" and ".", at most 64 characters`,
+    );
+  }
+  if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
+    throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
+  }
+  if (opts.tty && !Deno.stdin.isTerminal()) {
+    throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
+  }
+}
+
+/** The argv a container runs: entrypoint, then the command or the image's Cmd. */
+export function commandFor(image: Image, command: string[]): string[] {
+  const { Entrypoint = [], Cmd = [] } = image.config.config;
+  const argv = [...Entrypoint, ...(command.length > 0 ? command : Cmd)];
+  return argv.length > 0 ? argv : ["/bin/sh"];
+}
+
+/**
+ * The container's environment: PATH, HOSTNAME, HOME and TERM defaults,
+ * the image's Env over them, the user's `-e` over those; last one wins.
+ */
+export function environmentFor(image: Image, hostname: string, opts: RunOptions): string[] {
+  const all = [
+    DEFAULT_PATH,
+    `HOSTNAME=${hostname}`,
+    "HOME=/root",
+    ...(opts.tty ? ["TERM=xterm"] : []),
+    ...(image.config.config.Env ?? []),
+    ...(opts.env ?? []),
+  ];
+  const byKey = new Map(all.map((e) => [e.slice(0, e.indexOf("=")), e]));
+  return [...byKey.values()];
+}
+
+/** The init spec for a container: the mount plan and what to execute. */
+export function initSpecFor(
+  store: Store,
+  record: ContainerRecord,
+  lowerdirs: string[],
+  console?: string,
+): InitSpec {
+  const dir = store.container(record.id);
+  return {
+    root: `${dir}/merged`,
+    steps: planRootfs({
+      root: `${dir}/merged`,
+      lowerdirs,
+      upperdir: `${dir}/upper`,
+      workdir: `${dir}/work`,
+      console,
+    }),
+    hostname: record.hostname,
+    cwd: record.workdir,
+    argv: record.command,
+    env: record.env,
+    dropCaps: capabilitiesToDrop(),
+    statusFile: `${dir}/init.status`,
+  };
+}
+
+/**
+ * Runs a container in the foreground.
+ *
+ * @returns the command's exit code (128 + N when killed by signal N)
+ * @throws {UsageError} for bad options, before anything is created
+ * @throws {StartError} when the command could not be started (nothing is left behind)
+ */
+export async function runContainer(store: Store, opts: RunOptions): Promise<number> {
+  validateRunOptions(opts);
+  await checkPrivileges();
+  await store.init();
+  const image = await resolveImage(store, opts.image);
+  const id = newId();
+  const hostname = opts.hostname ?? id.slice(0, 12);
+  const record = await createContainer(store, {
+    id,
+    name: opts.name,
+    image: opts.image,
+    imageId: image.id,
+    command: commandFor(image, opts.command),
+    env: environmentFor(image, hostname, opts),
+    workdir: opts.workdir ?? image.config.config.WorkingDir ?? "/",
+    hostname,
+    autoRemove: opts.remove ?? false,
+  });
+
+  let started = false;
+  try {
+    const exitCode = await start(store, record, image, opts);
+    started = true;
+    if (!record.autoRemove) await markExited(store, record.id, exitCode);
+    return exitCode;
+  } finally {
+    if (!started || record.autoRemove) {
+      // Another skiff may have seen the process gone and removed it already.
+      await removeContainer(store, record.id, true).catch((e) => {
+        if (!(e instanceof NotFoundError)) throw e;
+      });
+    }
+  }
+}
+
+async function start(
+  store: Store,
+  record: ContainerRecord,
+  image: Image,
+  opts: RunOptions,
+): Promise<number> {
+  const dir = store.container(record.id);
+  const console = opts.tty ? Deno.realPathSync("/proc/self/fd/0") : undefined;
+  const spec = initSpecFor(store, record, layerDirs(store, image), console);
+  await Deno.writeFile(spec.statusFile, new Uint8Array());
+  const argv = containerArgv({
+    deno: Deno.execPath(),
+    initModule: initModule(),
+    initSpec: JSON.stringify(spec),
+  });
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: opts.interactive || opts.tty ? "inherit" : "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StartError(
+        `Cannot start a container: "${argv[0]}" is not installed; install util-linux`,
+        EXIT_SKIFF,
+      );
+    }
+    throw e;
+  }
+  await markRunning(store, record.id, child.pid);
+  const stop = forwardSignals(child.pid, Boolean(opts.tty));
+  const status = await child.status.finally(stop);
+
+  const report = await Deno.readTextFile(`${dir}/init.status`);
+  if (report === "") {
+    throw new StartError(
+      "Cannot start the container: its init exited before reaching the command",
+      EXIT_SKIFF,
+    );
+  }
+  if (report !== "exec\n") {
+    const failure = JSON.parse(report) as StartFailure;
+    throw new StartError(failure.message, failure.exitCode);
+  }
+  return status.signal ? 128 + (SIGNAL_NUMBERS[status.signal] ?? 0) : status.code;
+}
+
+/** Where init lives: beside this module, whether that is a file or a URL. */
+function initModule(): string {
+  const url = new URL("./init.ts", import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
+}
+
+/**
+ * Passes signals sent to skiff on to the container's PID 1 (unshare itself
+ * does not forward them). SIGINT and SIGQUIT from a terminal already reach
+ * the container, which shares skiff's foreground process group, so with a
+ * terminal those two are not sent twice.
+ *
+ * @returns a function that stops forwarding
+ */
+function forwardSignals(unsharePid: number, terminal: boolean): () => void {
+  const signals = FORWARDED.filter((s) => !(terminal && (s === "SIGINT" || s === "SIGQUIT")));
+  const handlers = signals.map((signal) => {
+    const handler = () => {
+      for (const pid of childrenOf(unsharePid)) {
+        try {
+          Deno.kill(pid, signal);
+        } catch {
+          // already gone
+        }
+      }
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  // With a terminal, Ctrl-C must not kill skiff while the container lives.
+  const ignored = terminal
+    ? (["SIGINT", "SIGQUIT"] as const).map((signal) => {
+      const handler = () => {};
+      Deno.addSignalListener(signal, handler);
+      return [signal, handler] as const;
+    })
+    : [];
+  return () => {
+    for (const [signal, handler] of [...handlers, ...ignored]) Deno.removeSignalListener(signal, handler);
+  };
+}
+
+/**
+ * Containers need root, or (rootless, not yet supported) user namespaces.
+ *
+ * @throws {UsageError} saying which is missing and what to do
+ */
+async function checkPrivileges(): Promise<void> {
+  if (Deno.uid() === 0) return;
+  const read = async (path: string) => (await Deno.readTextFile(path).catch(() => "")).trim();
+  const max = await read("/proc/sys/user/max_user_namespaces");
+  const clone = await read("/proc/sys/kernel/unprivileged_userns_clone");
+  if (max === "0" || clone === "0") {
+    throw new UsageError(
+      "Containers need root or unprivileged user namespaces, and this machine has neither: run with sudo, or enable user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)",
+    );
+  }
+  throw new UsageError("Rootless containers are not supported yet: run skiff with sudo");
+}

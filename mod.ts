@@ -1,0 +1,45 @@
+/**
+ * skiff: a small container toolkit. Images stacked as overlay layers,
+ * namespaces from util-linux `unshare`, pivot_root and the other privileged
+ * calls through `Deno.dlopen`.
+ *
+ * Everything here works when imported from a URL; running containers
+ * needs root and `--allow-read --allow-write --allow-run --allow-env
+ * --allow-sys`.
+ *
+ * @example
+ * ```ts
+ * import { runContainer, Store } from "./mod.ts";
+ *
+ * const store = new Store("/var/lib/skiff");
+ * const code = await runContainer(store, {
+ *   image: "busybox",
+ *   command: ["echo", "hello"],
+ *   remove: true,
+ * });
+ * ```
+ *
+ * @module
+ */
+
+export { defaultStoreRoot, Store } from "./lib/store.ts";
+export { runContainer, type RunOptions, StartError } from "./lib/run.ts";
+export {
+  type ContainerRecord,
+  findContainer,
+  listContainers,
+  removeContainer,
+  type Status,
+} from "./lib/containers.ts";
+export {
+  findImage,
+  type Image,
+  type ImageConfig,
+  importFile,
+  importImage,
+  listImages,
+  resolveImage,
+} from "./lib/images.ts";
+export { buildBusyboxImage } from "./images/busybox.ts";
+export { InvalidStateError, NotFoundError, UsageError } from "./lib/errors.ts";
+export { SyscallError } from "./ffi/errors.ts";
