@@ -197,8 +197,8 @@ async function start(
   opts: RunOptions,
 ): Promise<number> {
   const dir = store.container(record.id);
-  const console = opts.tty ? Deno.realPathSync("/proc/self/fd/0") : undefined;
-  const spec = initSpecFor(store, record, layerDirs(store, image), console);
+  const consolePath = opts.tty ? Deno.realPathSync("/proc/self/fd/0") : undefined;
+  const spec = initSpecFor(store, record, layerDirs(store, image), consolePath);
   await Deno.writeFile(spec.statusFile, new Uint8Array());
   const argv = containerArgv({
     deno: Deno.execPath(),

@@ -1,0 +1,24 @@
+import assert from "node:assert/strict";
+import { humanDuration, humanSize, table, timeAgo } from "./format.ts";
+
+Deno.test("durations read as docker's", () => {
+  assert.equal(humanDuration(500), "Less than a second");
+  assert.equal(humanDuration(1_000), "1 second");
+  assert.equal(humanDuration(45_000), "45 seconds");
+  assert.equal(humanDuration(90_000), "About a minute");
+  assert.equal(humanDuration(3 * 60_000), "3 minutes");
+  assert.equal(humanDuration(3_600_000), "About an hour");
+  assert.equal(humanDuration(5 * 3_600_000), "5 hours");
+  assert.equal(humanDuration(3 * 86_400_000), "3 days");
+  assert.equal(timeAgo("2026-01-01T00:00:00Z", Date.parse("2026-01-01T00:02:00Z")), "2 minutes ago");
+});
+
+Deno.test("sizes use SI units with three significant digits", () => {
+  assert.equal(humanSize(999), "999B");
+  assert.equal(humanSize(2_140_160), "2.14MB");
+  assert.equal(humanSize(1_000_000_000), "1GB");
+});
+
+Deno.test("tables pad every column but the last", () => {
+  assert.equal(table(["A", "BB"], [["long", "x"]]), "A      BB\nlong   x");
+});

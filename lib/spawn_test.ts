@@ -1,0 +1,17 @@
+import assert from "node:assert/strict";
+import { containerArgv } from "./spawn.ts";
+
+Deno.test("init runs under unshare with every namespace, private propagation, tied to skiff's life", () => {
+  const argv = containerArgv({ deno: "/usr/bin/deno", initModule: "/x/lib/init.ts", initSpec: "{}" });
+  assert.deepEqual(argv.slice(0, 4), ["setpriv", "--pdeathsig", "SIGKILL", "--"]);
+  const unshare = argv.slice(4, argv.indexOf("/usr/bin/deno"));
+  for (const ns of ["--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child=SIGKILL"]) {
+    assert.ok(unshare.includes(ns), ns);
+  }
+  assert.deepEqual(unshare.slice(unshare.indexOf("--propagation"), unshare.indexOf("--propagation") + 2), [
+    "--propagation",
+    "private",
+  ]);
+  assert.deepEqual(argv.slice(-2), ["/x/lib/init.ts", "{}"]);
+  assert.ok(!argv.includes("--allow-all") && !argv.includes("-A"), "init gets only what it needs");
+});
