@@ -251,6 +251,7 @@ export async function main(argv: string[]): Promise<number> {
     return await verb.action(store, parsed);
   } catch (e) {
     console.error(`skiff: ${describe(e)}`);
+    if (Deno.env.get("SKIFF_DEBUG")) console.error(e);
     return e instanceof StartError ? e.exitCode : EXIT_SKIFF;
   }
 }

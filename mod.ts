@@ -4,8 +4,8 @@
  * calls through `Deno.dlopen`.
  *
  * Everything here works when imported from a URL; running containers
- * needs root and `--allow-read --allow-write --allow-run --allow-env
- * --allow-sys`.
+ * needs root and `--allow-all` (unscoped `--allow-run` amounts to it
+ * anyway, and Deno reads a process's own /proc entries only with it).
  *
  * @example
  * ```ts

@@ -35,13 +35,22 @@ export interface ContainerRecord {
   finishedAt?: string;
   status: Status;
   /**
-   * The process the container lives and dies with, and its start time
-   * (guards against pid reuse): the creating skiff while `created`, the
-   * `unshare` parent while `running`.
+   * The skiff process that keeps this record up to date (the one that ran
+   * it), with its start time: a pid alone could be reused. While it lives,
+   * nobody else touches the record; once it is gone, the next command does
+   * its bookkeeping.
    */
+  owner?: ProcessRef;
+  /** The container's process (the `unshare` parent) while it runs. */
   pid?: number;
   pidStartTime?: number;
   exitCode?: number;
+}
+
+/** One process for good: its pid and its start time. */
+export interface ProcessRef {
+  pid: number;
+  startTime: number;
 }
 
 /** The fields a caller chooses when creating a container. */
@@ -122,7 +131,7 @@ function recordPath(store: Store, id: string): string {
 
 /**
  * Creates a container's record and directories (upper, work, merged).
- * Its status is `created`, owned by this process until {@link markRunning}.
+ * Its status is `created`, and this process is its owner.
  *
  * @throws {UsageError} when the name is invalid or taken
  */
@@ -150,8 +159,7 @@ export async function createContainer(
       name,
       created: new Date().toISOString(),
       status: "created",
-      pid: Deno.pid,
-      pidStartTime: processStartTime(Deno.pid) ?? undefined,
+      owner: { pid: Deno.pid, startTime: processStartTime(Deno.pid) ?? -1 },
     };
     const dir = store.container(record.id);
     await Deno.mkdir(dir, { mode: 0o700 });
@@ -187,6 +195,7 @@ function exited(r: ContainerRecord, exitCode: number): ContainerRecord {
     ...r,
     status: "exited",
     exitCode,
+    owner: undefined,
     pid: undefined,
     pidStartTime: undefined,
     finishedAt: new Date().toISOString(),
@@ -211,9 +220,10 @@ export async function listContainers(store: Store): Promise<ContainerRecord[]> {
 }
 
 /**
- * Reads every record and brings each up to date with /proc: a `running`
- * container whose process is gone becomes exited (or is removed, with
- * --rm), and a `created` one whose creator died is removed, since it never
+ * Reads every record and brings each up to date with /proc: when a
+ * container's owner died (skiff was SIGKILLed, say), a `running` one
+ * becomes exited (or is removed, with --rm; the kernel already killed its
+ * processes and mounts), and a `created` one is removed, since it never
  * started. The caller holds the store lock.
  */
 async function readAll(store: Store): Promise<ContainerRecord[]> {
@@ -231,8 +241,9 @@ async function reconcile(
   store: Store,
   record: ContainerRecord,
 ): Promise<ContainerRecord | null> {
-  if (record.status === "exited" || record.pid === undefined) return record;
-  if (isAlive(record.pid, record.pidStartTime ?? -1)) return record;
+  const { owner } = record;
+  if (record.status === "exited" || owner === undefined) return record;
+  if (isAlive(owner.pid, owner.startTime)) return record;
   if (record.status === "created" || record.autoRemove) {
     await removeDir(store, record.id);
     return null;
@@ -295,7 +306,7 @@ export async function removeContainer(
  */
 async function killAndWait(record: ContainerRecord): Promise<void> {
   const { pid, pidStartTime } = record;
-  if (pid === undefined || pid === Deno.pid || !isAlive(pid, pidStartTime ?? -1)) return;
+  if (pid === undefined || !isAlive(pid, pidStartTime ?? -1)) return;
   try {
     Deno.kill(pid, "SIGKILL");
   } catch (e) {

@@ -50,7 +50,7 @@ Deno.test("a new container has a record, its layer dirs, and a generated name", 
   await withStore(async (store) => {
     const r = await createContainer(store, FIELDS);
     assert.equal(r.status, "created");
-    assert.equal(r.pid, Deno.pid);
+    assert.equal(r.owner?.pid, Deno.pid);
     assert.match(r.name, /^[a-z]+_[a-z]+_\d+$/);
     for (const sub of ["upper", "work", "merged"]) {
       assert.ok((await Deno.stat(`${store.container(r.id)}/${sub}`)).isDirectory);
@@ -84,35 +84,40 @@ Deno.test("running and exited states are recorded", async () => {
   });
 });
 
-Deno.test("a running container whose process vanished shows as exited (137)", async () => {
+/** Rewrites a record as if another process had written it. */
+async function rewrite(store: Store, record: ContainerRecord): Promise<void> {
+  await Deno.writeTextFile(`${store.container(record.id)}/config.json`, JSON.stringify(record));
+}
+
+Deno.test("a running container whose owner died shows as exited (137)", async () => {
   await withStore(async (store) => {
     const r = await createContainer(store, FIELDS);
     await markRunning(store, r.id, await deadPid());
-    const [now] = await listContainers(store);
+    let [now] = await listContainers(store);
+    assert.equal(now.status, "running", "the owner (this process) lives: its record is left alone");
+    await rewrite(store, { ...now, owner: { pid: await deadPid(), startTime: 1 } });
+    [now] = await listContainers(store);
     assert.equal(now.status, "exited");
     assert.equal(now.exitCode, 137);
   });
 });
 
-Deno.test("a reused pid is not mistaken for the container: the start time differs", async () => {
+Deno.test("a reused pid is not mistaken for the owner: the start time differs", async () => {
   await withStore(async (store) => {
     const r = await createContainer(store, FIELDS);
-    const path = `${store.container(r.id)}/config.json`;
     // our own pid, alive, but with another start time: a reused pid
-    const record: ContainerRecord = { ...r, status: "running", pid: Deno.pid, pidStartTime: 1 };
-    await Deno.writeTextFile(path, JSON.stringify(record));
+    await rewrite(store, { ...r, status: "running", owner: { pid: Deno.pid, startTime: 1 } });
     const [now] = await listContainers(store);
     assert.equal(now.status, "exited");
   });
 });
 
-Deno.test("a vanished --rm container, or one whose creator died, is removed", async () => {
+Deno.test("a --rm container, or one never started, is removed when its owner died", async () => {
   await withStore(async (store) => {
     const a = await createContainer(store, { ...FIELDS, autoRemove: true });
-    await markRunning(store, a.id, await deadPid());
+    await rewrite(store, { ...a, status: "running", owner: { pid: await deadPid(), startTime: 1 } });
     const b = await createContainer(store, FIELDS);
-    const path = `${store.container(b.id)}/config.json`;
-    await Deno.writeTextFile(path, JSON.stringify({ ...b, pid: await deadPid() }));
+    await rewrite(store, { ...b, owner: { pid: await deadPid(), startTime: 1 } });
     assert.deepEqual(await listContainers(store), []);
     assert.deepEqual([...Deno.readDirSync(store.containersDir)], []);
   });

@@ -13,8 +13,11 @@ export function processStartTime(pid: number): number | null {
   let stat: string;
   try {
     stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return null;
+  } catch (e) {
+    // Only "no such file" means no such process; anything else (Deno's
+    // permission checks among them) must not pass for a dead process.
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
   }
   // The command name (field 2) is in parentheses and may contain spaces or
   // parentheses itself, so count fields from the last ")".

@@ -197,8 +197,11 @@ async function start(
   opts: RunOptions,
 ): Promise<number> {
   const dir = store.container(record.id);
-  const consolePath = opts.tty ? Deno.realPathSync("/proc/self/fd/0") : undefined;
-  const spec = initSpecFor(store, record, layerDirs(store, image), consolePath);
+  // The terminal's own path (/dev/pts/N): the new mount namespace has a
+  // copy of that mount. Binding /proc/self/fd/0 itself fails with EINVAL,
+  // as its mount belongs to skiff's namespace.
+  const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
+  const spec = initSpecFor(store, record, layerDirs(store, image), terminal);
   await Deno.writeFile(spec.statusFile, new Uint8Array());
   const argv = containerArgv({
     deno: Deno.execPath(),
@@ -285,16 +288,21 @@ function forwardSignals(unsharePid: number, terminal: boolean): () => void {
 /**
  * Containers need root, or (rootless, not yet supported) user namespaces.
  *
+ * @param uid the caller's uid
+ * @param read reads a /proc/sys file; "" when it is missing
  * @throws {UsageError} saying which is missing and what to do
  */
-async function checkPrivileges(): Promise<void> {
-  if (Deno.uid() === 0) return;
-  const read = async (path: string) => (await Deno.readTextFile(path).catch(() => "")).trim();
-  const max = await read("/proc/sys/user/max_user_namespaces");
-  const clone = await read("/proc/sys/kernel/unprivileged_userns_clone");
-  if (max === "0" || clone === "0") {
+export async function checkPrivileges(
+  uid: number | null = Deno.uid(),
+  read = (path: string) => Deno.readTextFile(path).catch(() => ""),
+): Promise<void> {
+  if (uid === 0) return;
+  const max = (await read("/proc/sys/user/max_user_namespaces")).trim();
+  const clone = (await read("/proc/sys/kernel/unprivileged_userns_clone")).trim();
+  const apparmor = (await read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")).trim();
+  if (max === "0" || clone === "0" || apparmor === "1") {
     throw new UsageError(
-      "Containers need root or unprivileged user namespaces, and this machine has neither: run with sudo, or enable user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone)",
+      "Containers need root or unprivileged user namespaces, and this machine allows neither: run with sudo, or enable user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)",
     );
   }
   throw new UsageError("Rootless containers are not supported yet: run skiff with sudo");

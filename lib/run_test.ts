@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "./errors.ts";
 import type { Image } from "./images.ts";
-import { commandFor, environmentFor, validateRunOptions } from "./run.ts";
+import { checkPrivileges, commandFor, environmentFor, validateRunOptions } from "./run.ts";
 
 const image = (config: Image["config"]["config"]): Image => ({
   ref: "x:latest",
@@ -44,4 +44,20 @@ Deno.test("bad -e, hostname and workdir values are usage errors", () => {
   assert.throws(() => validateRunOptions({ ...base, hostname: "no spaces" }), /Invalid hostname/);
   assert.throws(() => validateRunOptions({ ...base, workdir: "rel" }), /absolute path/);
   validateRunOptions({ ...base, env: ["A=", "B=1"], hostname: "web-1.local", workdir: "/srv" });
+});
+
+Deno.test("without root, skiff says whether user namespaces are off or rootless is missing", async () => {
+  const sysctl = (values: Record<string, string>) => (path: string) =>
+    Promise.resolve(values[path.split("/").pop()!] ?? "");
+  await checkPrivileges(0, sysctl({}));
+  await assert.rejects(
+    checkPrivileges(1000, sysctl({ max_user_namespaces: "0\n" })),
+    /need root or unprivileged user namespaces, and this machine allows neither/,
+  );
+  await assert.rejects(checkPrivileges(1000, sysctl({ unprivileged_userns_clone: "0" })), /allows neither/);
+  await assert.rejects(
+    checkPrivileges(1000, sysctl({ apparmor_restrict_unprivileged_userns: "1" })),
+    /apparmor_restrict_unprivileged_userns/,
+  );
+  await assert.rejects(checkPrivileges(1000, sysctl({ max_user_namespaces: "63000" })), /not supported yet/);
 });

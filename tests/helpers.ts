@@ -1,0 +1,119 @@
+/**
+ * Helpers for end-to-end tests: drive the CLI through `deno task` as a
+ * user would, each test in a store of its own that is removed afterwards,
+ * with a check that nothing stayed mounted.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+/** The repository's deno.json: `deno task` is how users run skiff. */
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+/** Root-only tests are skipped, with this in their name, when not root. */
+export const ROOT_ONLY = { ignore: Deno.uid() !== 0 };
+if (ROOT_ONLY.ignore) console.warn("skiff: not root, so end-to-end tests that need root are skipped");
+
+/** What a finished skiff command left. */
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for one skiff command. */
+export interface SkiffOptions {
+  stdin?: string;
+  env?: Record<string, string>;
+}
+
+/** The argv that runs skiff with a store: `deno task -q skiff --root STORE ...`. */
+export function skiffArgv(store: string, args: string[]): string[] {
+  return ["task", "-q", "--config", CONFIG, "skiff", "--root", store, ...args];
+}
+
+/** Runs skiff to completion and collects its output. */
+export async function skiff(store: string, args: string[], opts: SkiffOptions = {}): Promise<Result> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: skiffArgv(store, args),
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: opts.env,
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(opts.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
+/** Runs skiff and fails the test unless it exits 0; returns its stdout. */
+export async function skiffOk(store: string, args: string[], opts?: SkiffOptions): Promise<string> {
+  const r = await skiff(store, args, opts);
+  assert.equal(r.code, 0, `skiff ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The host's mounts whose line mentions `path`. */
+export function mountsUnder(path: string): string[] {
+  return Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter((l) => l.includes(path));
+}
+
+/** Entries of a store directory, or [] when it does not exist. */
+export function entries(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** The busybox image of the first store, tarred, to seed others quickly. */
+let seed: string | undefined;
+
+/**
+ * Runs `fn` with a fresh store (busybox already imported unless `empty`),
+ * then checks no mount was left and removes the store.
+ */
+export async function withStore(
+  fn: (store: string) => Promise<void>,
+  { empty = false } = {},
+): Promise<void> {
+  const store = await Deno.makeTempDir({ prefix: "skiff-e2e-" });
+  try {
+    if (!empty) await seedBusybox(store);
+    await fn(store);
+    assert.deepEqual(mountsUnder(store), [], "no mount is left on the host");
+  } finally {
+    // Only mounts we made could be here; they would block removal.
+    for (const _ of mountsUnder(store)) {
+      await new Deno.Command("umount", { args: ["-R", "-l", store] }).output();
+    }
+    await Deno.remove(store, { recursive: true });
+  }
+}
+
+/** Copies a busybox image into `store` (built once per test process). */
+async function seedBusybox(store: string): Promise<void> {
+  if (seed === undefined) {
+    seed = await Deno.makeTempDir({ prefix: "skiff-seed-" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(seed!, { recursive: true }));
+    await skiffOk(seed, ["run", "--rm", "busybox", "true"]);
+  }
+  const cp = await new Deno.Command("cp", { args: ["-a", `${seed}/.`, store] }).output();
+  assert.equal(cp.code, 0);
+}
+
+/** Polls `check` every 20 ms until it is true or `ms` pass. */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
