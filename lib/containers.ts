@@ -41,7 +41,7 @@ export interface ContainerRecord {
    * its bookkeeping.
    */
   owner?: ProcessRef;
-  /** The container's process (the `unshare` parent) while it runs. */
+  /** The container's keeper process (see lib/spawn.ts) while it runs. */
   pid?: number;
   pidStartTime?: number;
   exitCode?: number;
@@ -301,8 +301,8 @@ export async function removeContainer(
 }
 
 /**
- * SIGKILLs the process a container lives with and waits until it is gone.
- * Killing `unshare` kills the container too (it runs with --kill-child).
+ * SIGKILLs a container's keeper and waits until it is gone; its child, the
+ * container's PID 1, dies with it (parent-death signal).
  */
 async function killAndWait(record: ContainerRecord): Promise<void> {
   const { pid, pidStartTime } = record;

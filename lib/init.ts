@@ -1,5 +1,5 @@
 /**
- * The container's init: started by util-linux `unshare` as PID 1 of the new
+ * The container's init: started as PID 1 of the container's new
  * namespaces, it builds the root the CLI planned, pivots into it and
  * execve()s the user's command, which then is PID 1.
  *

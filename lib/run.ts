@@ -250,18 +250,18 @@ function initModule(): string {
 }
 
 /**
- * Passes signals sent to skiff on to the container's PID 1 (unshare itself
- * does not forward them). SIGINT and SIGQUIT from a terminal already reach
+ * Passes signals sent to skiff on to the container's PID 1, the keeper's
+ * child. SIGINT and SIGQUIT from a terminal already reach
  * the container, which shares skiff's foreground process group, so with a
  * terminal those two are not sent twice.
  *
  * @returns a function that stops forwarding
  */
-function forwardSignals(unsharePid: number, terminal: boolean): () => void {
+function forwardSignals(keeper: number, terminal: boolean): () => void {
   const signals = FORWARDED.filter((s) => !(terminal && (s === "SIGINT" || s === "SIGQUIT")));
   const handlers = signals.map((signal) => {
     const handler = () => {
-      for (const pid of childrenOf(unsharePid)) {
+      for (const pid of childrenOf(keeper)) {
         try {
           Deno.kill(pid, signal);
         } catch {

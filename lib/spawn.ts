@@ -23,14 +23,20 @@ export interface SpawnSpec {
 }
 
 /**
- * argv for starting a container's init:
+ * argv for starting a container's init. One process, the container's
+ * keeper, becomes in turn:
  *
- * - `setpriv --pdeathsig SIGKILL`: unshare dies with the skiff that
+ * - `setpriv --pdeathsig SIGKILL`: the keeper dies with the skiff that
  *   started it, even under SIGKILL;
- * - `unshare ... --fork --kill-child=SIGKILL`: init is PID 1 of the new
- *   pid namespace and dies with unshare, taking the namespace, and so
- *   every mount in it, down with it;
- * - `--propagation private`: nothing mounted inside reaches the host.
+ * - `unshare ... --propagation private`: the new namespaces; with `--pid`
+ *   and no `--fork`, the keeper's first child is PID 1 of the new one.
+ *   Nothing mounted inside reaches the host;
+ * - `timeout --foreground 0`: forks that child and waits for it, reporting
+ *   a death by signal faithfully (no time limit: 0). `unshare --fork` would
+ *   do both, but util-linux 2.38 turns a child's SIGKILL into "sigprocmask
+ *   unblock failed" and exit 1, and SIGKILL is how containers die of OOM;
+ * - the child, via `setpriv --pdeathsig SIGKILL`, dies with the keeper,
+ *   taking its pid namespace, and so every mount, down with it.
  */
 export function containerArgv(spec: SpawnSpec): string[] {
   return [
@@ -40,10 +46,15 @@ export function containerArgv(spec: SpawnSpec): string[] {
     "--",
     "unshare",
     ...NAMESPACES,
-    "--fork",
     "--propagation",
     "private",
-    "--kill-child=SIGKILL",
+    "--",
+    "timeout",
+    "--foreground",
+    "0",
+    "setpriv",
+    "--pdeathsig",
+    "SIGKILL",
     "--",
     spec.deno,
     "run",

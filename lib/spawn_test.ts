@@ -4,10 +4,11 @@ import { containerArgv } from "./spawn.ts";
 Deno.test("init runs under unshare with every namespace, private propagation, tied to skiff's life", () => {
   const argv = containerArgv({ deno: "/usr/bin/deno", initModule: "/x/lib/init.ts", initSpec: "{}" });
   assert.deepEqual(argv.slice(0, 4), ["setpriv", "--pdeathsig", "SIGKILL", "--"]);
-  const unshare = argv.slice(4, argv.indexOf("/usr/bin/deno"));
-  for (const ns of ["--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child=SIGKILL"]) {
-    assert.ok(unshare.includes(ns), ns);
-  }
+  const unshare = argv.slice(4, argv.indexOf("timeout"));
+  for (const ns of ["--mount", "--uts", "--ipc", "--net", "--pid"]) assert.ok(unshare.includes(ns), ns);
+  assert.ok(!unshare.includes("--fork"), "timeout forks PID 1: unshare --fork misreports SIGKILL");
+  const waiter = argv.slice(argv.indexOf("timeout"), argv.indexOf("/usr/bin/deno"));
+  assert.deepEqual(waiter, ["timeout", "--foreground", "0", "setpriv", "--pdeathsig", "SIGKILL", "--"]);
   assert.deepEqual(unshare.slice(unshare.indexOf("--propagation"), unshare.indexOf("--propagation") + 2), [
     "--propagation",
     "private",

@@ -1,0 +1,206 @@
+/**
+ * End-to-end tests of what goes wrong: bad input, skiff killed mid-run,
+ * signals, and many runs at once. After each, nothing may be left: no
+ * record, no directory, no mount, no process.
+ */
+
+import assert from "node:assert/strict";
+import { entries, mountsUnder, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import { childrenOf } from "../lib/proc.ts";
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
+
+/** Everything in a store that a failed command could have left. */
+function snapshot(store: string): string {
+  return JSON.stringify({
+    containers: entries(`${store}/containers`),
+    tmp: entries(`${store}/tmp`),
+    layers: entries(`${store}/layers`),
+    blobs: entries(`${store}/blobs/sha256`),
+    index: Deno.readTextFileSync(`${store}/images/index.json`),
+    mounts: mountsUnder(store),
+  });
+}
+
+test("bad input gets a one-line error, exit 125, and leaves nothing behind", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "--name", "taken", "busybox", "true"]);
+    const notTar = await Deno.makeTempFile({ suffix: ".tar" });
+    await Deno.writeTextFile(notTar, "this is not a tarball\n".repeat(100));
+    try {
+      const cases: [string[], string][] = [
+        [["run", "nosuchimage"], 'Unable to find image "nosuchimage"'],
+        [["run", notTar, "true"], `Cannot import "${notTar}": it is not a tar archive`],
+        [["import", notTar, "x"], `Cannot import "${notTar}": it is not a tar archive`],
+        [["run", "/no/such.tar"], 'Cannot import "/no/such.tar": no such file'],
+        [["run", "-e", "FOO", "busybox", "true"], 'Invalid environment variable "FOO": use -e KEY=VALUE'],
+        [["run", "--name", "taken", "busybox", "true"], 'The container name "taken" is already in use'],
+        [["run", "--name", "no/slash", "busybox", "true"], 'Invalid container name "no/slash"'],
+        [["run", "--hostname", "bad host", "busybox", "true"], 'Invalid hostname "bad host"'],
+        [["run", "-w", "relative", "busybox", "true"], 'Invalid working directory "relative"'],
+        [["run", "--bogus", "busybox"], 'Unknown option "--bogus" for "skiff run"'],
+        [["run"], '"skiff run" takes [OPTIONS] IMAGE [COMMAND [ARG...]]'],
+        [["run", "Bad:Image"], 'Invalid image reference "Bad:Image"'],
+        [["frobnicate"], 'Unknown command "frobnicate"'],
+      ];
+      const before = snapshot(store);
+      for (const [args, message] of cases) {
+        const r = await skiff(store, args);
+        assert.equal(r.code, 125, `${args.join(" ")}: exit ${r.code}`);
+        assert.ok(r.stderr.startsWith(`skiff: ${message}`), `${args.join(" ")}: ${r.stderr}`);
+        assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
+        assert.equal(snapshot(store), before, `${args.join(" ")} left something behind`);
+      }
+      const notFound = await skiff(store, ["run", "busybox", "nosuch"]);
+      assert.equal(notFound.code, 127);
+      assert.equal(snapshot(store), before, "a command not found leaves no container");
+    } finally {
+      await Deno.remove(notTar);
+    }
+  });
+});
+
+test("skiff killed with SIGKILL mid-run leaves no mount and no process, and the record shows exited", async () => {
+  await withStore(async (store) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: skiffArgv(store, ["run", "--name", "victim", "busybox", "sleep", "300"]),
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let sleeper: number | undefined;
+    try {
+      // deno task -> skiff -> unshare -> sleep (PID 1 inside)
+      await waitFor(() => {
+        const [skiffPid] = childrenOf(child.pid);
+        const [unshare] = skiffPid ? childrenOf(skiffPid) : [];
+        sleeper = unshare ? childrenOf(unshare)[0] : undefined;
+        return sleeper !== undefined && Deno.readTextFileSync(`/proc/${sleeper}/comm`) === "sleep\n";
+      });
+      const [skiffPid] = childrenOf(child.pid);
+      Deno.kill(skiffPid, "SIGKILL");
+      await waitFor(() => !processExists(sleeper!));
+      assert.deepEqual(mountsUnder(store), []);
+      const ps = await skiffOk(store, ["ps", "-a"]);
+      assert.match(ps, /"sleep 300"\s+.+\s+Exited \(137\) .+victim/);
+      assert.equal(await skiffOk(store, ["ps", "-q"]), "", "nothing shows as running");
+    } finally {
+      if (sleeper !== undefined && processExists(sleeper)) Deno.kill(sleeper, "SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.status;
+    }
+  });
+});
+
+test("skiff killed with SIGKILL mid-run of a --rm container leaves nothing at the next command", async () => {
+  await withStore(async (store) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: skiffArgv(store, ["run", "--rm", "busybox", "sleep", "300"]),
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitFor(() => entries(`${store}/containers`).length === 1 && hasRunningRecord(store));
+      const [skiffPid] = childrenOf(child.pid);
+      Deno.kill(skiffPid, "SIGKILL");
+      await child.status;
+      await waitFor(async () => (await skiffOk(store, ["ps", "-aq"])) === "");
+      assert.deepEqual(entries(`${store}/containers`), []);
+      assert.deepEqual(entries(`${store}/tmp`), []);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }
+  });
+});
+
+function hasRunningRecord(store: string): boolean {
+  return entries(`${store}/containers`).some((id) => {
+    try {
+      return JSON.parse(Deno.readTextFileSync(`${store}/containers/${id}/config.json`)).status === "running";
+    } catch {
+      return false;
+    }
+  });
+}
+
+function processExists(pid: number): boolean {
+  try {
+    const state = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1][0];
+    return state !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+test("SIGTERM to skiff reaches the container's PID 1, and the run exits with its code", async () => {
+  await withStore(async (store) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: skiffArgv(store, [
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got TERM; exit 7' TERM; echo ready; while true; do sleep 0.1; done",
+      ]),
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      assert.equal((await reader.read()).value, "ready\n");
+      const [skiffPid] = childrenOf(child.pid);
+      Deno.kill(skiffPid, "SIGTERM");
+      assert.equal((await reader.read()).value, "got TERM\n");
+      assert.equal((await child.status).code, 7);
+    } finally {
+      reader.releaseLock();
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.stderr.cancel();
+    }
+  });
+});
+
+test("a container killed from outside makes run exit 128 + the signal", async () => {
+  await withStore(async (store) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: skiffArgv(store, ["run", "--rm", "busybox", "sleep", "300"]),
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let sleeper: number | undefined;
+    await waitFor(() => {
+      const [skiffPid] = childrenOf(child.pid);
+      const [unshare] = skiffPid ? childrenOf(skiffPid) : [];
+      sleeper = unshare ? childrenOf(unshare)[0] : undefined;
+      return sleeper !== undefined && Deno.readTextFileSync(`/proc/${sleeper}/comm`) === "sleep\n";
+    });
+    Deno.kill(sleeper!, "SIGKILL");
+    assert.equal((await child.status).code, 137);
+  });
+});
+
+test("20 simultaneous runs on a fresh store all succeed, with distinct ids, leaving nothing", async () => {
+  await withStore(async (store) => {
+    const runs = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () => skiff(store, ["run", "--rm", "busybox", "sh", "-c", "echo $HOSTNAME"]),
+      ),
+    );
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const ids = new Set(runs.map((r) => r.stdout.trim()));
+    assert.equal(ids.size, 20);
+    for (const id of ids) assert.match(id, /^[0-9a-f]{12}$/);
+    assert.deepEqual(entries(`${store}/containers`), []);
+    assert.deepEqual(entries(`${store}/tmp`), []);
+    assert.equal(entries(`${store}/layers`).length, 1, "busybox was built once");
+    assert.deepEqual(mountsUnder(store), []);
+  }, { empty: true });
+});
