@@ -162,9 +162,9 @@ export async function createContainer(
       owner: { pid: Deno.pid, startTime: processStartTime(Deno.pid) ?? -1 },
     };
     const dir = store.container(record.id);
-    await Deno.mkdir(dir, { mode: 0o700 });
+    Deno.mkdirSync(dir, { mode: 0o700 });
     try {
-      for (const sub of ["upper", "work", "merged"]) await Deno.mkdir(`${dir}/${sub}`);
+      for (const sub of ["upper", "work", "merged"]) Deno.mkdirSync(`${dir}/${sub}`);
       await writeAtomic(recordPath(store, record.id), JSON.stringify(record, null, 2));
     } catch (e) {
       await Deno.remove(dir, { recursive: true });
@@ -228,7 +228,7 @@ export async function listContainers(store: Store): Promise<ContainerRecord[]> {
  */
 async function readAll(store: Store): Promise<ContainerRecord[]> {
   const records: ContainerRecord[] = [];
-  for await (const entry of Deno.readDir(store.containersDir)) {
+  for (const entry of Deno.readDirSync(store.containersDir)) {
     const record = await readJson<ContainerRecord>(recordPath(store, entry.name));
     if (record === null) continue;
     const current = await reconcile(store, record);
@@ -322,7 +322,7 @@ async function killAndWait(record: ContainerRecord): Promise<void> {
 async function removeDir(store: Store, id: string): Promise<void> {
   const trash = `${store.tmpDir}/rm-${id}`;
   try {
-    await Deno.rename(store.container(id), trash);
+    Deno.renameSync(store.container(id), trash);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return;
     throw e;

@@ -202,7 +202,7 @@ async function start(
   // as its mount belongs to skiff's namespace.
   const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
   const spec = initSpecFor(store, record, layerDirs(store, image), terminal);
-  await Deno.writeFile(spec.statusFile, new Uint8Array());
+  Deno.writeFileSync(spec.statusFile, new Uint8Array());
   const argv = containerArgv({
     deno: Deno.execPath(),
     initModule: initModule(),
@@ -229,7 +229,7 @@ async function start(
   const stop = forwardSignals(child.pid, Boolean(opts.tty));
   const status = await child.status.finally(stop);
 
-  const report = await Deno.readTextFile(`${dir}/init.status`);
+  const report = Deno.readTextFileSync(`${dir}/init.status`);
   if (report === "") {
     throw new StartError(
       "Cannot start the container: its init exited before reaching the command",

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Times `run --rm busybox true` end to end through `deno task run`, side by
+# side with the floor (bench/floor.sh), runc on an OCI bundle of the same
+# rootfs, podman (runc, no network: skiff's containers have only loopback),
+# and one bare Deno start-up for scale. Needs root and `.ci/setup --bench`.
+#
+#   sudo deno task bench [RUNS]      (default 30 runs each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-30}
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (sudo deno task bench)" >&2; exit 1; }
+for tool in hyperfine runc podman; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing: sudo bash .ci/setup --bench" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
+cleanup() {
+  podman rmi -f skiff-bench/busybox >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+store=$work/store
+
+# The same rootfs for every contender: skiff's busybox image layer.
+SKIFF_ROOT=$store deno task -q run --rm busybox true
+rootfs=$(ls -d "$store"/layers/*)
+
+mkdir -p "$work/bundle"
+cp -a "$rootfs" "$work/bundle/rootfs"
+(cd "$work/bundle" && runc spec)
+sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"\/bin\/true"/' "$work/bundle/config.json"
+
+tar -C "$rootfs" -cf "$work/rootfs.tar" .
+podman import -q "$work/rootfs.tar" skiff-bench/busybox >/dev/null
+podman_run="podman run --rm --runtime /usr/sbin/runc --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 skiff-bench/busybox /bin/true"
+echo > "$work/empty.ts"
+
+hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/results.md" \
+  -n "floor (overlay + unshare + chroot, sh)" "sh bench/floor.sh $rootfs" \
+  -n "skiff: deno task run --rm busybox true" "env SKIFF_ROOT=$store deno task -q run --rm busybox true" \
+  -n "skiff: deno run cli.ts run --rm busybox true" "env SKIFF_ROOT=$store deno run -A --quiet cli.ts run --rm busybox true" \
+  -n "runc run (OCI bundle)" "runc run --bundle $work/bundle skiff-bench" \
+  -n "podman run --rm (runc)" "$podman_run" \
+  -n "deno run of an empty file" "deno run --quiet $work/empty.ts"
+
+echo
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(deno --version | head -n1)"
+cat "$work/results.md"
