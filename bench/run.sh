@@ -35,7 +35,7 @@ podman import -q "$work/rootfs.tar" skiff-bench/busybox >/dev/null
 podman_run="podman run --rm --runtime /usr/sbin/runc --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 skiff-bench/busybox /bin/true"
 echo > "$work/empty.ts"
 
-hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/results.md" \
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/results.json" \
   -n "floor (overlay + unshare + chroot, sh)" "sh bench/floor.sh $rootfs" \
   -n "skiff: deno task run --rm busybox true" "env SKIFF_ROOT=$store deno task -q run --rm busybox true" \
   -n "skiff: deno run cli.ts run --rm busybox true" "env SKIFF_ROOT=$store deno run -A --quiet cli.ts run --rm busybox true" \
@@ -45,4 +45,4 @@ hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/results.md" \
 
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(deno --version | head -n1)"
-cat "$work/results.md"
+deno run --quiet --allow-read bench/table.ts "$work/results.json"
