@@ -12,13 +12,21 @@
  */
 
 import { formatOptions, type OptionSpec, parseArgs, type Parsed } from "./lib/args.ts";
-import { type ContainerRecord, listContainers, removeContainer } from "./lib/containers.ts";
-import { UsageError } from "./lib/errors.ts";
+import { type ContainerRecord, findContainer, listContainers, removeContainer } from "./lib/containers.ts";
+import { describeError, NotFoundError, UsageError } from "./lib/errors.ts";
 import { humanDuration, humanSize, table, timeAgo } from "./lib/format.ts";
-import { importFile, listImages, tarballName } from "./lib/images.ts";
+import { findImage, importFile, listImages, tarballName } from "./lib/images.ts";
 import { EXIT_SKIFF } from "./lib/init.ts";
 import { runContainer, StartError } from "./lib/run.ts";
 import { defaultStoreRoot, Store } from "./lib/store.ts";
+import {
+  createVolume,
+  inspectVolume,
+  listVolumes,
+  parseMountFlag,
+  parseVolumeFlag,
+  removeVolume,
+} from "./lib/volumes.ts";
 
 /** A verb: its help next to its code, as bocker keeps them. */
 interface Verb {
@@ -59,10 +67,28 @@ const run: Verb = {
       help: "Working directory inside the container",
     },
     { long: "hostname", kind: "value", arg: "NAME", help: "Hostname (default: the short container id)" },
+    {
+      long: "volume",
+      short: "v",
+      kind: "list",
+      arg: "SRC:DEST[:ro]",
+      help: "Bind a host path or a named volume (repeatable)",
+    },
+    {
+      long: "mount",
+      kind: "list",
+      arg: "type=bind,source=S,target=T[,readonly]",
+      help: "Bind a mount, docker's long form (repeatable)",
+    },
     HELP,
   ],
   async action(store, { options: o, positionals: [image, ...command] }) {
+    const mounts = [
+      ...((o.volume as string[] | undefined) ?? []).map(parseVolumeFlag),
+      ...((o.mount as string[] | undefined) ?? []).map(parseMountFlag),
+    ];
     return await runContainer(store, {
+      mounts,
       image,
       command,
       name: o.name as string | undefined,
@@ -104,6 +130,24 @@ const ps: Verb = {
   },
 };
 
+/**
+ * Applies `fn` to each name, printing the name when it succeeds and the
+ * error when not, as docker's rm does; 1 when any failed.
+ */
+async function forEachName(names: string[], fn: (name: string) => Promise<unknown>): Promise<number> {
+  let failed = 0;
+  for (const name of names) {
+    try {
+      await fn(name);
+      console.log(name);
+    } catch (e) {
+      console.error(`skiff: ${describeError(e)}`);
+      failed++;
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
 /** "Up 3 minutes", "Exited (0) 2 minutes ago" or "Created". */
 function statusText(r: ContainerRecord, now = Date.now()): string {
   if (r.status === "running") return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
@@ -117,17 +161,7 @@ const rm: Verb = {
   args: { min: 1 },
   options: [{ long: "force", short: "f", kind: "flag", help: "Kill a running container first" }, HELP],
   async action(store, { options: o, positionals }) {
-    let failed = 0;
-    for (const ref of positionals) {
-      try {
-        await removeContainer(store, ref, Boolean(o.force));
-        console.log(ref);
-      } catch (e) {
-        console.error(`skiff: ${describe(e)}`);
-        failed++;
-      }
-    }
-    return failed === 0 ? 0 : 1;
+    return await forEachName(positionals, (ref) => removeContainer(store, ref, Boolean(o.force)));
   },
 };
 
@@ -169,6 +203,61 @@ const importVerb: Verb = {
   },
 };
 
+const inspect: Verb = {
+  usage: "inspect CONTAINER|IMAGE...",
+  summary: "Show a container's record (state, config, mounts) or an image's config, as JSON",
+  args: { min: 1 },
+  options: [HELP],
+  async action(store, { positionals }) {
+    const records = await listContainers(store);
+    const found: unknown[] = [];
+    for (const ref of positionals) {
+      try {
+        found.push(findContainer(records, ref));
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        const image = await findImage(store, ref);
+        if (!image) throw new NotFoundError(`No such container or image: ${ref}`);
+        found.push({ Id: `sha256:${image.id}`, RepoTags: [image.ref], Size: image.size, ...image.config });
+      }
+    }
+    console.log(JSON.stringify(found, null, 2));
+    return 0;
+  },
+};
+
+const volume: Verb = {
+  usage: "volume create|ls|inspect|rm [-f] [NAME...]",
+  summary: "Manage named volumes",
+  args: { min: 1 },
+  options: [{ long: "force", short: "f", kind: "flag", help: "rm: even if stopped containers use it" }, HELP],
+  async action(store, { options: o, positionals: [sub, ...names] }) {
+    const needNames = () => {
+      if (names.length === 0) throw new UsageError(`"skiff volume ${sub}" needs a volume name`);
+    };
+    switch (sub) {
+      case "create":
+        needNames();
+        for (const name of names) console.log((await createVolume(store, name)).Name);
+        return 0;
+      case "ls": {
+        const rows = (await listVolumes(store)).map((v) => [v.Driver, v.Name]);
+        console.log(table(["DRIVER", "VOLUME NAME"], rows));
+        return 0;
+      }
+      case "inspect":
+        needNames();
+        console.log(JSON.stringify(await Promise.all(names.map((n) => inspectVolume(store, n))), null, 2));
+        return 0;
+      case "rm":
+        needNames();
+        return await forEachName(names, (name) => removeVolume(store, name, Boolean(o.force)));
+      default:
+        throw new UsageError(`Unknown volume command "${sub}"; use create, ls, inspect or rm`);
+    }
+  },
+};
+
 const commit: Verb = {
   usage: "commit CONTAINER NAME[:TAG]",
   summary: "Make an image from a container (not available yet)",
@@ -181,7 +270,7 @@ const commit: Verb = {
   },
 };
 
-const VERBS: Record<string, Verb> = { run, ps, rm, images, import: importVerb, commit };
+const VERBS: Record<string, Verb> = { run, ps, rm, inspect, images, import: importVerb, volume, commit };
 
 const GLOBAL: OptionSpec[] = [
   { long: "root", kind: "value", arg: "DIR", help: "The store (default: $SKIFF_ROOT, else /var/lib/skiff)" },
@@ -209,16 +298,6 @@ function verbHelp(verb: Verb): string {
   return [`Usage: skiff ${verb.usage}`, "", verb.summary, "", "Options:", formatOptions(verb.options)].join(
     "\n",
   );
-}
-
-/** An error as one line: its message, then its causes after colons. */
-function describe(e: unknown): string {
-  const parts: string[] = [];
-  for (let cur: unknown = e; cur !== undefined; cur = (cur as Error).cause) {
-    parts.push(cur instanceof Error ? cur.message : String(cur));
-    if (!(cur instanceof Error)) break;
-  }
-  return parts.join(": ").replace(/\s*\n\s*/g, " ");
 }
 
 /**
@@ -250,7 +329,7 @@ export async function main(argv: string[]): Promise<number> {
     const store = new Store(defaultStoreRoot(global.options.root as string | undefined));
     return await verb.action(store, parsed);
   } catch (e) {
-    console.error(`skiff: ${describe(e)}`);
+    console.error(`skiff: ${describeError(e)}`);
     if (Deno.env.get("SKIFF_DEBUG")) console.error(e);
     return e instanceof StartError ? e.exitCode : EXIT_SKIFF;
   }

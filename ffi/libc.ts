@@ -26,6 +26,21 @@ export const MNT_DETACH = 0x2;
 
 /** pivot_root has no libc wrapper; its syscall number depends on the arch. */
 const SYS_PIVOT_ROOT: Record<string, number> = { x86_64: 155, aarch64: 41 };
+/** openat2 came after the syscall tables were unified: 437 everywhere. */
+const SYS_OPENAT2 = 437;
+// open(2) flags with the same value on x86_64 and aarch64 (O_NOFOLLOW and
+// O_DIRECTORY differ, so they are not used).
+const O_WRONLY = 0o1;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_CLOEXEC = 0o2000000;
+const O_PATH = 0o10000000;
+/** openat2 resolve flags (linux/openat2.h). */
+const RESOLVE_NO_MAGICLINKS = 0x02;
+const RESOLVE_IN_ROOT = 0x10;
+/** Offset of f_flag in glibc's struct statvfs on 64-bit Linux. */
+const STATVFS_F_FLAG = 72;
+const STATVFS_SIZE = 128;
 const PR_CAPBSET_DROP = 24;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
@@ -67,6 +82,18 @@ const SYMBOLS = {
     parameters: ["i64", "buffer", "buffer"],
     result: "i64",
   },
+  // the same for openat2(int dirfd, const char *path, struct open_how *how, size_t size)
+  syscall4: {
+    name: "syscall",
+    parameters: ["i64", "i64", "buffer", "buffer", "i64"],
+    result: "i64",
+  },
+  // int dirfd, const char *path, int flags, mode_t mode (variadic in C; fixed here)
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  // int dirfd, const char *path, mode_t mode
+  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // const char *path, struct statvfs *buf
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   // int *__errno_location(void)
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -158,6 +185,61 @@ export function interfaceUp(name: string): void {
   } finally {
     sym.close(fd);
   }
+}
+
+/** Opens `path` as an O_PATH descriptor: a handle on the entry, not its data. */
+export function openPath(path: string): number {
+  const fd = libc().openat(AT_FDCWD, cstr(path), O_PATH | O_CLOEXEC, 0);
+  check(fd, "open", path);
+  return fd;
+}
+
+const AT_FDCWD = -100;
+
+/**
+ * openat2(2) with RESOLVE_IN_ROOT: resolves `path` as if `rootFd` were
+ * `/`, so no symlink or `..` can lead outside it, and returns an O_PATH
+ * descriptor. Kernel 5.6 and later.
+ */
+export function openInRoot(rootFd: number, path: string): number {
+  const how = new BigUint64Array([
+    BigInt(O_PATH | O_CLOEXEC),
+    0n,
+    BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
+  ]);
+  const fd = libc().syscall4(
+    BigInt(SYS_OPENAT2),
+    BigInt(rootFd),
+    cstr(path),
+    new Uint8Array(how.buffer),
+    BigInt(how.byteLength),
+  );
+  check(fd, "openat2", path);
+  return Number(fd);
+}
+
+/** mkdirat(2): one directory in the directory `dirFd`. */
+export function mkdirAt(dirFd: number, name: string, mode: number): void {
+  check(libc().mkdirat(dirFd, cstr(name), mode), "mkdirat", name);
+}
+
+/** Creates an empty file `name` in the directory `dirFd`; fails if it exists. */
+export function createFileAt(dirFd: number, name: string, mode: number): void {
+  const fd = libc().openat(dirFd, cstr(name), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
+  check(fd, "openat", name);
+  libc().close(fd);
+}
+
+/** close(2). */
+export function close(fd: number): void {
+  check(libc().close(fd), "close");
+}
+
+/** statvfs(2)'s f_flag: the mount flags (ST_* share MS_*'s values) of the filesystem at `path`. */
+export function mountFlags(path: string): number {
+  const buf = new Uint8Array(STATVFS_SIZE);
+  check(libc().statvfs(cstr(path), buf), "statvfs", path);
+  return Number(new DataView(buf.buffer).getBigUint64(STATVFS_F_FLAG, true));
 }
 
 /** A NULL-terminated array of C string pointers; keeps the strings alive. */

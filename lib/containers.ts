@@ -10,6 +10,7 @@
 import { InvalidStateError, NotFoundError, UsageError } from "./errors.ts";
 import { isAlive, processStartTime } from "./proc.ts";
 import { readJson, type Store, writeAtomic } from "./store.ts";
+import type { Mount } from "./volumes.ts";
 
 /** A container's life: created (being set up), running, exited. */
 export type Status = "created" | "running" | "exited";
@@ -29,6 +30,8 @@ export interface ContainerRecord {
   hostname: string;
   /** Remove the container when it exits (`run --rm`). */
   autoRemove: boolean;
+  /** Volumes bound in. */
+  mounts: Mount[];
   /** ISO 8601 times. */
   created: string;
   startedAt?: string;
@@ -172,6 +175,15 @@ export async function createContainer(
     }
     return record;
   });
+}
+
+/** Changes fields of a container's record. */
+export async function updateContainer(
+  store: Store,
+  id: string,
+  fields: Partial<Omit<ContainerRecord, "id">>,
+): Promise<void> {
+  await update(store, id, (r) => ({ ...r, ...fields }));
 }
 
 /** Records that the container's process `pid` has started. */

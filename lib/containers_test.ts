@@ -31,6 +31,7 @@ const FIELDS = {
   workdir: "/",
   hostname: "h",
   autoRemove: false,
+  mounts: [],
 };
 
 /** A pid that is certainly dead: a process we ran and waited for. */

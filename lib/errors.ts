@@ -19,3 +19,16 @@ export class NotFoundError extends Error {
 export class InvalidStateError extends Error {
   override name = "InvalidStateError";
 }
+
+/**
+ * An error as one line: its message, then each cause after a colon, as
+ * crun prints them (`outer: inner`).
+ */
+export function describeError(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e; cur !== undefined; cur = (cur as Error).cause) {
+    parts.push(cur instanceof Error ? cur.message : String(cur));
+    if (!(cur instanceof Error)) break;
+  }
+  return parts.join(": ").replace(/\s*\n\s*/g, " ");
+}

@@ -24,6 +24,7 @@ import {
   umount2,
 } from "../ffi/libc.ts";
 import type { SyscallError } from "../ffi/errors.ts";
+import { describeError } from "./errors.ts";
 import { applyRootfs, type Step } from "./rootfs.ts";
 import { realSys } from "./sys.ts";
 
@@ -134,7 +135,7 @@ if (import.meta.main) {
     start(spec, status);
   } catch (e) {
     const failure: StartFailure = {
-      message: e instanceof Error ? e.message : String(e),
+      message: describeError(e),
       exitCode: e instanceof InitFailure ? e.exitCode : EXIT_SKIFF,
     };
     status.truncateSync(0);

@@ -21,6 +21,16 @@ export type Step =
     /** Skip when the target does not exist (kernel-dependent /proc files). */
     optional?: boolean;
   }
+  | {
+    /** A volume: `source` on the host bound onto `target` inside the container. */
+    op: "bind";
+    root: string;
+    source: string;
+    /** Absolute inside the container; resolved within `root`, never on the host. */
+    target: string;
+    kind: "dir" | "file";
+    readonly: boolean;
+  }
   | { op: "mkdir"; path: string; mode: number }
   | { op: "touch"; path: string }
   | { op: "symlink"; target: string; path: string };
@@ -36,6 +46,23 @@ export interface RootfsSpec {
   workdir: string;
   /** The terminal to show as /dev/console, when the container has one. */
   console?: string;
+  /** Volumes to bind in. */
+  binds?: BindSpec[];
+}
+
+/** One volume: a host file or directory and where it goes in the container. */
+export interface BindSpec {
+  source: string;
+  target: string;
+  kind: "dir" | "file";
+  readonly: boolean;
+}
+
+/** An entry resolved inside the container root, held open until released. */
+export interface Resolved {
+  /** A path naming exactly that entry, e.g. /proc/self/fd/7. */
+  path: string;
+  release(): void;
 }
 
 /** The kinds of filesystem entry {@link Sys.lstat} tells apart. */
@@ -56,6 +83,14 @@ export interface Sys {
   /** Creates an empty regular file. */
   touch(path: string): void;
   symlink(target: string, path: string): void;
+  /**
+   * Resolves `path`, absolute inside the container, within `root` as if
+   * root were `/` (no symlink or `..` leads out), creating what is missing:
+   * directories, and the last part as an empty file for `kind: "file"`.
+   */
+  resolveInRoot(root: string, path: string, kind: "dir" | "file"): Resolved;
+  /** The mount flags (MS_*) of the filesystem holding `path`. */
+  mountFlags(path: string): number;
 }
 
 /** Device nodes bound in from the host's /dev (bind works rootless too). */
@@ -141,6 +176,9 @@ export function planRootfs(spec: RootfsSpec): Step[] {
     { op: "symlink", target: "/proc/self/fd/1", path: `${r}/dev/stdout` },
     { op: "symlink", target: "/proc/self/fd/2", path: `${r}/dev/stderr` },
   );
+  // Parents before children, so /data/sub lands on the /data volume.
+  const binds = [...(spec.binds ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
+  for (const bind of binds) steps.push({ op: "bind", root: r, ...bind });
   for (const name of MASKED) {
     steps.push({
       op: "mount",
@@ -166,6 +204,10 @@ export function planRootfs(spec: RootfsSpec): Step[] {
     );
   }
   return steps;
+}
+
+function depth(path: string): number {
+  return path.split("/").filter((p) => p !== "").length;
 }
 
 function bindFile(source: string, target: string): Step[] {
@@ -197,6 +239,13 @@ export function applyRootfs(steps: Step[], sys: Sys): void {
         sys.mount(step.source, step.target, step.fstype, step.flags, step.data ?? "");
         break;
       }
+      case "bind":
+        try {
+          bind(step, sys);
+        } catch (e) {
+          throw new Error(`Cannot mount "${step.source}" on "${step.target}"`, { cause: e });
+        }
+        break;
       case "mkdir": {
         const kind = sys.lstat(step.path);
         if (kind === null) sys.mkdir(step.path, step.mode);
@@ -215,6 +264,32 @@ export function applyRootfs(steps: Step[], sys: Sys): void {
         if (sys.lstat(step.path) === null) sys.symlink(step.target, step.path);
         break;
     }
+  }
+}
+
+/**
+ * Binds a volume. The target is resolved in the container root and mounted
+ * through its descriptor, so a symlink in the image (or one swapped in by
+ * another container sharing a volume) cannot redirect the mount to the
+ * host: the class of runc's CVE-2021-30465.
+ */
+function bind(step: Extract<Step, { op: "bind" }>, sys: Sys): void {
+  const target = sys.resolveInRoot(step.root, step.target, step.kind);
+  try {
+    sys.mount(step.source, target.path, "", MS_BIND | MS_REC, "");
+  } finally {
+    target.release();
+  }
+  if (!step.readonly) return;
+  // A bind ignores MS_RDONLY: it takes a remount, on the new mount itself,
+  // which a fresh resolution reaches (the old handle names what it covers).
+  // The remount must keep the flags the source filesystem has.
+  const kept = sys.mountFlags(step.source) & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  const mounted = sys.resolveInRoot(step.root, step.target, step.kind);
+  try {
+    sys.mount(step.source, mounted.path, "", MS_BIND | MS_REMOUNT | MS_RDONLY | kept, "");
+  } finally {
+    mounted.release();
   }
 }
 

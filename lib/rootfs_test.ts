@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SyscallError } from "../ffi/errors.ts";
-import { MS_BIND, MS_RDONLY, MS_REMOUNT } from "../ffi/libc.ts";
+import { MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT } from "../ffi/libc.ts";
 import { applyRootfs, type EntryKind, planRootfs, type Sys } from "./rootfs.ts";
 
 /** A Sys that records every call and can fail the mount onto one target. */
@@ -27,6 +27,17 @@ class FakeSys implements Sys {
   symlink(target: string, path: string) {
     this.entries.set(path, "symlink");
     this.calls.push(`symlink ${path} -> ${target}`);
+  }
+  /** Hands out fake descriptors, numbered from 10, and records releases. */
+  private fds = 10;
+  resolveInRoot(root: string, path: string, kind: "dir" | "file") {
+    const fd = this.fds++;
+    this.calls.push(`resolve ${root} ${path} ${kind} -> ${fd}`);
+    return { path: `/proc/self/fd/${fd}`, release: () => this.calls.push(`release ${fd}`) };
+  }
+  sourceFlags = MS_NOSUID | MS_NODEV | 0x400; // nosuid, nodev and MS_NOATIME
+  mountFlags(_path: string) {
+    return this.sourceFlags;
   }
 }
 
@@ -140,4 +151,57 @@ Deno.test("/proc masks apply where the kernel has the file and are skipped where
 
 Deno.test("a layer path with a comma or colon is refused before anything is mounted", () => {
   assert.throws(() => planRootfs({ ...SPEC, upperdir: "/s,x/upper" }), /has a "," or ":"/);
+});
+
+const BINDS = {
+  ...SPEC,
+  binds: [
+    { source: "/host/sub", target: "/data/sub", kind: "dir" as const, readonly: false },
+    { source: "/host/conf", target: "/etc/app.conf", kind: "file" as const, readonly: true },
+    { source: "/host/data", target: "/data", kind: "dir" as const, readonly: false },
+  ],
+};
+
+Deno.test("volumes are bound parents first, after the system mounts", () => {
+  const steps = planRootfs(BINDS);
+  const binds = steps.filter((s) => s.op === "bind").map((s) => s.op === "bind" && s.target);
+  assert.deepEqual(binds, ["/data", "/data/sub", "/etc/app.conf"], "by depth, then as given");
+  const shm = steps.findIndex((s) => s.op === "mount" && s.target.endsWith("/dev/shm"));
+  assert.ok(steps.findIndex((s) => s.op === "bind") > shm);
+});
+
+Deno.test("a volume is mounted on its target resolved in the root, and released", () => {
+  const sys = new FakeSys();
+  applyRootfs(planRootfs({ ...SPEC, binds: [BINDS.binds[2]] }), sys);
+  const i = sys.calls.indexOf("resolve /s/c/merged /data dir -> 10");
+  assert.ok(i >= 0, sys.calls.join("\n"));
+  assert.deepEqual(sys.calls.slice(i + 1, i + 3), [
+    `mount - /host/data /proc/self/fd/10 ${MS_BIND | MS_REC}`,
+    "release 10",
+  ]);
+});
+
+Deno.test("a read-only volume is remounted read-only on a fresh resolution, keeping nosuid and nodev", () => {
+  const sys = new FakeSys();
+  applyRootfs(planRootfs({ ...SPEC, binds: [BINDS.binds[1]] }), sys);
+  const i = sys.calls.indexOf("resolve /s/c/merged /etc/app.conf file -> 10");
+  assert.deepEqual(sys.calls.slice(i + 1, i + 6), [
+    `mount - /host/conf /proc/self/fd/10 ${MS_BIND | MS_REC}`,
+    "release 10",
+    "resolve /s/c/merged /etc/app.conf file -> 11",
+    `mount - /host/conf /proc/self/fd/11 ${MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV}`,
+    "release 11",
+  ]);
+});
+
+Deno.test("a failed volume mount names the volume and keeps the cause", () => {
+  const sys = new FakeSys();
+  sys.failMountOn = { target: "/proc/self/fd/10", errno: 20 };
+  assert.throws(
+    () => applyRootfs(planRootfs({ ...SPEC, binds: [BINDS.binds[2]] }), sys),
+    (e: Error) =>
+      e.message === 'Cannot mount "/host/data" on "/data"' &&
+      (e.cause as Error).message === 'mount "/proc/self/fd/10": ENOTDIR (Not a directory)',
+  );
+  assert.equal(sys.calls.at(-1), "release 10", "the descriptor is released on failure too");
 });

@@ -13,6 +13,7 @@ import {
   markRunning,
   newId,
   removeContainer,
+  updateContainer,
 } from "./containers.ts";
 import { NotFoundError, UsageError } from "./errors.ts";
 import { type Image, layerDirs, resolveImage } from "./images.ts";
@@ -21,6 +22,7 @@ import { childrenOf } from "./proc.ts";
 import { planRootfs } from "./rootfs.ts";
 import { containerArgv } from "./spawn.ts";
 import type { Store } from "./store.ts";
+import { checkMounts, type MountRequest, prepareMounts } from "./volumes.ts";
 
 /** What the user asked `run` for. */
 export interface RunOptions {
@@ -39,6 +41,8 @@ export interface RunOptions {
   tty?: boolean;
   /** Remove the container when it exits (`--rm`). */
   remove?: boolean;
+  /** Volumes (see lib/volumes.ts for parsing `-v` and `--mount`). */
+  mounts?: MountRequest[];
 }
 
 /** The start failed: nothing of the container is left. */
@@ -93,6 +97,7 @@ export function validateRunOptions(opts: RunOptions): void {
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
     throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
   }
+  checkMounts(opts.mounts ?? []);
   if (opts.tty && !Deno.stdin.isTerminal()) {
     throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
   }
@@ -138,6 +143,12 @@ export function initSpecFor(
       upperdir: `${dir}/upper`,
       workdir: `${dir}/work`,
       console,
+      binds: record.mounts.map((m) => ({
+        source: m.source,
+        target: m.destination,
+        kind: m.kind,
+        readonly: m.readOnly,
+      })),
     }),
     hostname: record.hostname,
     cwd: record.workdir,
@@ -172,10 +183,17 @@ export async function runContainer(store: Store, opts: RunOptions): Promise<numb
     workdir: opts.workdir ?? image.config.config.WorkingDir ?? "/",
     hostname,
     autoRemove: opts.remove ?? false,
+    mounts: [],
   });
 
   let started = false;
   try {
+    // Host directories and named volumes are made only now that the name
+    // is known to be free: bad input leaves nothing behind.
+    if (opts.mounts?.length) {
+      record.mounts = await prepareMounts(store, opts.mounts);
+      await updateContainer(store, record.id, { mounts: record.mounts });
+    }
     const exitCode = await start(store, record, image, opts);
     started = true;
     if (!record.autoRemove) await markExited(store, record.id, exitCode);

@@ -7,6 +7,7 @@
  * ROOT/blobs/sha256/HEX       image configs, as OCI content-addressed blobs
  * ROOT/layers/HEX/            one extracted layer, keyed by its diff id
  * ROOT/containers/ID/         config.json, upper/, work/, merged/, init.status
+ * ROOT/volumes/NAME/          volume.json, _data/ (a named volume)
  * ROOT/tmp/                   work in progress, renamed into place when done
  * ```
  *
@@ -38,13 +39,19 @@ export class Store {
   container(id: string): string {
     return `${this.root}/containers/${id}`;
   }
+  get volumesDir(): string {
+    return `${this.root}/volumes`;
+  }
+  volume(name: string): string {
+    return `${this.root}/volumes/${name}`;
+  }
   get tmpDir(): string {
     return `${this.root}/tmp`;
   }
 
   /** Creates the store's directories; one stat when they exist. */
   init(): Promise<void> {
-    const dirs = ["images", "blobs/sha256", "layers", "containers", "tmp"];
+    const dirs = ["images", "blobs/sha256", "layers", "containers", "volumes", "tmp"];
     try {
       Deno.statSync(`${this.root}/${dirs.at(-1)}`);
     } catch {
