@@ -15,7 +15,9 @@ import { formatOptions, type OptionSpec, parseArgs, type Parsed } from "./lib/ar
 import { type ContainerRecord, findContainer, listContainers, removeContainer } from "./lib/containers.ts";
 import { describeError, NotFoundError, UsageError } from "./lib/errors.ts";
 import { humanDuration, humanSize, table, timeAgo } from "./lib/format.ts";
-import { findImage, importFile, listImages, tarballName } from "./lib/images.ts";
+import { findImage, importFile, listImages, removeImage, tarballName } from "./lib/images.ts";
+import { commitContainer } from "./lib/commit.ts";
+import { exportContainer } from "./lib/export.ts";
 import { EXIT_SKIFF } from "./lib/init.ts";
 import { runContainer, StartError } from "./lib/run.ts";
 import { defaultStoreRoot, Store } from "./lib/store.ts";
@@ -259,18 +261,80 @@ const volume: Verb = {
 };
 
 const commit: Verb = {
-  usage: "commit CONTAINER NAME[:TAG]",
-  summary: "Make an image from a container (not available yet)",
+  usage: "commit [OPTIONS] CONTAINER NAME[:TAG]",
+  summary: "Make an image of a stopped container: its image plus one layer of its changes",
   args: { min: 2, max: 2 },
-  options: [HELP],
-  action() {
-    throw new UsageError(
-      `"commit" is not available yet: layered images and commit are planned (issue 4); the README lists what works today`,
-    );
+  options: [
+    { long: "message", short: "m", kind: "value", arg: "MSG", help: "A comment for the image's history" },
+    {
+      long: "change",
+      short: "c",
+      kind: "list",
+      arg: "INSTRUCTION",
+      help: "Set CMD, ENTRYPOINT, ENV or WORKDIR, e.g. -c 'CMD [\"sh\"]' (repeatable)",
+    },
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [container, ref] }) {
+    const image = await commitContainer(store, {
+      container,
+      ref,
+      message: o.message as string | undefined,
+      changes: o.change as string[] | undefined,
+    });
+    console.log(`sha256:${image.id}`);
+    return 0;
   },
 };
 
-const VERBS: Record<string, Verb> = { run, ps, rm, inspect, images, import: importVerb, volume, commit };
+const exportVerb: Verb = {
+  usage: "export [-o FILE] CONTAINER",
+  summary: "Write a container's whole tree, flattened, as a tar (to stdout unless -o)",
+  args: { min: 1, max: 1 },
+  options: [{ long: "output", short: "o", kind: "value", arg: "FILE", help: "Write to FILE" }, HELP],
+  async action(store, { options: o, positionals: [container] }) {
+    const path = o.output as string | undefined;
+    if (path === undefined) {
+      if (Deno.stdout.isTerminal()) {
+        throw new UsageError("Refusing to write a tar to the terminal: use -o FILE or redirect stdout");
+      }
+      await exportContainer(store, container, "inherit");
+      return 0;
+    }
+    const file = await Deno.open(path, { write: true, create: true, truncate: true });
+    try {
+      await exportContainer(store, container, file);
+    } catch (e) {
+      await Deno.remove(path).catch(() => {});
+      throw e;
+    }
+    return 0;
+  },
+};
+
+const rmi: Verb = {
+  usage: "rmi [-f] IMAGE...",
+  summary: "Remove images, and the layers no other image or container needs",
+  args: { min: 1 },
+  options: [{ long: "force", short: "f", kind: "flag", help: "Untag even if a container uses it" }, HELP],
+  async action(store, { options: o, positionals }) {
+    const inUse = new Set((await listContainers(store)).map((r) => r.imageId));
+    return await forEachName(positionals, (ref) => removeImage(store, ref, inUse, Boolean(o.force)));
+  },
+};
+
+const VERBS: Record<string, Verb> = {
+  run,
+  ps,
+  rm,
+  inspect,
+  commit,
+  export: exportVerb,
+  images,
+  import: importVerb,
+  rmi,
+  volume,
+};
 
 const GLOBAL: OptionSpec[] = [
   { long: "root", kind: "value", arg: "DIR", help: "The store (default: $SKIFF_ROOT, else /var/lib/skiff)" },

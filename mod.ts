@@ -38,8 +38,23 @@ export {
   importFile,
   importImage,
   listImages,
+  removeImage,
   resolveImage,
 } from "./lib/images.ts";
 export { buildBusyboxImage } from "./images/busybox.ts";
+export { commitContainer, type CommitOptions } from "./lib/commit.ts";
+export { exportContainer } from "./lib/export.ts";
+export {
+  checkVolumeName,
+  createVolume,
+  inspectVolume,
+  listVolumes,
+  type Mount,
+  type MountRequest,
+  parseMountFlag,
+  parseVolumeFlag,
+  removeVolume,
+  type Volume,
+} from "./lib/volumes.ts";
 export { InvalidStateError, NotFoundError, UsageError } from "./lib/errors.ts";
 export { SyscallError } from "./ffi/errors.ts";

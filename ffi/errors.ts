@@ -37,6 +37,7 @@ const ERRNO: Record<number, [code: string, text: string]> = {
   38: ["ENOSYS", "Function not implemented"],
   39: ["ENOTEMPTY", "Directory not empty"],
   40: ["ELOOP", "Too many levels of symbolic links"],
+  61: ["ENODATA", "No data available"],
   95: ["EOPNOTSUPP", "Operation not supported"],
 };
 

@@ -1,13 +1,15 @@
 /**
- * The image store. An image is an OCI image config (kept as a blob named by
- * its sha256, which is the image id) plus the layers it lists by diff id;
- * each layer is extracted once into `layers/HEX/` and shared by every image
- * and container that uses it. `images/index.json` maps `name:tag` to ids.
+ * The image store, as OCI image-spec content: an image is a manifest blob
+ * naming a config blob (whose sha256 is the image id) and layer blobs
+ * (uncompressed tars, named by their diff ids). Each layer is also
+ * extracted once into `layers/DIFFID/` and shared by every image and
+ * container that uses it. `images/index.json` maps `name:tag` to images.
  *
  * @module
  */
 
-import { NotFoundError, UsageError } from "./errors.ts";
+import { InvalidStateError, NotFoundError, UsageError } from "./errors.ts";
+import { extractLayer, type Layer } from "./layers.ts";
 import { readJson, type Store, writeAtomic } from "./store.ts";
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
@@ -25,9 +27,31 @@ export interface ImageConfig {
   history?: { created: string; created_by?: string; comment?: string }[];
 }
 
+/** An OCI image manifest (image-spec manifest.md). */
+export interface Manifest {
+  schemaVersion: 2;
+  mediaType: typeof MEDIA_MANIFEST;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+/** An OCI content descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+export const MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+export const MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json";
+export const MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar";
+
 /** An index entry: what a `name:tag` points at. */
 interface IndexEntry {
+  /** The config's sha256, hex: the image id. */
   id: string;
+  /** The manifest's sha256, hex. */
+  manifest: string;
   /** Bytes of the uncompressed layer tars. */
   size: number;
 }
@@ -40,6 +64,8 @@ export interface Image {
   ref: string;
   /** sha256 of the config, as hex. */
   id: string;
+  /** sha256 of the manifest, as hex. */
+  manifest: string;
   size: number;
   config: ImageConfig;
 }
@@ -107,8 +133,8 @@ export async function findImage(store: Store, ref: string): Promise<Image | null
 }
 
 /** The host directories of an image's layers, topmost first (overlay's lowerdir order). */
-export function layerDirs(store: Store, image: Image): string[] {
-  return image.config.rootfs.diff_ids.map((d) => store.layer(d.replace(/^sha256:/, ""))).reverse();
+export function layerDirs(store: Store, config: ImageConfig): string[] {
+  return config.rootfs.diff_ids.map((d) => store.layer(d.replace(/^sha256:/, ""))).reverse();
 }
 
 /** What {@link importImage} needs besides the tar stream. */
@@ -123,12 +149,8 @@ export interface ImportOptions {
   createdBy?: string;
 }
 
-const GZIP_MAGIC = [0x1f, 0x8b];
-
 /**
- * Imports a rootfs tarball (plain or gzip) as a one-layer image. The layer
- * is extracted by GNU tar into a temporary directory and renamed into place
- * under its diff id, so a failed or interrupted import leaves nothing.
+ * Imports a rootfs tarball (plain or gzip) as a one-layer image.
  *
  * @throws {Error} when the input is not a tar archive (nothing is kept)
  */
@@ -138,125 +160,122 @@ export async function importImage(
   opts: ImportOptions,
 ): Promise<Image> {
   const ref = normalizeRef(opts.ref);
-  await store.init();
-  const tmp = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `layer-${Deno.pid}-` });
-  try {
-    const { diffId, size } = await extractTar(source, tmp, opts.label);
-    const created = new Date().toISOString();
-    const config: ImageConfig = {
-      created,
-      architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
-      os: "linux",
-      config: opts.config ?? {},
-      rootfs: { type: "layers", diff_ids: [`sha256:${diffId}`] },
-      history: [{ created, created_by: opts.createdBy ?? `skiff import ${opts.label}` }],
-    };
-    const json = JSON.stringify(config);
-    const id = await sha256Hex(new TextEncoder().encode(json));
-    await store.locked(async () => {
-      try {
-        await Deno.rename(tmp, store.layer(diffId));
-      } catch (e) {
-        // Another import already made this layer: it is identical by definition.
-        if (!(e instanceof Deno.errors.AlreadyExists || isNotEmpty(e))) throw e;
-      }
-      await writeAtomic(store.blob(id), json);
-      const index = await readIndex(store);
-      index[ref] = { id, size };
-      await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
-    });
-    return { ref, id, size, config };
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-}
-
-function isNotEmpty(e: unknown): boolean {
-  return e instanceof Error && /ENOTEMPTY|not empty/i.test(e.message);
-}
-
-async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  const layer = await extractLayer(store, source, opts.label);
+  const created = new Date().toISOString();
+  return await storeImage(store, ref, {
+    created,
+    architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+    os: "linux",
+    config: opts.config ?? {},
+    rootfs: { type: "layers", diff_ids: [`sha256:${layer.diffId}`] },
+    history: [{ created, created_by: opts.createdBy ?? `skiff import ${opts.label}` }],
+  }, [layer]);
 }
 
 /**
- * Streams a tar into GNU tar, hashing the uncompressed bytes on the way
- * (the layer's diff id). node:crypto is loaded here, not at start-up: it
- * costs Deno tens of milliseconds to load and `run` rarely imports.
+ * Stores an image whose layers are already in the store: its config and
+ * manifest as blobs, and `ref` in the index.
  */
-async function extractTar(
-  source: ReadableStream<Uint8Array>,
-  dir: string,
-  label: string,
-): Promise<{ diffId: string; size: number }> {
-  const { createHash } = await import("node:crypto");
-  const root = Deno.uid() === 0;
-  const tar = new Deno.Command("tar", {
-    args: [
-      "-x",
-      "-f",
-      "-",
-      "-C",
-      dir,
-      "--numeric-owner",
-      ...(root
-        ? ["--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=*"]
-        : ["--no-same-owner"]),
-    ],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const hash = createHash("sha256");
-  let size = 0;
-  const writer = tar.stdin.getWriter();
-  let writeError: unknown;
-  try {
-    for await (const chunk of await decompressed(source)) {
-      hash.update(chunk);
-      size += chunk.length;
-      await writer.write(chunk);
-    }
-    await writer.close();
-  } catch (e) {
-    // tar exits early on bad input and closes its stdin; its stderr says why
-    writeError = e;
-    await writer.abort().catch(() => {});
-  }
-  const { code, stderr } = await tar.output();
-  if (code !== 0 || writeError !== undefined) {
-    const said = new TextDecoder().decode(stderr).split("\n").find((l) => l.trim() !== "") ?? "";
-    const why = /does not look like a tar archive|Unexpected EOF|Skipping to next header/.test(said)
-      ? "it is not a tar archive"
-      : said.replace(/^tar: /, "") || String(writeError);
-    throw new Error(`Cannot import "${label}": ${why}`);
-  }
-  return { diffId: hash.digest("hex"), size };
+export async function storeImage(
+  store: Store,
+  ref: string,
+  config: ImageConfig,
+  layers: Layer[],
+): Promise<Image> {
+  const key = normalizeRef(ref);
+  const configJson = JSON.stringify(config);
+  const id = await sha256Hex(configJson);
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_MANIFEST,
+    config: { mediaType: MEDIA_CONFIG, digest: `sha256:${id}`, size: byteLength(configJson) },
+    layers: layers.map((l) => ({ mediaType: MEDIA_LAYER, digest: `sha256:${l.diffId}`, size: l.size })),
+  };
+  const manifestJson = JSON.stringify(manifest);
+  const manifestId = await sha256Hex(manifestJson);
+  const size = layers.reduce((sum, l) => sum + l.size, 0);
+  await store.locked(async () => {
+    await writeAtomic(store.blob(id), configJson);
+    await writeAtomic(store.blob(manifestId), manifestJson);
+    const index = await readIndex(store);
+    index[key] = { id, manifest: manifestId, size };
+    await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+  });
+  return { ref: key, id, manifest: manifestId, size, config };
 }
 
-/** The stream itself, or its gunzipped bytes when it starts with gzip's magic. */
-async function decompressed(source: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
-  // Peek at the first chunk, then hand it on with the rest. (tee() would
-  // do, but cancelling one branch waits for the other.)
-  const reader = source.getReader();
-  const first = await reader.read();
-  const whole = new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (first.done) controller.close();
-      else controller.enqueue(first.value);
-    },
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
+/** An image's layers, with sizes, from its manifest. */
+export async function imageLayers(store: Store, image: Image): Promise<Layer[]> {
+  const manifest = await readJson<Manifest>(store.blob(image.manifest));
+  if (manifest === null) {
+    throw new Error(`Image ${image.id.slice(0, 12)} is damaged: its manifest blob is missing`);
+  }
+  return manifest.layers.map((d) => ({ diffId: d.digest.replace(/^sha256:/, ""), size: d.size }));
+}
+
+/**
+ * Removes a tag, then every blob and layer directory no image and no
+ * container needs any more.
+ *
+ * @param inUse ids of images that containers use
+ * @param force untag even when containers use the image (they keep its layers)
+ * @throws {InvalidStateError} when a container uses it and `force` is false
+ */
+export async function removeImage(
+  store: Store,
+  ref: string,
+  inUse: Set<string>,
+  force = false,
+): Promise<Image> {
+  const image = await findImage(store, ref);
+  if (!image) throw new NotFoundError(`No such image: ${ref}`);
+  if (inUse.has(image.id) && !force) {
+    throw new InvalidStateError(
+      `Cannot remove image "${ref}": a container uses it; remove the container first, or use rmi -f`,
+    );
+  }
+  await store.locked(async () => {
+    const index = await readIndex(store);
+    delete index[image.ref];
+    await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+    await collectGarbage(store, index, inUse);
   });
-  const gzip = !first.done && GZIP_MAGIC.every((b, i) => first.value[i] === b);
-  return gzip
-    ? whole.pipeThrough(new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>)
-    : whole;
+  return image;
+}
+
+/**
+ * Deletes blobs and layer directories that neither a tagged image nor an
+ * image a container uses refers to. The caller holds the store lock.
+ */
+async function collectGarbage(store: Store, index: Index, inUse: Set<string>): Promise<void> {
+  const keep = new Set<string>();
+  const keepConfig = async (id: string) => {
+    keep.add(id);
+    const config = await readJson<ImageConfig>(store.blob(id));
+    for (const d of config?.rootfs.diff_ids ?? []) keep.add(d.replace(/^sha256:/, ""));
+  };
+  for (const entry of Object.values(index)) {
+    keep.add(entry.manifest);
+    await keepConfig(entry.id);
+  }
+  for (const id of inUse) await keepConfig(id);
+  for (const dir of [`${store.root}/blobs/sha256`, `${store.root}/layers`]) {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (keep.has(entry.name)) continue;
+      const trash = `${store.tmpDir}/gc-${entry.name}`;
+      await Deno.rename(`${dir}/${entry.name}`, trash);
+      await Deno.remove(trash, { recursive: true });
+    }
+  }
+}
+
+function byteLength(s: string): number {
+  return new TextEncoder().encode(s).length;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**

@@ -45,7 +45,7 @@ for (const gzip of [false, true]) {
       const image = await importFile(store, await makeTar(dir, gzip), "test:1");
       assert.equal(image.ref, "test:1");
       assert.equal(image.config.rootfs.diff_ids.length, 1);
-      const [layer] = layerDirs(store, image);
+      const [layer] = layerDirs(store, image.config);
       assert.equal(await Deno.readTextFile(`${layer}/etc/motd`), "hello\n");
       assert.equal(await Deno.readLink(`${layer}/etc/link`), "motd");
       assert.deepEqual((await listImages(store)).map((i) => i.ref), ["test:1"]);

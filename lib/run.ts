@@ -219,7 +219,7 @@ async function start(
   // copy of that mount. Binding /proc/self/fd/0 itself fails with EINVAL,
   // as its mount belongs to skiff's namespace.
   const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
-  const spec = initSpecFor(store, record, layerDirs(store, image), terminal);
+  const spec = initSpecFor(store, record, layerDirs(store, image.config), terminal);
   Deno.writeFileSync(spec.statusFile, new Uint8Array());
   const argv = containerArgv({
     deno: Deno.execPath(),

@@ -6,6 +6,7 @@ import { checkPrivileges, commandFor, environmentFor, validateRunOptions } from 
 const image = (config: Image["config"]["config"]): Image => ({
   ref: "x:latest",
   id: "0".repeat(64),
+  manifest: "1".repeat(64),
   size: 0,
   config: {
     created: "",

@@ -1,0 +1,67 @@
+/**
+ * The calls overlay's whiteouts need, used when layers are made or
+ * extracted: mknod (a whiteout is a character device 0:0), lgetxattr and
+ * lsetxattr (an opaque directory has trusted.overlay.opaque = "y").
+ * Opened separately from `libc.ts` so the container's init binds none of
+ * them.
+ *
+ * @module
+ */
+
+import { SyscallError } from "./errors.ts";
+
+/** S_IFCHR from sys/stat.h. */
+const S_IFCHR = 0o020000;
+/** errno for "no such attribute". */
+const ENODATA = 61;
+
+const SYMBOLS = {
+  // const char *path, mode_t mode, dev_t dev
+  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  // const char *path, const char *name, void *value, size_t size
+  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  // const char *path, const char *name, const void *value, size_t size, int flags
+  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  // int *__errno_location(void)
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
+
+function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  return lib;
+}
+
+const encoder = new TextEncoder();
+const cstr = (s: string) => encoder.encode(s + "\0");
+
+function errno(): number {
+  const p = libc().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** Makes an overlay whiteout at `path`: a character device 0:0. */
+export function mknodWhiteout(path: string): void {
+  if (libc().mknod(cstr(path), S_IFCHR, 0n) === -1) throw new SyscallError("mknod", errno(), path);
+}
+
+/** An extended attribute of `path` (not following a symlink), or null when unset. */
+export function lgetxattr(path: string, name: string): string | null {
+  const buf = new Uint8Array(256);
+  const n = Number(libc().lgetxattr(cstr(path), cstr(name), buf, BigInt(buf.length)));
+  if (n === -1) {
+    const e = errno();
+    if (e === ENODATA) return null;
+    throw new SyscallError("lgetxattr", e, path);
+  }
+  return new TextDecoder().decode(buf.subarray(0, n));
+}
+
+/** Sets an extended attribute of `path` (not following a symlink). */
+export function lsetxattr(path: string, name: string, value: string): void {
+  const bytes = encoder.encode(value);
+  if (libc().lsetxattr(cstr(path), cstr(name), bytes, BigInt(bytes.length), 0) === -1) {
+    throw new SyscallError("lsetxattr", errno(), path);
+  }
+}
