@@ -18,6 +18,7 @@ import { humanDuration, humanSize, table, timeAgo } from "./lib/format.ts";
 import { findImage, importFile, listImages, removeImage, tarballName } from "./lib/images.ts";
 import { commitContainer } from "./lib/commit.ts";
 import { exportContainer } from "./lib/export.ts";
+import { loadImages, saveImage } from "./lib/archive.ts";
 import { EXIT_SKIFF } from "./lib/init.ts";
 import { runContainer, StartError } from "./lib/run.ts";
 import { defaultStoreRoot, Store } from "./lib/store.ts";
@@ -312,6 +313,41 @@ const exportVerb: Verb = {
   },
 };
 
+const save: Verb = {
+  usage: "save [--format oci|docker] -o FILE IMAGE",
+  summary: "Write an image as an OCI archive (or the docker save format)",
+  args: { min: 1, max: 1 },
+  options: [
+    { long: "output", short: "o", kind: "value", arg: "FILE", help: "The archive to write (required)" },
+    { long: "format", kind: "value", arg: "oci|docker", help: "The archive format (default: oci)" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [ref] }) {
+    const format = (o.format as string | undefined) ?? "oci";
+    if (format !== "oci" && format !== "docker") {
+      throw new UsageError(`Unknown format "${format}": use --format oci or --format docker`);
+    }
+    if (o.output === undefined) throw new UsageError('"skiff save" needs -o FILE');
+    await saveImage(store, ref, o.output as string, format);
+    return 0;
+  },
+};
+
+const load: Verb = {
+  usage: "load -i FILE|DIR",
+  summary: "Load images from an OCI archive or layout, or a docker save archive (plain or gzip layers)",
+  args: { min: 0, max: 0 },
+  options: [
+    { long: "input", short: "i", kind: "value", arg: "FILE", help: "The archive to read (required)" },
+    HELP,
+  ],
+  async action(store, { options: o }) {
+    if (o.input === undefined) throw new UsageError('"skiff load" needs -i FILE');
+    for (const image of await loadImages(store, o.input as string)) console.log(`Loaded image: ${image.ref}`);
+    return 0;
+  },
+};
+
 const rmi: Verb = {
   usage: "rmi [-f] IMAGE...",
   summary: "Remove images, and the layers no other image or container needs",
@@ -332,6 +368,8 @@ const VERBS: Record<string, Verb> = {
   export: exportVerb,
   images,
   import: importVerb,
+  save,
+  load,
   rmi,
   volume,
 };

@@ -44,6 +44,7 @@ export {
 export { buildBusyboxImage } from "./images/busybox.ts";
 export { commitContainer, type CommitOptions } from "./lib/commit.ts";
 export { exportContainer } from "./lib/export.ts";
+export { type ArchiveFormat, loadImages, saveImage } from "./lib/archive.ts";
 export {
   checkVolumeName,
   createVolume,

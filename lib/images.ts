@@ -70,7 +70,9 @@ export interface Image {
   config: ImageConfig;
 }
 
-const NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+/** docker's reference grammar: an optional registry host[:port], then path components. */
+const NAME =
+  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /**
@@ -181,9 +183,10 @@ export async function storeImage(
   ref: string,
   config: ImageConfig,
   layers: Layer[],
+  /** The config's bytes as they came (a loaded image keeps its id). */
+  configJson = JSON.stringify(config),
 ): Promise<Image> {
   const key = normalizeRef(ref);
-  const configJson = JSON.stringify(config);
   const id = await sha256Hex(configJson);
   const manifest: Manifest = {
     schemaVersion: 2,
@@ -273,7 +276,8 @@ function byteLength(s: string): number {
   return new TextEncoder().encode(s).length;
 }
 
-async function sha256Hex(text: string): Promise<string> {
+/** sha256 of a string's UTF-8 bytes, as hex. */
+export async function sha256Hex(text: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
