@@ -86,11 +86,12 @@ export async function buildBusyboxImage(store: Store): Promise<Image> {
   try {
     await makeBusyboxRootfs(dir);
     const { mtime } = await Deno.stat(BUSYBOX);
-    const tar = new Deno.Command("tar", {
+    const tarFile = `${dir}.tar`;
+    const tar = await new Deno.Command("tar", {
       args: [
         "-c",
         "-f",
-        "-",
+        tarFile,
         "-C",
         dir,
         "--sort=name",
@@ -100,19 +101,18 @@ export async function buildBusyboxImage(store: Store): Promise<Image> {
         `--mtime=@${Math.floor((mtime?.getTime() ?? 0) / 1000)}`,
         ".",
       ],
-      stdout: "piped",
       stderr: "inherit",
-    }).spawn();
-    const image = await importImage(store, tar.stdout, {
+    }).output();
+    if (!tar.success) throw new Error(`Cannot build the busybox image: tar exited with ${tar.code}`);
+    return await importImage(store, tarFile, {
       ref: "busybox:latest",
       label: "busybox",
       config: { Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
       createdBy: `skiff images/busybox.ts from ${BUSYBOX}`,
+      move: true,
     });
-    const { code } = await tar.status;
-    if (code !== 0) throw new Error(`Cannot build the busybox image: tar exited with ${code}`);
-    return image;
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(`${dir}.tar`).catch(() => {}); // moved into the store unless something failed
   }
 }

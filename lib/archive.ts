@@ -142,7 +142,7 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
     if (e instanceof Deno.errors.NotFound) throw new NotFoundError(`Cannot load "${path}": no such file`);
     throw e;
   }
-  if (info.isDirectory) return await loadDir(store, path, path);
+  if (info.isDirectory) return await loadDir(store, path, path, false);
   await store.init();
   const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `load-${Deno.pid}-` });
   try {
@@ -158,15 +158,16 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
         : said.trim().split("\n")[0];
       throw new UsageError(`Cannot load "${path}": ${why}`);
     }
-    return await loadDir(store, dir, path);
+    return await loadDir(store, dir, path, true);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-async function loadDir(store: Store, dir: string, label: string): Promise<Image[]> {
-  if (await exists(`${dir}/oci-layout`)) return await loadOci(store, dir, label);
-  if (await exists(`${dir}/manifest.json`)) return await loadDocker(store, dir, label);
+/** `owned`: `dir` is skiff's unpacked copy, whose layer files may be moved. */
+async function loadDir(store: Store, dir: string, label: string, owned: boolean): Promise<Image[]> {
+  if (await exists(`${dir}/oci-layout`)) return await loadOci(store, dir, label, owned);
+  if (await exists(`${dir}/manifest.json`)) return await loadDocker(store, dir, label, owned);
   throw new UsageError(`Cannot load "${label}": it is neither an OCI image layout nor a docker archive`);
 }
 
@@ -181,7 +182,7 @@ function blobPath(dir: string, digest: string, label: string): string {
   return `${dir}/blobs/sha256/${match[1]}`;
 }
 
-async function loadOci(store: Store, dir: string, label: string): Promise<Image[]> {
+async function loadOci(store: Store, dir: string, label: string, owned: boolean): Promise<Image[]> {
   const index = JSON.parse(await Deno.readTextFile(`${dir}/index.json`)) as OciIndex;
   const images: Image[] = [];
   for (const descriptor of index.manifests) {
@@ -201,6 +202,7 @@ async function loadOci(store: Store, dir: string, label: string): Promise<Image[
       await loadOne(store, {
         label,
         name,
+        owned,
         config: blobPath(dir, manifest.config.digest, label),
         configDigest: manifest.config.digest,
         layers: manifest.layers.map((l) => blobPath(dir, l.digest, label)),
@@ -210,7 +212,7 @@ async function loadOci(store: Store, dir: string, label: string): Promise<Image[
   return images;
 }
 
-async function loadDocker(store: Store, dir: string, label: string): Promise<Image[]> {
+async function loadDocker(store: Store, dir: string, label: string, owned: boolean): Promise<Image[]> {
   const entries = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`)) as DockerEntry[];
   const images: Image[] = [];
   for (const entry of entries) {
@@ -221,7 +223,7 @@ async function loadDocker(store: Store, dir: string, label: string): Promise<Ima
       return `${dir}/${p}`;
     };
     const tags = entry.RepoTags ?? [];
-    const spec = { label, config: inside(entry.Config), layers: entry.Layers.map(inside) };
+    const spec = { label, owned, config: inside(entry.Config), layers: entry.Layers.map(inside) };
     const first = await loadOne(store, { ...spec, name: tags[0] });
     images.push(first);
     for (const tag of tags.slice(1)) {
@@ -241,6 +243,8 @@ async function loadDocker(store: Store, dir: string, label: string): Promise<Ima
 interface LoadSpec {
   label: string;
   name?: string;
+  /** The layer files are skiff's own copies: move them instead of copying. */
+  owned: boolean;
   config: string;
   /** The manifest's digest of the config, checked when given. */
   configDigest?: string;
@@ -262,9 +266,9 @@ async function loadOne(store: Store, spec: LoadSpec): Promise<Image> {
   }
   const layers: Layer[] = [];
   for (const [i, path] of spec.layers.entries()) {
-    // The stream closes the file when it ends.
-    const file = await Deno.open(path);
-    const layer = await extractLayer(store, file.readable, `${spec.label}: layer ${i + 1}`);
+    // A layer listed twice can be moved only the first time.
+    const move = spec.owned && spec.layers.indexOf(path) === i && spec.layers.lastIndexOf(path) === i;
+    const layer = await extractLayer(store, path, `${spec.label}: layer ${i + 1}`, { move });
     if (`sha256:${layer.diffId}` !== diffIds[i]) {
       throw new Error(`Cannot load "${spec.label}": layer ${i + 1} does not match its diff id ${diffIds[i]}`);
     }

@@ -65,11 +65,9 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `commit-${Deno.pid}-` });
   try {
     const exclude = [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
-    const tar = await layerFromUpper(`${store.container(record.id)}/upper`, staging, exclude);
-    const [layer] = await Promise.all([
-      extractLayer(store, tar.stream, `container ${record.id.slice(0, 12)}`),
-      tar.done,
-    ]);
+    const tar = `${staging}.tar`;
+    await layerFromUpper(`${store.container(record.id)}/upper`, staging, tar, exclude);
+    const layer = await extractLayer(store, tar, `container ${record.id.slice(0, 12)}`, { move: true });
     const created = new Date().toISOString();
     return await storeImage(store, ref, {
       ...base,
@@ -87,6 +85,7 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
     }, [...baseLayers, layer]);
   } finally {
     await Deno.remove(staging, { recursive: true });
+    await Deno.remove(`${staging}.tar`).catch(() => {}); // moved away unless tar failed
   }
 }
 

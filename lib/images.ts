@@ -139,7 +139,7 @@ export function layerDirs(store: Store, config: ImageConfig): string[] {
   return config.rootfs.diff_ids.map((d) => store.layer(d.replace(/^sha256:/, ""))).reverse();
 }
 
-/** What {@link importImage} needs besides the tar stream. */
+/** What {@link importImage} needs besides the tar file. */
 export interface ImportOptions {
   /** `name[:tag]` to give the image. */
   ref: string;
@@ -149,20 +149,18 @@ export interface ImportOptions {
   config?: ImageConfig["config"];
   /** The history line, e.g. how the image was made. */
   createdBy?: string;
+  /** The file is a temporary of skiff's, to be moved into the store. */
+  move?: boolean;
 }
 
 /**
- * Imports a rootfs tarball (plain or gzip) as a one-layer image.
+ * Imports a rootfs tarball file (plain or gzip) as a one-layer image.
  *
  * @throws {Error} when the input is not a tar archive (nothing is kept)
  */
-export async function importImage(
-  store: Store,
-  source: ReadableStream<Uint8Array>,
-  opts: ImportOptions,
-): Promise<Image> {
+export async function importImage(store: Store, file: string, opts: ImportOptions): Promise<Image> {
   const ref = normalizeRef(opts.ref);
-  const layer = await extractLayer(store, source, opts.label);
+  const layer = await extractLayer(store, file, opts.label, { move: opts.move });
   const created = new Date().toISOString();
   return await storeImage(store, ref, {
     created,
@@ -319,17 +317,14 @@ export function tarballName(path: string): string {
  */
 export async function importFile(store: Store, path: string, ref: string): Promise<Image> {
   normalizeRef(ref);
-  let file: Deno.FsFile;
+  let info: Deno.FileInfo;
   try {
-    file = await Deno.open(path);
+    info = await Deno.stat(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new NotFoundError(`Cannot import "${path}": no such file`);
     throw new Error(`Cannot import "${path}"`, { cause: e });
   }
-  if (!(await file.stat()).isFile) {
-    file.close();
-    throw new UsageError(`Cannot import "${path}": not a regular file`);
-  }
+  if (!info.isFile) throw new UsageError(`Cannot import "${path}": not a regular file`);
   // Like `docker import`, the image gets no default command: run falls back to /bin/sh.
-  return await importImage(store, file.readable, { ref, label: path });
+  return await importImage(store, path, { ref, label: path });
 }
