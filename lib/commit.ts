@@ -10,6 +10,8 @@ import { findContainer, listContainers } from "./containers.ts";
 import { InvalidStateError, UsageError } from "./errors.ts";
 import { type Image, type ImageConfig, normalizeRef, storeImage } from "./images.ts";
 import { extractLayer, type Layer, layerFromUpper } from "./layers.ts";
+import { withFrozen } from "./freezer.ts";
+import { childrenOf } from "./proc.ts";
 import { readJson, type Store } from "./store.ts";
 
 /** What to commit, and how. */
@@ -31,18 +33,19 @@ const OWN_MOUNT_POINTS = ["proc", "sys", "dev"];
 const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
 
 /**
- * Commits a stopped container.
+ * Commits a container, pausing it for the moment its layer is made if it runs.
  *
- * @throws {InvalidStateError} when the container is running
+ * @throws {InvalidStateError} when the container is still starting
  * @throws {UsageError} for a bad reference or change
  */
 export async function commitContainer(store: Store, opts: CommitOptions): Promise<Image> {
   const ref = normalizeRef(opts.ref);
   const record = findContainer(await listContainers(store), opts.container);
-  if (record.status !== "exited") {
-    throw new InvalidStateError(
-      `Cannot commit container "${opts.container}": it is ${record.status}; commit it once it has exited`,
-    );
+  // A running container is paused (cgroup v1 freezer) while its layer is
+  // made, so the layer is one moment of it; it runs on afterwards.
+  const pid1 = record.status === "running" && record.pid ? childrenOf(record.pid)[0] : undefined;
+  if (record.status !== "exited" && pid1 === undefined) {
+    throw new InvalidStateError(`Cannot commit container "${opts.container}": it is still starting`);
   }
   const base = await readJson<ImageConfig>(store.blob(record.imageId));
   if (base === null) throw new Error(`Cannot commit "${opts.container}": its image's config is gone`);
@@ -66,7 +69,8 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   try {
     const exclude = [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
     const tar = `${staging}.tar`;
-    await layerFromUpper(`${store.container(record.id)}/upper`, staging, tar, exclude);
+    const makeLayer = () => layerFromUpper(`${store.container(record.id)}/upper`, staging, tar, exclude);
+    await (pid1 === undefined ? makeLayer() : withFrozen(pid1, makeLayer));
     const layer = await extractLayer(store, tar, `container ${record.id.slice(0, 12)}`, { move: true });
     const created = new Date().toISOString();
     return await storeImage(store, ref, {

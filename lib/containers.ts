@@ -8,6 +8,7 @@
  */
 
 import { InvalidStateError, NotFoundError, UsageError } from "./errors.ts";
+import { sweepFreezers } from "./freezer.ts";
 import { isAlive, processStartTime } from "./proc.ts";
 import { readJson, type Store, writeAtomic } from "./store.ts";
 import type { Mount } from "./volumes.ts";
@@ -226,8 +227,12 @@ async function update(
   });
 }
 
-/** Every container, with dead processes reconciled first. */
+/**
+ * Every container, with dead owners' records reconciled first (and any
+ * container a killed commit left frozen thawed).
+ */
 export async function listContainers(store: Store): Promise<ContainerRecord[]> {
+  await sweepFreezers();
   return await store.locked(() => readAll(store));
 }
 

@@ -28,7 +28,7 @@ import { describeError } from "./errors.ts";
 import { applyRootfs, type Step } from "./rootfs.ts";
 import { realSys } from "./sys.ts";
 
-/** Everything init needs, planned by the CLI and passed as JSON in argv. */
+/** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
 export interface InitSpec {
   /** Host path of the merged overlay: the new `/`. */
   root: string;
@@ -129,7 +129,7 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
 }
 
 if (import.meta.main) {
-  const spec = JSON.parse(Deno.args[0]) as InitSpec;
+  const spec = JSON.parse(Deno.readTextFileSync(Deno.args[0])) as InitSpec;
   const status = Deno.openSync(spec.statusFile, { write: true });
   try {
     start(spec, status);

@@ -221,10 +221,14 @@ async function start(
   const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
   const spec = initSpecFor(store, record, layerDirs(store, image.config), terminal);
   Deno.writeFileSync(spec.statusFile, new Uint8Array());
+  // The spec holds the environment: a 0600 file, not argv, which every
+  // user of the host can read in ps.
+  const specFile = `${dir}/init.json`;
+  Deno.writeTextFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
   const argv = containerArgv({
     deno: Deno.execPath(),
     initModule: initModule(),
-    initSpec: JSON.stringify(spec),
+    initSpec: specFile,
   });
   let child: Deno.ChildProcess;
   try {

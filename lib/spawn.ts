@@ -18,7 +18,7 @@ export interface SpawnSpec {
   deno: string;
   /** Path or URL of lib/init.ts. */
   initModule: string;
-  /** The init spec, serialised. */
+  /** The init spec's file (JSON). */
   initSpec: string;
 }
 

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { containerArgv } from "./spawn.ts";
 
 Deno.test("init runs under unshare with every namespace, private propagation, tied to skiff's life", () => {
-  const argv = containerArgv({ deno: "/usr/bin/deno", initModule: "/x/lib/init.ts", initSpec: "{}" });
+  const argv = containerArgv({
+    deno: "/usr/bin/deno",
+    initModule: "/x/lib/init.ts",
+    initSpec: "/s/c/init.json",
+  });
   assert.deepEqual(argv.slice(0, 4), ["setpriv", "--pdeathsig", "SIGKILL", "--"]);
   const unshare = argv.slice(4, argv.indexOf("timeout"));
   for (const ns of ["--mount", "--uts", "--ipc", "--net", "--pid"]) assert.ok(unshare.includes(ns), ns);
@@ -13,6 +17,6 @@ Deno.test("init runs under unshare with every namespace, private propagation, ti
     "--propagation",
     "private",
   ]);
-  assert.deepEqual(argv.slice(-2), ["/x/lib/init.ts", "{}"]);
+  assert.deepEqual(argv.slice(-2), ["/x/lib/init.ts", "/s/c/init.json"]);
   assert.ok(!argv.includes("--allow-all") && !argv.includes("-A"), "init gets only what it needs");
 });

@@ -4,7 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { entries, ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import { FREEZER } from "../lib/freezer.ts";
+import { childrenOf } from "../lib/proc.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -221,6 +223,43 @@ t.close()`;
       assert.equal(entries(`${store}/layers`).length, 1, "only busybox's");
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+test("a running container is paused while its layer is made, and runs on after", async () => {
+  await withStore(async (store) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: skiffArgv(store, [
+        "run",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.01; done",
+      ]),
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitFor(() =>
+        entries(`${store}/containers`).some((id) =>
+          entries(`${store}/containers/${id}/upper`).includes("count")
+        )
+      );
+      await skiffOk(store, ["commit", "live", "live:snap"]);
+      const snapshot = Number(await skiffOk(store, ["run", "--rm", "live:snap", "cat", "/count"]));
+      assert.ok(snapshot > 0);
+      const [id] = entries(`${store}/containers`);
+      await waitFor(() =>
+        Number(Deno.readTextFileSync(`${store}/containers/${id}/upper/count`)) > snapshot + 5
+      );
+      assert.ok(!entries(FREEZER).some((e) => e.startsWith("skiff-freeze-")), "the freeze cgroup is gone");
+    } finally {
+      const [skiffPid] = childrenOf(child.pid);
+      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      await child.status;
     }
   });
 });

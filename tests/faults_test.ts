@@ -204,3 +204,44 @@ test("20 simultaneous runs on a fresh store all succeed, with distinct ids, leav
     assert.deepEqual(mountsUnder(store), []);
   }, { empty: true });
 });
+
+test("a secret passed with -e appears in no process's command line", async () => {
+  await withStore(async (store) => {
+    const secret = `hunter2-${crypto.randomUUID()}`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: skiffArgv(store, [
+        "run",
+        "--rm",
+        "-e",
+        `TOKEN=${secret}`,
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; sleep 30",
+      ]),
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      assert.equal((await reader.read()).value, "up\n");
+      const leaks = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
+        try {
+          return Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(secret);
+        } catch {
+          return false;
+        }
+      });
+      // deno task's own argv holds it, as any CLI's does; skiff's children must not
+      const [skiffPid] = childrenOf(child.pid);
+      const beyondSkiff = leaks.map((e) => Number(e.name)).filter((p) => p !== child.pid && p !== skiffPid);
+      assert.deepEqual(beyondSkiff, []);
+    } finally {
+      reader.releaseLock();
+      const [skiffPid] = childrenOf(child.pid);
+      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    }
+  });
+});
