@@ -14,7 +14,9 @@
 import { formatOptions, type OptionSpec, parseArgs, type Parsed } from "./lib/args.ts";
 import { type ContainerRecord, findContainer, listContainers, removeContainer } from "./lib/containers.ts";
 import { describeError, NotFoundError, UsageError } from "./lib/errors.ts";
-import { humanDuration, humanSize, table, timeAgo } from "./lib/format.ts";
+import { humanBytes, humanDuration, humanSize, table, timeAgo } from "./lib/format.ts";
+import { parseLimits } from "./lib/cgroups.ts";
+import { sampleStats } from "./lib/stats.ts";
 import { findImage, importFile, listImages, removeImage, tarballName } from "./lib/images.ts";
 import { commitContainer } from "./lib/commit.ts";
 import { exportContainer } from "./lib/export.ts";
@@ -83,6 +85,23 @@ const run: Verb = {
       arg: "type=bind,source=S,target=T[,readonly]",
       help: "Bind a mount, docker's long form (repeatable)",
     },
+    {
+      long: "memory",
+      short: "m",
+      kind: "value",
+      arg: "BYTES",
+      help: "Memory limit, e.g. 100m (units b, k, m, g)",
+    },
+    {
+      long: "memory-swap",
+      kind: "value",
+      arg: "BYTES",
+      help: "Memory plus swap limit; -1 for unlimited swap",
+    },
+    { long: "cpus", kind: "value", arg: "N", help: "CPU time limit in CPUs, e.g. 0.5" },
+    { long: "cpu-shares", kind: "value", arg: "N", help: "Relative CPU weight (default 1024)" },
+    { long: "cpuset-cpus", kind: "value", arg: "LIST", help: "CPUs to run on, e.g. 0 or 0-1" },
+    { long: "pids-limit", kind: "value", arg: "N", help: "Maximum number of processes" },
     HELP,
   ],
   async action(store, { options: o, positionals: [image, ...command] }) {
@@ -90,8 +109,17 @@ const run: Verb = {
       ...((o.volume as string[] | undefined) ?? []).map(parseVolumeFlag),
       ...((o.mount as string[] | undefined) ?? []).map(parseMountFlag),
     ];
+    const limits = parseLimits({
+      memory: o.memory as string | undefined,
+      memorySwap: o["memory-swap"] as string | undefined,
+      cpus: o.cpus as string | undefined,
+      cpuShares: o["cpu-shares"] as string | undefined,
+      cpusetCpus: o["cpuset-cpus"] as string | undefined,
+      pidsLimit: o["pids-limit"] as string | undefined,
+    }, navigator.hardwareConcurrency);
     return await runContainer(store, {
       mounts,
+      limits,
       image,
       command,
       name: o.name as string | undefined,
@@ -202,6 +230,32 @@ const importVerb: Verb = {
   async action(store, { positionals: [file, ref] }) {
     const image = await importFile(store, file, ref ?? tarballName(file));
     console.log(`sha256:${image.id}`);
+    return 0;
+  },
+};
+
+const stats: Verb = {
+  usage: "stats [--no-stream] [CONTAINER...]",
+  summary: "Show running containers' CPU, memory and process use (every second unless --no-stream)",
+  args: { min: 0 },
+  options: [{ long: "no-stream", kind: "flag", help: "Print one sample and exit" }, HELP],
+  async action(store, { options: o, positionals }) {
+    const pick = async () => {
+      const running = (await listContainers(store)).filter((r) => r.status === "running" && r.cgroup);
+      return positionals.length === 0 ? running : positionals.map((ref) => findContainer(running, ref));
+    };
+    do {
+      const samples = await sampleStats(await pick(), 1000);
+      const rows = samples.map((s) => [
+        s.record.id.slice(0, 12),
+        s.record.name,
+        `${s.cpuPercent.toFixed(2)}%`,
+        `${humanBytes(s.memoryBytes)} / ${humanBytes(s.memoryLimit)}`,
+        `${((s.memoryBytes / s.memoryLimit) * 100).toFixed(2)}%`,
+        String(s.pids),
+      ]);
+      console.log(table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], rows));
+    } while (!o["no-stream"] && (await pick()).length > 0);
     return 0;
   },
 };
@@ -364,6 +418,7 @@ const VERBS: Record<string, Verb> = {
   ps,
   rm,
   inspect,
+  stats,
   commit,
   export: exportVerb,
   images,

@@ -45,6 +45,8 @@ export { buildBusyboxImage } from "./images/busybox.ts";
 export { commitContainer, type CommitOptions } from "./lib/commit.ts";
 export { exportContainer } from "./lib/export.ts";
 export { type ArchiveFormat, loadImages, saveImage } from "./lib/archive.ts";
+export { type LimitOptions, type Limits, parseLimits } from "./lib/cgroups.ts";
+export { type Sample, sampleStats } from "./lib/stats.ts";
 export {
   checkVolumeName,
   createVolume,

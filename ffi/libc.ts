@@ -74,6 +74,8 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   // int fd
   close: { parameters: ["i32"], result: "i32" },
+  // int fd, const void *buf, size_t count
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // const char *path, char *const argv[], char *const envp[]
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   // long syscall(long number, ...): a fixed-arity alias for pivot_root
@@ -228,6 +230,21 @@ export function createFileAt(dirFd: number, name: string, mode: number): void {
   const fd = libc().openat(dirFd, cstr(name), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
   check(fd, "openat", name);
   libc().close(fd);
+}
+
+/**
+ * Writes `text` to an existing file in one write(2), as a kernel interface
+ * file (cgroup.procs, say) wants it.
+ */
+export function writeFile(path: string, text: string): void {
+  const fd = libc().openat(AT_FDCWD, cstr(path), O_WRONLY | O_CLOEXEC, 0);
+  check(fd, "open", path);
+  try {
+    const bytes = encoder.encode(text);
+    check(libc().write(fd, bytes, BigInt(bytes.length)), "write", path);
+  } finally {
+    libc().close(fd);
+  }
 }
 
 /** close(2). */

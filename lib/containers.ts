@@ -12,6 +12,7 @@ import { sweepFreezers } from "./freezer.ts";
 import { isAlive, processStartTime } from "./proc.ts";
 import { readJson, type Store, writeAtomic } from "./store.ts";
 import type { Mount } from "./volumes.ts";
+import { type CgroupVersion, type Limits, removeCgroup } from "./cgroups.ts";
 
 /** A container's life: created (being set up), running, exited. */
 export type Status = "created" | "running" | "exited";
@@ -33,6 +34,12 @@ export interface ContainerRecord {
   autoRemove: boolean;
   /** Volumes bound in. */
   mounts: Mount[];
+  /** Resource limits (`-m`, `--cpus`...). */
+  limits: Limits;
+  /** The container's cgroup while it runs: its version and directories. */
+  cgroup?: { version: CgroupVersion; own: string[] };
+  /** Whether the kernel's OOM killer ended it. */
+  oomKilled?: boolean;
   /** ISO 8601 times. */
   created: string;
   startedAt?: string;
@@ -199,8 +206,13 @@ export async function markRunning(store: Store, id: string, pid: number): Promis
 }
 
 /** Records that the container exited with `exitCode`. */
-export async function markExited(store: Store, id: string, exitCode: number): Promise<void> {
-  await update(store, id, (r) => exited(r, exitCode));
+export async function markExited(
+  store: Store,
+  id: string,
+  exitCode: number,
+  oomKilled = false,
+): Promise<void> {
+  await update(store, id, (r) => ({ ...exited(r, exitCode), oomKilled }));
 }
 
 function exited(r: ContainerRecord, exitCode: number): ContainerRecord {
@@ -211,6 +223,7 @@ function exited(r: ContainerRecord, exitCode: number): ContainerRecord {
     owner: undefined,
     pid: undefined,
     pidStartTime: undefined,
+    cgroup: undefined,
     finishedAt: new Date().toISOString(),
   };
 }
@@ -261,6 +274,7 @@ async function reconcile(
   const { owner } = record;
   if (record.status === "exited" || owner === undefined) return record;
   if (isAlive(owner.pid, owner.startTime)) return record;
+  if (record.cgroup) removeCgroup(record.cgroup);
   if (record.status === "created" || record.autoRemove) {
     await removeDir(store, record.id);
     return null;
@@ -312,6 +326,7 @@ export async function removeContainer(
       );
     }
     await killAndWait(target);
+    if (target.cgroup) removeCgroup(target.cgroup);
   }
   await store.locked(() => removeDir(store, target.id));
   return target;

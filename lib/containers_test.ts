@@ -32,6 +32,7 @@ const FIELDS = {
   hostname: "h",
   autoRemove: false,
   mounts: [],
+  limits: {},
 };
 
 /** A pid that is certainly dead: a process we ran and waited for. */

@@ -46,3 +46,15 @@ export function table(header: string[], rows: string[][]): string {
     .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("   "))
     .join("\n");
 }
+
+/** A byte count in binary units as docker stats shows them: "1.5MiB". */
+export function humanBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number(value.toFixed(2))}${units[unit]}`;
+}

@@ -22,6 +22,7 @@ import {
   pivotRoot,
   sethostname,
   umount2,
+  writeFile,
 } from "../ffi/libc.ts";
 import type { SyscallError } from "../ffi/errors.ts";
 import { describeError } from "./errors.ts";
@@ -41,6 +42,8 @@ export interface InitSpec {
   env: string[];
   /** Capabilities to remove from the bounding set before execve. */
   dropCaps: number[];
+  /** cgroup.procs files to join (write 0 to) before anything else. */
+  cgroupProcs: string[];
   /** Host path of the status file (see the module doc). */
   statusFile: string;
 }
@@ -96,6 +99,10 @@ function statOrNull(path: string): Deno.FileInfo | null {
 }
 
 function start(spec: InitSpec, status: Deno.FsFile): never {
+  // Join the container's cgroup first (and before the pivot hides
+  // /sys/fs/cgroup): everything the command forks stays in it.
+  // (Through libc: Deno lets only --allow-all write under /sys.)
+  for (const procs of spec.cgroupProcs) writeFile(procs, "0");
   applyRootfs(spec.steps, realSys);
   // pivot_root(".", ".") stacks the old root on top of the new one, so no
   // put_old directory has to be made in the image (runc does the same).

@@ -23,6 +23,16 @@ import { planRootfs } from "./rootfs.ts";
 import { containerArgv } from "./spawn.ts";
 import type { Store } from "./store.ts";
 import { checkMounts, type MountRequest, prepareMounts } from "./volumes.ts";
+import {
+  CGROUP_ROOT,
+  type CgroupPlan,
+  createCgroup,
+  detectVersion,
+  type Limits,
+  planCgroup,
+  readStats,
+  removeCgroup,
+} from "./cgroups.ts";
 
 /** What the user asked `run` for. */
 export interface RunOptions {
@@ -43,6 +53,8 @@ export interface RunOptions {
   remove?: boolean;
   /** Volumes (see lib/volumes.ts for parsing `-v` and `--mount`). */
   mounts?: MountRequest[];
+  /** Resource limits (see lib/cgroups.ts for parsing them). */
+  limits?: Limits;
 }
 
 /** The start failed: nothing of the container is left. */
@@ -133,6 +145,7 @@ export function initSpecFor(
   record: ContainerRecord,
   lowerdirs: string[],
   console?: string,
+  cgroupProcs: string[] = [],
 ): InitSpec {
   const dir = store.container(record.id);
   return {
@@ -155,6 +168,7 @@ export function initSpecFor(
     argv: record.command,
     env: record.env,
     dropCaps: capabilitiesToDrop(),
+    cgroupProcs,
     statusFile: `${dir}/init.status`,
   };
 }
@@ -184,6 +198,7 @@ export async function runContainer(store: Store, opts: RunOptions): Promise<numb
     hostname,
     autoRemove: opts.remove ?? false,
     mounts: [],
+    limits: opts.limits ?? {},
   });
 
   let started = false;
@@ -194,9 +209,9 @@ export async function runContainer(store: Store, opts: RunOptions): Promise<numb
       record.mounts = await prepareMounts(store, opts.mounts);
       await updateContainer(store, record.id, { mounts: record.mounts });
     }
-    const exitCode = await start(store, record, image, opts);
+    const { exitCode, oomKilled } = await start(store, record, image, opts);
     started = true;
-    if (!record.autoRemove) await markExited(store, record.id, exitCode);
+    if (!record.autoRemove) await markExited(store, record.id, exitCode, oomKilled);
     return exitCode;
   } finally {
     if (!started || record.autoRemove) {
@@ -208,18 +223,41 @@ export async function runContainer(store: Store, opts: RunOptions): Promise<numb
   }
 }
 
+/** How a container ended. */
+interface Ending {
+  exitCode: number;
+  oomKilled: boolean;
+}
+
 async function start(
   store: Store,
   record: ContainerRecord,
   image: Image,
   opts: RunOptions,
-): Promise<number> {
+): Promise<Ending> {
+  const plan = planCgroup(detectVersion(), CGROUP_ROOT, record.id, record.limits);
+  createCgroup(plan);
+  try {
+    await updateContainer(store, record.id, { cgroup: { version: plan.version, own: plan.own } });
+    return await startIn(store, record, image, opts, plan);
+  } finally {
+    removeCgroup(plan);
+  }
+}
+
+async function startIn(
+  store: Store,
+  record: ContainerRecord,
+  image: Image,
+  opts: RunOptions,
+  cgroup: CgroupPlan,
+): Promise<Ending> {
   const dir = store.container(record.id);
   // The terminal's own path (/dev/pts/N): the new mount namespace has a
   // copy of that mount. Binding /proc/self/fd/0 itself fails with EINVAL,
   // as its mount belongs to skiff's namespace.
   const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
-  const spec = initSpecFor(store, record, layerDirs(store, image.config), terminal);
+  const spec = initSpecFor(store, record, layerDirs(store, image.config), terminal, cgroup.procs);
   Deno.writeFileSync(spec.statusFile, new Uint8Array());
   // The spec holds the environment: a 0600 file, not argv, which every
   // user of the host can read in ps.
@@ -250,6 +288,7 @@ async function start(
   await markRunning(store, record.id, child.pid);
   const stop = forwardSignals(child.pid, Boolean(opts.tty));
   const status = await child.status.finally(stop);
+  const { oomKilled } = readStats(cgroup);
 
   const report = Deno.readTextFileSync(`${dir}/init.status`);
   if (report === "") {
@@ -262,7 +301,7 @@ async function start(
     const failure = JSON.parse(report) as StartFailure;
     throw new StartError(failure.message, failure.exitCode);
   }
-  return status.signal ? 128 + (SIGNAL_NUMBERS[status.signal] ?? 0) : status.code;
+  return { exitCode: status.signal ? 128 + (SIGNAL_NUMBERS[status.signal] ?? 0) : status.code, oomKilled };
 }
 
 /** Where init lives: beside this module, whether that is a file or a URL. */
