@@ -27,16 +27,20 @@ export function timeAgo(iso: string, now = Date.now()): string {
   return `${humanDuration(now - Date.parse(iso))} ago`;
 }
 
-/** A byte count in SI units with three significant digits: "2.02MB", as docker shows sizes. */
-export function humanSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = bytes;
+/** A count in the largest unit below it, by powers of `base`. */
+function scaled(value: number, base: number, units: string[]): [number, string] {
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
+  while (value >= base && unit < units.length - 1) {
+    value /= base;
     unit++;
   }
-  return `${Number(value.toPrecision(3))}${units[unit]}`;
+  return [value, units[unit]];
+}
+
+/** A byte count in SI units with three significant digits: "2.02MB", as docker shows sizes. */
+export function humanSize(bytes: number): string {
+  const [value, unit] = scaled(bytes, 1000, ["B", "kB", "MB", "GB", "TB"]);
+  return `${Number(value.toPrecision(3))}${unit}`;
 }
 
 /** Rows as columns padded to their widest cell, three spaces apart. */
@@ -49,12 +53,6 @@ export function table(header: string[], rows: string[][]): string {
 
 /** A byte count in binary units as docker stats shows them: "1.5MiB". */
 export function humanBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number(value.toFixed(2))}${units[unit]}`;
+  const [value, unit] = scaled(bytes, 1024, ["B", "KiB", "MiB", "GiB", "TiB"]);
+  return `${Number(value.toFixed(2))}${unit}`;
 }

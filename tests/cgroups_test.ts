@@ -4,8 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { childrenOf } from "../lib/proc.ts";
-import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import { background, entries, ROOT_ONLY, skiff, skiffOk, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -15,24 +14,6 @@ const V1 = "/sys/fs/cgroup";
 /** The container cgroups skiff has under a controller. */
 function cgroupsOf(controller: string): string[] {
   return entries(`${V1}/${controller}/skiff`).filter((e) => /^[0-9a-f]{64}$/.test(e));
-}
-
-/** Runs skiff in the background; `stop` SIGKILLs it (the container dies with it). */
-function background(store: string, args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: skiffArgv(store, args),
-    stdout: "null",
-    stderr: "null",
-  })
-    .spawn();
-  return {
-    child,
-    async stop() {
-      const [skiffPid] = childrenOf(child.pid);
-      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
-      await child.status;
-    },
-  };
 }
 
 /** The id of the one container in the store once it runs. */

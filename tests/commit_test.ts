@@ -4,9 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import { background, entries, ROOT_ONLY, skiff, skiffOk, waitFor, withStore } from "./helpers.ts";
 import { FREEZER } from "../lib/freezer.ts";
-import { childrenOf } from "../lib/proc.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -229,19 +228,15 @@ t.close()`;
 
 test("a running container is paused while its layer is made, and runs on after", async () => {
   await withStore(async (store) => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: skiffArgv(store, [
-        "run",
-        "--name",
-        "live",
-        "busybox",
-        "sh",
-        "-c",
-        "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.01; done",
-      ]),
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const live = background(store, [
+      "run",
+      "--name",
+      "live",
+      "busybox",
+      "sh",
+      "-c",
+      "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.01; done",
+    ]);
     try {
       await waitFor(() =>
         entries(`${store}/containers`).some((id) =>
@@ -257,9 +252,7 @@ test("a running container is paused while its layer is made, and runs on after",
       );
       assert.ok(!entries(FREEZER).some((e) => e.startsWith("skiff-freeze-")), "the freeze cgroup is gone");
     } finally {
-      const [skiffPid] = childrenOf(child.pid);
-      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
-      await child.status;
+      await live.stop();
     }
   });
 });

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { childrenOf } from "../lib/proc.ts";
 
 /** The repository's deno.json: `deno task` is how users run skiff. */
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -110,6 +111,36 @@ async function seedBusybox(store: string): Promise<void> {
   }
   const cp = await new Deno.Command("cp", { args: ["-a", `${seed}/.`, store] }).output();
   assert.equal(cp.code, 0);
+}
+
+/** A skiff started in the background, through deno task. */
+export interface Background {
+  child: Deno.ChildProcess;
+  /** skiff's own pid (deno task's child), once it has started. */
+  skiffPid(): number | undefined;
+  /** SIGKILLs skiff (its container dies with it) and waits for deno task. */
+  stop(): Promise<void>;
+}
+
+/** Starts `skiff args` in the background, its output discarded unless `stdout: "piped"`. */
+export function background(store: string, args: string[], stdout: "null" | "piped" = "null"): Background {
+  const child = new Deno.Command(Deno.execPath(), { args: skiffArgv(store, args), stdout, stderr: "null" })
+    .spawn();
+  const skiffPid = () => childrenOf(child.pid)[0];
+  return {
+    child,
+    skiffPid,
+    async stop() {
+      const pid = skiffPid();
+      if (pid !== undefined) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* already gone */ }
+      }
+      await child.status;
+      if (stdout === "piped") await child.stdout.cancel().catch(() => {});
+    },
+  };
 }
 
 /** Polls `check` every 20 ms until it is true or `ms` pass. */
