@@ -296,6 +296,14 @@ function readKeyed(path: string): Record<string, number> {
   }
 }
 
+/** Whether the kernel's OOM killer killed a process of the cgroup (one file read). */
+export function wasOomKilled(plan: Pick<CgroupPlan, "version" | "own">): boolean {
+  const memory = plan.version === "v2" ? plan.own[0] : plan.own.find((d) => d.includes("/memory/skiff/"));
+  if (memory === undefined) return false;
+  const file = plan.version === "v2" ? `${memory}/memory.events` : `${memory}/memory.oom_control`;
+  return (readKeyed(file).oom_kill ?? 0) > 0;
+}
+
 /** Reads a container's cgroup accounting. */
 export function readStats(plan: CgroupPlan): CgroupStats {
   if (plan.version === "v2") {
@@ -306,7 +314,7 @@ export function readStats(plan: CgroupPlan): CgroupStats {
       memoryBytes: readNumber(`${dir}/memory.current`),
       memoryLimit: max === "max" ? null : Number(max),
       pids: readNumber(`${dir}/pids.current`),
-      oomKilled: (readKeyed(`${dir}/memory.events`).oom_kill ?? 0) > 0,
+      oomKilled: wasOomKilled(plan),
     };
   }
   const dir = (controller: string) => plan.own.find((d) => d.includes(`/${controller}/skiff/`))!;
@@ -320,6 +328,6 @@ export function readStats(plan: CgroupPlan): CgroupStats {
     // v1 writes "unlimited" as the largest page-aligned number
     memoryLimit: limit >= 2 ** 62 ? null : limit,
     pids: readNumber(`${dir("pids")}/pids.current`),
-    oomKilled: (readKeyed(`${memory}/memory.oom_control`).oom_kill ?? 0) > 0,
+    oomKilled: wasOomKilled(plan),
   };
 }

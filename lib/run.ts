@@ -30,8 +30,8 @@ import {
   detectVersion,
   type Limits,
   planCgroup,
-  readStats,
   removeCgroup,
+  wasOomKilled,
 } from "./cgroups.ts";
 
 /** What the user asked `run` for. */
@@ -187,6 +187,8 @@ export async function runContainer(store: Store, opts: RunOptions): Promise<numb
   const image = await resolveImage(store, opts.image);
   const id = newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
+  // Planned now, so the record names it from the start; made at start.
+  const cgroup = planCgroup(detectVersion(), CGROUP_ROOT, id, opts.limits ?? {});
   const record = await createContainer(store, {
     id,
     name: opts.name,
@@ -199,6 +201,7 @@ export async function runContainer(store: Store, opts: RunOptions): Promise<numb
     autoRemove: opts.remove ?? false,
     mounts: [],
     limits: opts.limits ?? {},
+    cgroup: { version: cgroup.version, own: cgroup.own },
   });
 
   let started = false;
@@ -209,7 +212,7 @@ export async function runContainer(store: Store, opts: RunOptions): Promise<numb
       record.mounts = await prepareMounts(store, opts.mounts);
       await updateContainer(store, record.id, { mounts: record.mounts });
     }
-    const { exitCode, oomKilled } = await start(store, record, image, opts);
+    const { exitCode, oomKilled } = await start(store, record, image, opts, cgroup);
     started = true;
     if (!record.autoRemove) await markExited(store, record.id, exitCode, oomKilled);
     return exitCode;
@@ -234,14 +237,13 @@ async function start(
   record: ContainerRecord,
   image: Image,
   opts: RunOptions,
+  cgroup: CgroupPlan,
 ): Promise<Ending> {
-  const plan = planCgroup(detectVersion(), CGROUP_ROOT, record.id, record.limits);
-  createCgroup(plan);
+  createCgroup(cgroup);
   try {
-    await updateContainer(store, record.id, { cgroup: { version: plan.version, own: plan.own } });
-    return await startIn(store, record, image, opts, plan);
+    return await startIn(store, record, image, opts, cgroup);
   } finally {
-    removeCgroup(plan);
+    removeCgroup(cgroup);
   }
 }
 
@@ -288,7 +290,7 @@ async function startIn(
   await markRunning(store, record.id, child.pid);
   const stop = forwardSignals(child.pid, Boolean(opts.tty));
   const status = await child.status.finally(stop);
-  const { oomKilled } = readStats(cgroup);
+  const oomKilled = wasOomKilled(cgroup);
 
   const report = Deno.readTextFileSync(`${dir}/init.status`);
   if (report === "") {
