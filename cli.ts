@@ -1,6 +1,8 @@
 /**
  * skiff's command line: one small function per verb, each parsing its
- * options, calling the library and printing. No syscalls here.
+ * options, calling the library and printing. No syscalls here. Verbs other
+ * than run load their modules when called: every module is start-up time
+ * on the path of `run`.
  *
  * @example
  * ```sh
@@ -16,11 +18,8 @@ import { type ContainerRecord, findContainer, listContainers, removeContainer } 
 import { describeError, NotFoundError, UsageError } from "./lib/errors.ts";
 import { humanBytes, humanDuration, humanSize, table, timeAgo } from "./lib/format.ts";
 import { parseLimits } from "./lib/cgroups.ts";
-import { sampleStats } from "./lib/stats.ts";
 import { findImage, importFile, listImages, removeImage, tarballName } from "./lib/images.ts";
-import { commitContainer } from "./lib/commit.ts";
-import { exportContainer } from "./lib/export.ts";
-import { loadImages, saveImage } from "./lib/archive.ts";
+
 import { EXIT_SKIFF } from "./lib/init.ts";
 import { runContainer, StartError } from "./lib/run.ts";
 import { defaultStoreRoot, Store } from "./lib/store.ts";
@@ -240,6 +239,7 @@ const stats: Verb = {
   args: { min: 0 },
   options: [{ long: "no-stream", kind: "flag", help: "Print one sample and exit" }, HELP],
   async action(store, { options: o, positionals }) {
+    const { sampleStats } = await import("./lib/stats.ts");
     const pick = async () => {
       const running = (await listContainers(store)).filter((r) => r.status === "running" && r.cgroup);
       return positionals.length === 0 ? running : positionals.map((ref) => findContainer(running, ref));
@@ -331,6 +331,7 @@ const commit: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [container, ref] }) {
+    const { commitContainer } = await import("./lib/commit.ts");
     const image = await commitContainer(store, {
       container,
       ref,
@@ -348,6 +349,7 @@ const exportVerb: Verb = {
   args: { min: 1, max: 1 },
   options: [{ long: "output", short: "o", kind: "value", arg: "FILE", help: "Write to FILE" }, HELP],
   async action(store, { options: o, positionals: [container] }) {
+    const { exportContainer } = await import("./lib/export.ts");
     const path = o.output as string | undefined;
     if (path === undefined) {
       if (Deno.stdout.isTerminal()) {
@@ -382,6 +384,7 @@ const save: Verb = {
       throw new UsageError(`Unknown format "${format}": use --format oci or --format docker`);
     }
     if (o.output === undefined) throw new UsageError('"skiff save" needs -o FILE');
+    const { saveImage } = await import("./lib/archive.ts");
     await saveImage(store, ref, o.output as string, format);
     return 0;
   },
@@ -397,6 +400,7 @@ const load: Verb = {
   ],
   async action(store, { options: o }) {
     if (o.input === undefined) throw new UsageError('"skiff load" needs -i FILE');
+    const { loadImages } = await import("./lib/archive.ts");
     for (const image of await loadImages(store, o.input as string)) console.log(`Loaded image: ${image.ref}`);
     return 0;
   },

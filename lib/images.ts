@@ -9,7 +9,7 @@
  */
 
 import { InvalidStateError, NotFoundError, UsageError } from "./errors.ts";
-import { extractLayer, type Layer } from "./layers.ts";
+import type { Layer } from "./layers.ts";
 import { readJson, type Store, writeAtomic } from "./store.ts";
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
@@ -160,6 +160,8 @@ export interface ImportOptions {
  */
 export async function importImage(store: Store, file: string, opts: ImportOptions): Promise<Image> {
   const ref = normalizeRef(opts.ref);
+  // Loaded here: `run` rarely imports, and every module costs start-up time.
+  const { extractLayer } = await import("./layers.ts");
   const layer = await extractLayer(store, file, opts.label, { move: opts.move });
   const created = new Date().toISOString();
   return await storeImage(store, ref, {
