@@ -21,7 +21,7 @@ import { parseLimits } from "./lib/cgroups.ts";
 import { findImage, importFile, listImages, removeImage, tarballName } from "./lib/images.ts";
 
 import { EXIT_SKIFF } from "./lib/init.ts";
-import { runContainer, StartError } from "./lib/run.ts";
+import { runContainer, runDetached, StartError } from "./lib/run.ts";
 import { defaultStoreRoot, Store } from "./lib/store.ts";
 import {
   createVolume,
@@ -55,6 +55,7 @@ const run: Verb = {
     { long: "interactive", short: "i", kind: "flag", help: "Keep stdin open" },
     { long: "tty", short: "t", kind: "flag", help: "Give the container the terminal" },
     { long: "rm", kind: "flag", help: "Remove the container when it exits" },
+    { long: "detach", short: "d", kind: "flag", help: "Run in the background and print the container's id" },
     { long: "name", kind: "value", arg: "NAME", help: "Name the container" },
     {
       long: "env",
@@ -116,7 +117,7 @@ const run: Verb = {
       cpusetCpus: o["cpuset-cpus"] as string | undefined,
       pidsLimit: o["pids-limit"] as string | undefined,
     }, navigator.hardwareConcurrency);
-    return await runContainer(store, {
+    const options = {
       mounts,
       limits,
       image,
@@ -128,7 +129,10 @@ const run: Verb = {
       interactive: Boolean(o.interactive),
       tty: Boolean(o.tty),
       remove: Boolean(o.rm),
-    });
+    };
+    if (!o.detach) return await runContainer(store, options);
+    console.log(await runDetached(store, options));
+    return 0;
   },
 };
 
@@ -230,6 +234,59 @@ const importVerb: Verb = {
     const image = await importFile(store, file, ref ?? tarballName(file));
     console.log(`sha256:${image.id}`);
     return 0;
+  },
+};
+
+const logs: Verb = {
+  usage: "logs [-f] [--tail N] [-t] CONTAINER",
+  summary: "Show a detached container's output: stdout to stdout, stderr to stderr",
+  args: { min: 1, max: 1 },
+  options: [
+    { long: "follow", short: "f", kind: "flag", help: "Keep printing until the container exits" },
+    { long: "tail", kind: "value", arg: "N", help: "Only the last N lines" },
+    { long: "timestamps", short: "t", kind: "flag", help: "Prefix each line with its time (RFC 3339)" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [container] }) {
+    const { containerLogs } = await import("./lib/lifecycle.ts");
+    const { logTime } = await import("./lib/supervise.ts");
+    const tail = o.tail === undefined ? undefined : Number(o.tail);
+    if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
+      throw new UsageError(`Invalid --tail "${o.tail}": use a whole number of lines`);
+    }
+    const encoder = new TextEncoder();
+    await containerLogs(store, container, { follow: Boolean(o.follow), tail }, (line) => {
+      const text = `${o.timestamps ? `${logTime(line.time)} ` : ""}${line.text}\n`;
+      (line.stream === "stdout" ? Deno.stdout : Deno.stderr).writeSync(encoder.encode(text));
+    });
+    return 0;
+  },
+};
+
+const stop: Verb = {
+  usage: "stop [-t SECONDS] CONTAINER...",
+  summary: "Stop containers: SIGTERM, then SIGKILL after the timeout (default 10 s)",
+  args: { min: 1 },
+  options: [
+    { long: "time", short: "t", kind: "value", arg: "SECONDS", help: "Seconds before SIGKILL" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals }) {
+    const { stopContainer } = await import("./lib/lifecycle.ts");
+    const timeout = o.time === undefined ? 10 : Number(o.time);
+    if (!(timeout >= 0)) throw new UsageError(`Invalid -t "${o.time}": use a number of seconds`);
+    return await forEachName(positionals, (ref) => stopContainer(store, ref, timeout));
+  },
+};
+
+const kill: Verb = {
+  usage: "kill [-s SIGNAL] CONTAINER...",
+  summary: "Send a signal (default KILL) to containers' PID 1",
+  args: { min: 1 },
+  options: [{ long: "signal", short: "s", kind: "value", arg: "SIGNAL", help: "e.g. TERM, HUP, 9" }, HELP],
+  async action(store, { options: o, positionals }) {
+    const { killContainer } = await import("./lib/lifecycle.ts");
+    return await forEachName(positionals, (ref) => killContainer(store, ref, (o.signal as string) ?? "KILL"));
   },
 };
 
@@ -420,6 +477,9 @@ const rmi: Verb = {
 const VERBS: Record<string, Verb> = {
   run,
   ps,
+  logs,
+  stop,
+  kill,
   rm,
   inspect,
   stats,

@@ -23,7 +23,7 @@
  */
 
 export { defaultStoreRoot, Store } from "./lib/store.ts";
-export { runContainer, type RunOptions, StartError } from "./lib/run.ts";
+export { runContainer, runDetached, type RunOptions, StartError } from "./lib/run.ts";
 export {
   type ContainerRecord,
   findContainer,
@@ -47,6 +47,8 @@ export { exportContainer } from "./lib/export.ts";
 export { type ArchiveFormat, loadImages, saveImage } from "./lib/archive.ts";
 export { type LimitOptions, type Limits, parseLimits } from "./lib/cgroups.ts";
 export { type Sample, sampleStats } from "./lib/stats.ts";
+export { containerLogs, killContainer, type LogOptions, stopContainer } from "./lib/lifecycle.ts";
+export { type LogLine, logTime, parseLog } from "./lib/supervise.ts";
 export {
   checkVolumeName,
   createVolume,

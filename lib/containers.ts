@@ -279,9 +279,26 @@ async function reconcile(
     await removeDir(store, record.id);
     return null;
   }
-  const done = exited(record, EXIT_KILLED);
+  // A detached container's supervisor leaves "CODE TIME OOMKILLS" in exit;
+  // without it, the owner died first and took the container with it.
+  const report = readExitFile(`${store.container(record.id)}/exit`);
+  const done = report
+    ? { ...exited(record, report.code), finishedAt: report.finishedAt, oomKilled: report.oomKilled }
+    : exited(record, EXIT_KILLED);
   await writeAtomic(recordPath(store, record.id), JSON.stringify(done, null, 2));
   return done;
+}
+
+function readExitFile(path: string): { code: number; finishedAt: string; oomKilled: boolean } | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+  const [code, time, oom] = text.trim().split(" ").map(Number);
+  if (!Number.isInteger(code)) return null;
+  return { code, finishedAt: new Date(time * 1000).toISOString(), oomKilled: oom > 0 };
 }
 
 /**

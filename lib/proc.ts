@@ -41,3 +41,39 @@ export function childrenOf(pid: number): number[] {
     return [];
   }
 }
+
+/** Signal numbers on Linux (x86_64 and aarch64 share these). */
+export const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGWINCH: 28,
+};
+
+/**
+ * A signal as the user names it, `TERM`, `SIGTERM` or `15`, as Deno names it.
+ *
+ * @returns null when it names no signal skiff knows
+ */
+export function parseSignal(name: string): Deno.Signal | null {
+  const upper = name.toUpperCase();
+  const byNumber = Object.entries(SIGNAL_NUMBERS).find(([, n]) => String(n) === name)?.[0];
+  const full = byNumber ?? (upper.startsWith("SIG") ? upper : `SIG${upper}`);
+  return full in SIGNAL_NUMBERS ? full as Deno.Signal : null;
+}

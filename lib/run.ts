@@ -18,9 +18,10 @@ import {
 import { NotFoundError, UsageError } from "./errors.ts";
 import { type Image, layerDirs, resolveImage } from "./images.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
-import { childrenOf } from "./proc.ts";
+import { childrenOf, processStartTime, SIGNAL_NUMBERS } from "./proc.ts";
+import { BUSYBOX, parseLog, supervisorArgv } from "./supervise.ts";
 import { planRootfs } from "./rootfs.ts";
-import { containerArgv } from "./spawn.ts";
+import { containerArgv, findCommand } from "./spawn.ts";
 import type { Store } from "./store.ts";
 import { checkMounts, type MountRequest, prepareMounts } from "./volumes.ts";
 import {
@@ -71,23 +72,6 @@ const HOSTNAME =
 
 /** Signals a foreground run passes on to the container. */
 const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
-const SIGNAL_NUMBERS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-};
 
 /**
  * Checks `-e` values and the other free-form options before anything is
@@ -95,7 +79,7 @@ const SIGNAL_NUMBERS: Record<string, number> = {
  *
  * @throws {UsageError} naming the bad value
  */
-export function validateRunOptions(opts: RunOptions): void {
+export function validateRunOptions(opts: RunOptions, detach = false): void {
   for (const e of opts.env ?? []) {
     if (!/^[^=\0]+=[^\0]*$/.test(e)) {
       throw new UsageError(`Invalid environment variable "${e}": use -e KEY=VALUE`);
@@ -110,6 +94,9 @@ export function validateRunOptions(opts: RunOptions): void {
     throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
   }
   checkMounts(opts.mounts ?? []);
+  if (detach && (opts.tty || opts.interactive)) {
+    throw new UsageError("Detached containers take no terminal or stdin yet: drop -i and -t, or -d");
+  }
   if (opts.tty && !Deno.stdin.isTerminal()) {
     throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
   }
@@ -181,7 +168,27 @@ export function initSpecFor(
  * @throws {StartError} when the command could not be started (nothing is left behind)
  */
 export async function runContainer(store: Store, opts: RunOptions): Promise<number> {
-  validateRunOptions(opts);
+  return (await run(store, opts, false)).exitCode;
+}
+
+/**
+ * Runs a container in the background under a supervisor (`run -d`),
+ * returning once its command runs.
+ *
+ * @returns the container's id
+ * @throws {UsageError} for bad options, before anything is created
+ * @throws {StartError} when the command could not be started (nothing is left behind)
+ */
+export async function runDetached(store: Store, opts: RunOptions): Promise<string> {
+  return (await run(store, opts, true)).id;
+}
+
+async function run(
+  store: Store,
+  opts: RunOptions,
+  detach: boolean,
+): Promise<{ id: string; exitCode: number }> {
+  validateRunOptions(opts, detach);
   await checkPrivileges();
   await store.init();
   const image = await resolveImage(store, opts.image);
@@ -212,12 +219,17 @@ export async function runContainer(store: Store, opts: RunOptions): Promise<numb
       record.mounts = await prepareMounts(store, opts.mounts);
       await updateContainer(store, record.id, { mounts: record.mounts });
     }
+    if (detach) {
+      await startDetached(store, record, image, cgroup);
+      started = true;
+      return { id: record.id, exitCode: 0 };
+    }
     const { exitCode, oomKilled } = await start(store, record, image, opts, cgroup);
     started = true;
     if (!record.autoRemove) await markExited(store, record.id, exitCode, oomKilled);
-    return exitCode;
+    return { id: record.id, exitCode };
   } finally {
-    if (!started || record.autoRemove) {
+    if (!started || (record.autoRemove && !detach)) {
       // Another skiff may have seen the process gone and removed it already.
       await removeContainer(store, record.id, true).catch((e) => {
         if (!(e instanceof NotFoundError)) throw e;
@@ -261,15 +273,7 @@ async function startIn(
   const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
   const spec = initSpecFor(store, record, layerDirs(store, image.config), terminal, cgroup.procs);
   Deno.writeFileSync(spec.statusFile, new Uint8Array());
-  // The spec holds the environment: a 0600 file, not argv, which every
-  // user of the host can read in ps.
-  const specFile = `${dir}/init.json`;
-  Deno.writeTextFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
-  const argv = containerArgv({
-    deno: Deno.execPath(),
-    initModule: initModule(),
-    initSpec: specFile,
-  });
+  const argv = keeperArgv(dir, spec);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(argv[0], {
@@ -304,6 +308,121 @@ async function startIn(
     throw new StartError(failure.message, failure.exitCode);
   }
   return { exitCode: status.signal ? 128 + (SIGNAL_NUMBERS[status.signal] ?? 0) : status.code, oomKilled };
+}
+
+/**
+ * Writes the init spec and returns the keeper's argv. The spec holds the
+ * environment: a 0600 file, not argv, which every user of the host can
+ * read in ps.
+ */
+function keeperArgv(dir: string, spec: InitSpec): string[] {
+  const specFile = `${dir}/init.json`;
+  Deno.writeFileSync(spec.statusFile, new Uint8Array());
+  Deno.writeTextFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
+  return containerArgv({ deno: Deno.execPath(), initModule: initModule(), initSpec: specFile });
+}
+
+/**
+ * Reads init's report (see lib/init.ts): the command was reached, or a
+ * StartError says why not.
+ */
+function checkStarted(report: string): void {
+  if (report === "") {
+    throw new StartError(
+      "Cannot start the container: its init exited before reaching the command",
+      EXIT_SKIFF,
+    );
+  }
+  if (report !== "exec\n") {
+    const failure = JSON.parse(report) as StartFailure;
+    throw new StartError(failure.message, failure.exitCode);
+  }
+}
+
+/**
+ * Starts a container under a supervisor (lib/supervise.ts) and returns
+ * once its command runs: the supervisor owns it from then on.
+ *
+ * @throws {StartError} when the command could not be started
+ */
+async function startDetached(
+  store: Store,
+  record: ContainerRecord,
+  image: Image,
+  cgroup: CgroupPlan,
+): Promise<void> {
+  const dir = store.container(record.id);
+  createCgroup(cgroup);
+  try {
+    const spec = initSpecFor(store, record, layerDirs(store, image.config), undefined, cgroup.procs);
+    const keeper = keeperArgv(dir, spec);
+    keeper[0] = findCommand(keeper[0]);
+    const argv = supervisorArgv({
+      dir,
+      lock: store.lockFile,
+      trash: `${store.tmpDir}/rm-${record.id}`,
+      autoRemove: record.autoRemove,
+      cgroups: cgroup.own,
+    }, keeper);
+    let supervisor: Deno.ChildProcess;
+    try {
+      supervisor = new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+        detached: true,
+      }).spawn();
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new StartError(
+          `Cannot start a detached container: ${BUSYBOX} is missing; install busybox-static`,
+          EXIT_SKIFF,
+        );
+      }
+      throw e;
+    }
+    supervisor.unref();
+    // Wait for init's report (or the supervisor's end), then hand over.
+    let report = "";
+    for (let i = 0; i < 2000; i++) {
+      report = Deno.readTextFileSync(spec.statusFile);
+      if (report !== "" && (report === "exec\n" || report.endsWith("}"))) break;
+      if (exists(`${dir}/exit`)) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    try {
+      checkStarted(report);
+    } catch (e) {
+      await supervisor.status; // it ends with init; then the container can go
+      // What init printed went to the log: the first error line says why.
+      const said = parseLog(exists(`${dir}/log`) ? Deno.readTextFileSync(`${dir}/log`) : "")
+        .find((l) => l.stream === "stderr")?.text;
+      if (report === "" && said) throw new StartError(`Cannot start the container: ${said}`, EXIT_SKIFF);
+      throw e;
+    }
+    while (!exists(`${dir}/keeper`)) await new Promise((r) => setTimeout(r, 5));
+    const keeperPid = Number(Deno.readTextFileSync(`${dir}/keeper`));
+    await updateContainer(store, record.id, {
+      status: "running",
+      startedAt: new Date().toISOString(),
+      owner: { pid: supervisor.pid, startTime: processStartTime(supervisor.pid) ?? -1 },
+      pid: keeperPid,
+      pidStartTime: processStartTime(keeperPid) ?? undefined,
+    });
+  } catch (e) {
+    removeCgroup(cgroup);
+    throw e;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Where init lives: beside this module, whether that is a file or a URL. */

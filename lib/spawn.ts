@@ -69,3 +69,20 @@ export function containerArgv(spec: SpawnSpec): string[] {
     spec.initSpec,
   ];
 }
+
+/**
+ * The absolute path of a command along PATH, as execvp would find it, or
+ * the name itself when none is found (the spawn then fails with NotFound).
+ * Needed where a shell would prefer a builtin of the same name: busybox's
+ * sh runs its own `setpriv` applet before PATH's.
+ */
+export function findCommand(name: string, path = Deno.env.get("PATH") ?? "/usr/bin:/bin"): string {
+  for (const dir of path.split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+    } catch {
+      // not in this directory
+    }
+  }
+  return name;
+}

@@ -1,0 +1,100 @@
+/**
+ * The supervisor of a detached container (`run -d`): a shell script run by
+ * the host's static busybox, not a Deno process (about 40 MB each): a
+ * shell and its two line-stampers take a few MB, most of it shared.
+ *
+ * It starts the container's keeper chain with stdout and stderr through two
+ * FIFOs, each read by a loop that writes `SECONDS.MICROS STREAM LINE` to
+ * the container's log (busybox's $EPOCHREALTIME: no fork per line), and
+ * writes the keeper's pid to `keeper`. When the keeper exits it writes
+ * `CODE TIME OOMKILLS` to `exit` (tmp, then rename), removes
+ * the container's cgroup directories, and for `--rm` removes the container
+ * under the store lock. The record, whose owner is the supervisor, is
+ * brought up to date from `exit` by the next command that reads it.
+ *
+ * @module
+ */
+
+/** Where the host's static busybox is (Debian's busybox-static). */
+export const BUSYBOX = "/bin/busybox";
+
+/**
+ * The script. Arguments: DIR (the container's), LOCK (the store's lock
+ * file), TRASH (where --rm moves DIR), RM (1 for --rm), CGROUPS (the
+ * container's cgroup directories, space separated), then the keeper argv.
+ */
+export const SUPERVISE = `
+dir=$1 lock=$2 trash=$3 rm=$4 cgroups=$5
+shift 5
+stamp() {
+  while IFS= read -r line || [ -n "$line" ]; do
+    printf '%s %s %s\\n' "$EPOCHREALTIME" "$1" "$line"
+  done
+}
+mkfifo "$dir/stdout.fifo" "$dir/stderr.fifo"
+stamp stdout < "$dir/stdout.fifo" >> "$dir/log" &
+stamp stderr < "$dir/stderr.fifo" >> "$dir/log" &
+"$@" < /dev/null > "$dir/stdout.fifo" 2> "$dir/stderr.fifo" &
+keeper=$!
+echo "$keeper" > "$dir/keeper.tmp" && mv "$dir/keeper.tmp" "$dir/keeper"
+wait "$keeper"
+code=$?
+wait
+rm -f "$dir/stdout.fifo" "$dir/stderr.fifo"
+oom=0
+for cg in $cgroups; do
+  for f in "$cg/memory.oom_control" "$cg/memory.events"; do
+    [ -f "$f" ] && oom=$(awk '$1 == "oom_kill" { print $2 }' "$f")
+  done
+done
+echo "$code $EPOCHREALTIME \${oom:-0}" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
+for cg in $cgroups; do rmdir "$cg" 2>/dev/null; done
+if [ "$rm" = 1 ]; then
+  flock "$lock" mv "$dir" "$trash" && rm -rf "$trash"
+fi
+`;
+
+/** argv that runs the supervisor (see {@link SUPERVISE} for the arguments). */
+export function supervisorArgv(
+  spec: { dir: string; lock: string; trash: string; autoRemove: boolean; cgroups: string[] },
+  keeper: string[],
+): string[] {
+  return [
+    BUSYBOX,
+    "sh",
+    "-c",
+    SUPERVISE,
+    "supervise",
+    spec.dir,
+    spec.lock,
+    spec.trash,
+    spec.autoRemove ? "1" : "0",
+    spec.cgroups.join(" "),
+    ...keeper,
+  ];
+}
+
+/** One line of a container's log. */
+export interface LogLine {
+  /** Seconds since the epoch, with microseconds. */
+  time: number;
+  stream: "stdout" | "stderr";
+  text: string;
+}
+
+/** Parses the log's lines; a line cut short by a crash is skipped. */
+export function parseLog(text: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of text.split("\n")) {
+    const match = /^(\d+\.\d+) (stdout|stderr) (.*)$/.exec(line);
+    if (match) lines.push({ time: Number(match[1]), stream: match[2] as LogLine["stream"], text: match[3] });
+  }
+  return lines;
+}
+
+/** RFC 3339 with microseconds, UTC: "2026-11-28T01:02:03.456789Z". */
+export function logTime(seconds: number): string {
+  const whole = Math.floor(seconds);
+  const micros = Math.round((seconds - whole) * 1e6).toString().padStart(6, "0");
+  return new Date(whole * 1000).toISOString().replace(/\.\d{3}Z$/, `.${micros}Z`);
+}

@@ -1,0 +1,159 @@
+/**
+ * End-to-end tests of detached containers as root: run -d, ps, logs, stop,
+ * kill, and a supervisor killed with SIGKILL.
+ */
+
+import assert from "node:assert/strict";
+import { isAlive } from "../lib/proc.ts";
+import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
+
+const TICKER = "i=0; while true; do i=$((i+1)); echo tick $i; echo warn $i >&2; sleep 0.1; done";
+
+/** Kills every container left running in the store (its teardown). */
+async function stopAll(store: string): Promise<void> {
+  const ids = (await skiffOk(store, ["ps", "-q"])).trim().split("\n").filter((i) => i !== "");
+  if (ids.length > 0) await skiff(store, ["stop", "-t", "0", ...ids]);
+}
+
+test("run -d prints the id, returns, and ps, logs and logs -t show the container", async () => {
+  await withStore(async (store) => {
+    try {
+      const id = (await skiffOk(store, ["run", "-d", "--name", "ticker", "busybox", "sh", "-c", TICKER]))
+        .trim();
+      assert.match(id, /^[0-9a-f]{64}$/);
+      assert.match(
+        await skiffOk(store, ["ps"]),
+        new RegExp(`\\n${id.slice(0, 12)}\\s+busybox\\s+.+\\s+Up .+ticker\\n`),
+      );
+      await waitFor(async () => (await skiffOk(store, ["logs", "ticker"])).includes("tick 3\n"));
+      const logs = await skiff(store, ["logs", "ticker"]);
+      assert.ok(logs.stdout.startsWith("tick 1\ntick 2\ntick 3\n"), logs.stdout);
+      assert.ok(logs.stderr.startsWith("warn 1\nwarn 2\n"), "stderr lines go to stderr");
+      const tail = await skiff(store, ["logs", "--tail", "2", "-t", "ticker"]);
+      const lines = (tail.stdout + tail.stderr).trim().split("\n");
+      assert.equal(lines.length, 2);
+      for (const line of lines) {
+        assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z (tick|warn) \d+$/);
+      }
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
+
+test("logs -f streams until the container stops", async () => {
+  await withStore(async (store) => {
+    try {
+      await skiffOk(store, ["run", "-d", "--name", "ticker", "busybox", "sh", "-c", TICKER]);
+      const follow = new Deno.Command(Deno.execPath(), {
+        args: skiffArgv(store, ["logs", "-f", "ticker"]),
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = follow.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      while (!seen.includes("tick 5\n")) seen += (await reader.read()).value ?? "";
+      await skiffOk(store, ["stop", "-t", "0", "ticker"]);
+      for (let r = await reader.read(); !r.done; r = await reader.read()) seen += r.value;
+      assert.equal((await follow.status).code, 0, "logs -f ended by itself");
+      assert.match(seen, /^tick 1\ntick 2\n/);
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
+
+test("stop -t 1 ends a PID 1 that ignores SIGTERM, and exit codes are recorded", async () => {
+  await withStore(async (store) => {
+    try {
+      await skiffOk(store, [
+        "run",
+        "-d",
+        "--name",
+        "stubborn",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; while true; do sleep 0.1; done",
+      ]);
+      await skiffOk(store, [
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 7' TERM; while true; do sleep 0.1; done",
+      ]);
+      await skiffOk(store, ["run", "-d", "--name", "three", "busybox", "sh", "-c", "exit 3"]);
+      const started = Date.now();
+      assert.equal(await skiffOk(store, ["stop", "-t", "1", "stubborn"]), "stubborn\n");
+      assert.ok(Date.now() - started < 8000, "well before the 10 s default: -t was honoured");
+      await skiffOk(store, ["stop", "polite"]);
+      await waitFor(async () => /Exited \(3\)/.test(await skiffOk(store, ["ps", "-a"])));
+      const ps = await skiffOk(store, ["ps", "-a"]);
+      assert.match(ps, /Exited \(137\) .+stubborn/);
+      assert.match(ps, /Exited \(7\) .+polite/);
+      assert.match(ps, /Exited \(3\) .+three/);
+      const [record] = JSON.parse(await skiffOk(store, ["inspect", "polite"]));
+      assert.equal(record.exitCode, 7);
+      assert.ok(record.finishedAt);
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
+
+test("kill sends the signal to PID 1; a detached --rm container is removed when it exits", async () => {
+  await withStore(async (store) => {
+    try {
+      await skiffOk(store, [
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "hup",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 5' HUP; while true; do sleep 0.1; done",
+      ]);
+      assert.equal(await skiffOk(store, ["kill", "-s", "HUP", "hup"]), "hup\n");
+      await waitFor(() => entries(`${store}/containers`).length === 0);
+      const bad = await skiff(store, ["kill", "-s", "BOGUS", "x"]);
+      assert.match(bad.stderr, /^skiff: Unknown signal "BOGUS"/);
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
+
+test("a detached command that cannot start exits 127 and leaves nothing", async () => {
+  await withStore(async (store) => {
+    const r = await skiff(store, ["run", "-d", "busybox", "nosuchcommand"]);
+    assert.equal(r.code, 127);
+    assert.equal(r.stderr, 'skiff: exec: "nosuchcommand": executable file not found in $PATH\n');
+    assert.equal(r.stdout, "");
+    assert.deepEqual(entries(`${store}/containers`), []);
+    const fg = await skiff(store, ["run", "--name", "fg", "busybox", "true"]);
+    assert.equal(fg.code, 0);
+    const logs = await skiff(store, ["logs", "fg"]);
+    assert.match(logs.stderr, /^skiff: No logs for container "fg": it ran in the foreground/);
+  });
+});
+
+test("a supervisor killed with SIGKILL takes its container down; the next command shows the truth", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "-d", "--name", "orphan", "--pids-limit", "10", "busybox", "sleep", "300"]);
+    const [record] = JSON.parse(await skiffOk(store, ["inspect", "orphan"]));
+    const { pid: keeper, pidStartTime } = record;
+    Deno.kill(record.owner.pid, "SIGKILL");
+    await waitFor(() => !isAlive(keeper, pidStartTime));
+    assert.match(await skiffOk(store, ["ps", "-a"]), /Exited \(137\) .+orphan/);
+    for (const dir of record.cgroup.own) assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+  });
+});
