@@ -21,7 +21,7 @@ import { parseLimits } from "./lib/cgroups.ts";
 import { findImage, importFile, listImages, removeImage, tarballName } from "./lib/images.ts";
 
 import { EXIT_SKIFF } from "./lib/init.ts";
-import { runContainer, runDetached, StartError } from "./lib/run.ts";
+import { runContainer, runDetached, startContainer, StartError } from "./lib/run.ts";
 import { defaultStoreRoot, Store } from "./lib/store.ts";
 import {
   createVolume,
@@ -144,10 +144,16 @@ const ps: Verb = {
     { long: "all", short: "a", kind: "flag", help: "Show all containers, not only running ones" },
     { long: "quiet", short: "q", kind: "flag", help: "Show only ids" },
     { long: "no-trunc", kind: "flag", help: "Do not truncate ids and commands" },
+    { long: "format", kind: "value", arg: "json", help: "Print one JSON object per container" },
     HELP,
   ],
   async action(store, { options: o }) {
     const records = (await listContainers(store)).filter((r) => o.all || r.status === "running");
+    if (o.format !== undefined) {
+      if (o.format !== "json") throw new UsageError(`Unknown format "${o.format}": use --format json`);
+      for (const r of records) console.log(JSON.stringify({ ...r, Status: statusText(r) }));
+      return 0;
+    }
     const full = Boolean(o["no-trunc"]);
     const id = (r: ContainerRecord) => (full ? r.id : r.id.slice(0, 12));
     if (o.quiet) {
@@ -276,6 +282,44 @@ const stop: Verb = {
     const timeout = o.time === undefined ? 10 : Number(o.time);
     if (!(timeout >= 0)) throw new UsageError(`Invalid -t "${o.time}": use a number of seconds`);
     return await forEachName(positionals, (ref) => stopContainer(store, ref, timeout));
+  },
+};
+
+const start: Verb = {
+  usage: "start [-a] CONTAINER...",
+  summary: "Start exited containers again, on their kept writable layer (detached unless -a)",
+  args: { min: 1 },
+  options: [{
+    long: "attach",
+    short: "a",
+    kind: "flag",
+    help: "Wait, with its output, and exit with its code",
+  }, HELP],
+  async action(store, { options: o, positionals }) {
+    if (o.attach) {
+      if (positionals.length > 1) throw new UsageError('"skiff start -a" takes one container');
+      return await startContainer(store, positionals[0], true);
+    }
+    return await forEachName(positionals, (ref) => startContainer(store, ref));
+  },
+};
+
+const restart: Verb = {
+  usage: "restart [-t SECONDS] CONTAINER...",
+  summary: "Stop containers (as stop does) and start them again, detached",
+  args: { min: 1 },
+  options: [
+    { long: "time", short: "t", kind: "value", arg: "SECONDS", help: "Seconds before SIGKILL" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals }) {
+    const { stopContainer } = await import("./lib/lifecycle.ts");
+    const timeout = o.time === undefined ? 10 : Number(o.time);
+    if (!(timeout >= 0)) throw new UsageError(`Invalid -t "${o.time}": use a number of seconds`);
+    return await forEachName(positionals, async (ref) => {
+      await stopContainer(store, ref, timeout);
+      await startContainer(store, ref);
+    });
   },
 };
 
@@ -478,7 +522,9 @@ const VERBS: Record<string, Verb> = {
   run,
   ps,
   logs,
+  start,
   stop,
+  restart,
   kill,
   rm,
   inspect,

@@ -23,7 +23,7 @@
  */
 
 export { defaultStoreRoot, Store } from "./lib/store.ts";
-export { runContainer, runDetached, type RunOptions, StartError } from "./lib/run.ts";
+export { runContainer, runDetached, type RunOptions, startContainer, StartError } from "./lib/run.ts";
 export {
   type ContainerRecord,
   findContainer,

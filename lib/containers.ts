@@ -185,6 +185,35 @@ export async function createContainer(
   });
 }
 
+/**
+ * Claims an exited container for a new start: under the store lock it
+ * becomes `created`, owned by this process, so a concurrent start, stop or
+ * rm sees that and not a stale state.
+ *
+ * @throws {InvalidStateError} when it is not exited
+ */
+export async function claimForStart(store: Store, ref: string): Promise<ContainerRecord> {
+  return await store.locked(async () => {
+    const record = findContainer(await readAll(store), ref);
+    if (record.status !== "exited") {
+      throw new InvalidStateError(`Cannot start container "${ref}": it is ${record.status}`);
+    }
+    const claimed: ContainerRecord = {
+      ...record,
+      status: "created",
+      owner: { pid: Deno.pid, startTime: processStartTime(Deno.pid) ?? -1 },
+      // the last run's keeper: gone, and not to be taken for this run's
+      pid: undefined,
+      pidStartTime: undefined,
+      exitCode: undefined,
+      finishedAt: undefined,
+      oomKilled: undefined,
+    };
+    await writeAtomic(recordPath(store, record.id), JSON.stringify(claimed, null, 2));
+    return claimed;
+  });
+}
+
 /** Changes fields of a container's record. */
 export async function updateContainer(
   store: Store,
@@ -336,6 +365,10 @@ export async function removeContainer(
   force = false,
 ): Promise<ContainerRecord> {
   const target = await store.locked(async () => findContainer(await readAll(store), ref));
+  // Another skiff is starting it (it owns a `created` record): removing it
+  // now would orphan the container it is about to start.
+  const starting = target.status === "created" && target.owner !== undefined && target.owner.pid !== Deno.pid;
+  if (starting) throw new InvalidStateError(`Cannot remove container "${ref}": it is starting; try again`);
   if (target.status !== "exited") {
     if (!force) {
       throw new InvalidStateError(

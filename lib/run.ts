@@ -7,6 +7,7 @@
 
 import { capabilitiesToDrop } from "./capabilities.ts";
 import {
+  claimForStart,
   type ContainerRecord,
   createContainer,
   markExited,
@@ -16,13 +17,13 @@ import {
   updateContainer,
 } from "./containers.ts";
 import { NotFoundError, UsageError } from "./errors.ts";
-import { type Image, layerDirs, resolveImage } from "./images.ts";
+import { type Image, type ImageConfig, layerDirs, resolveImage } from "./images.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
 import { childrenOf, processStartTime, SIGNAL_NUMBERS } from "./proc.ts";
 import { BUSYBOX, parseLog, supervisorArgv } from "./supervise.ts";
 import { planRootfs } from "./rootfs.ts";
 import { containerArgv, findCommand } from "./spawn.ts";
-import type { Store } from "./store.ts";
+import { readJson, type Store } from "./store.ts";
 import { checkMounts, type MountRequest, prepareMounts } from "./volumes.ts";
 import {
   CGROUP_ROOT,
@@ -220,11 +221,11 @@ async function run(
       await updateContainer(store, record.id, { mounts: record.mounts });
     }
     if (detach) {
-      await startDetached(store, record, image, cgroup);
+      await startDetached(store, record, image.config, cgroup);
       started = true;
       return { id: record.id, exitCode: 0 };
     }
-    const { exitCode, oomKilled } = await start(store, record, image, opts, cgroup);
+    const { exitCode, oomKilled } = await start(store, record, image.config, opts, cgroup);
     started = true;
     if (!record.autoRemove) await markExited(store, record.id, exitCode, oomKilled);
     return { id: record.id, exitCode };
@@ -247,13 +248,13 @@ interface Ending {
 async function start(
   store: Store,
   record: ContainerRecord,
-  image: Image,
-  opts: RunOptions,
+  config: ImageConfig,
+  opts: Pick<RunOptions, "tty" | "interactive">,
   cgroup: CgroupPlan,
 ): Promise<Ending> {
   createCgroup(cgroup);
   try {
-    return await startIn(store, record, image, opts, cgroup);
+    return await startIn(store, record, config, opts, cgroup);
   } finally {
     removeCgroup(cgroup);
   }
@@ -262,8 +263,8 @@ async function start(
 async function startIn(
   store: Store,
   record: ContainerRecord,
-  image: Image,
-  opts: RunOptions,
+  config: ImageConfig,
+  opts: Pick<RunOptions, "tty" | "interactive">,
   cgroup: CgroupPlan,
 ): Promise<Ending> {
   const dir = store.container(record.id);
@@ -271,7 +272,7 @@ async function startIn(
   // copy of that mount. Binding /proc/self/fd/0 itself fails with EINVAL,
   // as its mount belongs to skiff's namespace.
   const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
-  const spec = initSpecFor(store, record, layerDirs(store, image.config), terminal, cgroup.procs);
+  const spec = initSpecFor(store, record, layerDirs(store, config), terminal, cgroup.procs);
   Deno.writeFileSync(spec.statusFile, new Uint8Array());
   const argv = keeperArgv(dir, spec);
   let child: Deno.ChildProcess;
@@ -308,6 +309,44 @@ async function startIn(
     throw new StartError(failure.message, failure.exitCode);
   }
   return { exitCode: status.signal ? 128 + (SIGNAL_NUMBERS[status.signal] ?? 0) : status.code, oomKilled };
+}
+
+/**
+ * Starts an exited container again, on its kept upper dir, with its
+ * command, mounts and limits (`start`). Detached unless `attach`, which
+ * waits and returns the exit code.
+ *
+ * @throws {InvalidStateError} when it is not exited (another start got it first, say)
+ */
+export async function startContainer(store: Store, ref: string, attach = false): Promise<number> {
+  await checkPrivileges();
+  const record = await claimForStart(store, ref);
+  let exitCode = EXIT_SKIFF;
+  let oomKilled = false;
+  try {
+    const config = await readJson<ImageConfig>(store.blob(record.imageId));
+    if (config === null) {
+      throw new StartError(`Cannot start "${ref}": its image's config is gone`, EXIT_SKIFF);
+    }
+    const cgroup = planCgroup(detectVersion(), CGROUP_ROOT, record.id, record.limits);
+    await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
+    if (!attach) {
+      await startDetached(store, record, config, cgroup);
+      return 0;
+    }
+    ({ exitCode, oomKilled } = await start(store, record, config, {}, cgroup));
+    return exitCode;
+  } catch (e) {
+    if (e instanceof StartError) exitCode = e.exitCode;
+    throw e;
+  } finally {
+    // Unless the supervisor owns it now, this process records the end.
+    const now = await readJson<ContainerRecord>(`${store.container(record.id)}/config.json`);
+    if (now?.owner?.pid === Deno.pid) {
+      if (record.autoRemove) await removeContainer(store, record.id, true);
+      else await markExited(store, record.id, exitCode, oomKilled);
+    }
+  }
 }
 
 /**
@@ -348,13 +387,22 @@ function checkStarted(report: string): void {
 async function startDetached(
   store: Store,
   record: ContainerRecord,
-  image: Image,
+  config: ImageConfig,
   cgroup: CgroupPlan,
 ): Promise<void> {
   const dir = store.container(record.id);
+  // A start after a stop: the last run's reports must not be read as this one's.
+  for (const stale of ["exit", "keeper"]) {
+    try {
+      Deno.removeSync(`${dir}/${stale}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
   createCgroup(cgroup);
+  let supervisor: Deno.ChildProcess | undefined;
   try {
-    const spec = initSpecFor(store, record, layerDirs(store, image.config), undefined, cgroup.procs);
+    const spec = initSpecFor(store, record, layerDirs(store, config), undefined, cgroup.procs);
     const keeper = keeperArgv(dir, spec);
     keeper[0] = findCommand(keeper[0]);
     const argv = supervisorArgv({
@@ -364,7 +412,6 @@ async function startDetached(
       autoRemove: record.autoRemove,
       cgroups: cgroup.own,
     }, keeper);
-    let supervisor: Deno.ChildProcess;
     try {
       supervisor = new Deno.Command(argv[0], {
         args: argv.slice(1),
@@ -401,16 +448,30 @@ async function startDetached(
       if (report === "" && said) throw new StartError(`Cannot start the container: ${said}`, EXIT_SKIFF);
       throw e;
     }
-    while (!exists(`${dir}/keeper`)) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; !exists(`${dir}/keeper`); i++) {
+      if (i === 2000) {
+        throw new StartError("Cannot start the container: its supervisor did not report", EXIT_SKIFF);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const keeperPid = Number(Deno.readTextFileSync(`${dir}/keeper`));
+    const handover = supervisor;
     await updateContainer(store, record.id, {
       status: "running",
       startedAt: new Date().toISOString(),
-      owner: { pid: supervisor.pid, startTime: processStartTime(supervisor.pid) ?? -1 },
+      owner: { pid: handover.pid, startTime: processStartTime(handover.pid) ?? -1 },
       pid: keeperPid,
       pidStartTime: processStartTime(keeperPid) ?? undefined,
     });
   } catch (e) {
+    // Not handed over: the container must not outlive this failure. The
+    // supervisor's death takes the keeper, and so the container, with it.
+    if (supervisor !== undefined) {
+      try {
+        supervisor.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await supervisor.status;
+    }
     removeCgroup(cgroup);
     throw e;
   }

@@ -31,6 +31,7 @@ stamp() {
     printf '%s %s %s\\n' "$EPOCHREALTIME" "$1" "$line"
   done
 }
+rm -f "$dir/stdout.fifo" "$dir/stderr.fifo"
 mkfifo "$dir/stdout.fifo" "$dir/stderr.fifo"
 stamp stdout < "$dir/stdout.fifo" >> "$dir/log" &
 stamp stderr < "$dir/stderr.fifo" >> "$dir/log" &

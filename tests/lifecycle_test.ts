@@ -157,3 +157,64 @@ test("a supervisor killed with SIGKILL takes its container down; the next comman
     for (const dir of record.cgroup.own) assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
   });
 });
+
+test("start runs an exited container again on its kept writable layer; restart and ps --format json", async () => {
+  await withStore(async (store) => {
+    try {
+      const count = "n=$(cat /n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /n; echo run $n; exit $n";
+      assert.equal((await skiff(store, ["run", "--name", "c", "busybox", "sh", "-c", count])).code, 1);
+      const again = await skiff(store, ["start", "-a", "c"]);
+      assert.equal(again.code, 2, "the file from the first run is still there");
+      assert.equal(again.stdout, "run 2\n");
+      assert.equal(await skiffOk(store, ["start", "c"]), "c\n");
+      await waitFor(async () => /Exited \(3\)/.test(await skiffOk(store, ["ps", "-a"])));
+      assert.equal(await skiffOk(store, ["logs", "c"]), "run 3\n");
+
+      await skiffOk(store, ["run", "-d", "--name", "svc", "busybox", "sh", "-c", "echo up; sleep 100"]);
+      const [before] = JSON.parse(await skiffOk(store, ["inspect", "svc"]));
+      const refused = await skiff(store, ["start", "svc"]);
+      assert.match(refused.stderr, /^skiff: Cannot start container "svc": it is running/);
+      await skiffOk(store, ["restart", "-t", "0", "svc"]);
+      const json = (await skiffOk(store, ["ps", "--format", "json"])).trim().split("\n").map((l) =>
+        JSON.parse(l)
+      );
+      assert.equal(json.length, 1);
+      assert.equal(json[0].name, "svc");
+      assert.match(json[0].Status, /^Up /);
+      assert.notEqual(json[0].pid, before.pid, "a new keeper");
+      await waitFor(async () => (await skiffOk(store, ["logs", "svc"])) === "up\nup\n");
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
+
+test("20 parallel stop, rm and start calls on a few containers leave consistent records", async () => {
+  await withStore(async (store) => {
+    try {
+      const names = ["a", "b", "c"];
+      const ids: string[] = [];
+      for (const name of names) {
+        ids.push((await skiffOk(store, ["run", "-d", "--name", name, "busybox", "sleep", "300"])).trim());
+      }
+      const verbs = [["stop", "-t", "0"], ["start"], ["rm", "-f"], ["restart", "-t", "0"]];
+      await Promise.all(Array.from({ length: 20 }, (_, i) => skiff(store, [...verbs[i % 4], names[i % 3]])));
+      await new Promise((r) => setTimeout(r, 500));
+      const records = (await skiffOk(store, ["ps", "-a", "--format", "json"])).trim().split("\n")
+        .filter((l) => l !== "").map((l) => JSON.parse(l));
+      for (const r of records) {
+        assert.ok(r.status === "running" || r.status === "exited", `${r.name}: ${r.status}`);
+        const keeperAlive = r.pid !== undefined && isAlive(r.pid, r.pidStartTime);
+        assert.equal(keeperAlive, r.status === "running", `${r.name}: the record says ${r.status}`);
+        assert.deepEqual(entries(`${store}/containers/${r.id}`).filter((e) => e.endsWith(".tmp")), []);
+      }
+      assert.equal(entries(`${store}/containers`).length, records.length, "no directory without a record");
+      for (const id of ids.filter((id) => !records.some((r) => r.id === id))) {
+        // a removed container left no cgroup, so no process either
+        assert.throws(() => Deno.statSync(`/sys/fs/cgroup/pids/skiff/${id}`), Deno.errors.NotFound, id);
+      }
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
