@@ -418,7 +418,8 @@ const volume: Verb = {
 
 const commit: Verb = {
   usage: "commit [OPTIONS] CONTAINER NAME[:TAG]",
-  summary: "Make an image of a stopped container: its image plus one layer of its changes",
+  summary:
+    "Make an image of a container (a running one is paused meanwhile): its image plus one layer of its changes",
   args: { min: 2, max: 2 },
   options: [
     { long: "message", short: "m", kind: "value", arg: "MSG", help: "A comment for the image's history" },
