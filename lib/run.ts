@@ -279,7 +279,9 @@ async function startIn(
   try {
     child = new Deno.Command(argv[0], {
       args: argv.slice(1),
-      stdin: opts.interactive || opts.tty ? "inherit" : "null",
+      // A terminal is shared, so `run busybox sh` typed at a prompt is a
+      // shell; piped input takes -i, as with docker.
+      stdin: opts.interactive || opts.tty || Deno.stdin.isTerminal() ? "inherit" : "null",
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();

@@ -276,3 +276,21 @@ test("-t gives the container the terminal, as /dev/console", async () => {
     assert.equal(noTty.stderr, "skiff: The input device is not a TTY: drop -t, or run from a terminal\n");
   });
 });
+
+test("from a terminal, run without -i shares it, so `run busybox sh` is a shell", async () => {
+  await withStore(async (store) => {
+    const cmd = [Deno.execPath(), ...skiffArgv(store, ["run", "--rm", "busybox", "sh"])];
+    const child = new Deno.Command("script", {
+      args: ["-qec", cmd.map((a) => `'${a}'`).join(" "), "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("echo typed-$((6*7))\nexit 3\n"));
+    await writer.close();
+    const out = await child.output();
+    assert.equal(out.code, 3, "the shell's exit code");
+    assert.match(new TextDecoder().decode(out.stdout), /typed-42/);
+  });
+});
