@@ -76,6 +76,8 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   // int fd, const void *buf, size_t count
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // int fd, void *buf, size_t count
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // const char *path, char *const argv[], char *const envp[]
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   // long syscall(long number, ...): a fixed-arity alias for pivot_root
@@ -242,6 +244,20 @@ export function writeFile(path: string, text: string): void {
   try {
     const bytes = encoder.encode(text);
     check(libc().write(fd, bytes, BigInt(bytes.length)), "write", path);
+  } finally {
+    libc().close(fd);
+  }
+}
+
+/** Reads a small kernel interface file (up to 4 KiB) in one read(2). */
+export function readFile(path: string): string {
+  const fd = libc().openat(AT_FDCWD, cstr(path), O_CLOEXEC, 0);
+  check(fd, "open", path);
+  try {
+    const buf = new Uint8Array(4096);
+    const n = libc().read(fd, buf, BigInt(buf.length));
+    check(n, "read", path);
+    return new TextDecoder().decode(buf.subarray(0, Number(n)));
   } finally {
     libc().close(fd);
   }

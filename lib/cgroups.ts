@@ -257,13 +257,35 @@ export function createCgroup(plan: CgroupPlan): void {
       }
     }
   } catch (e) {
-    removeCgroup(plan);
+    removeUnused(plan);
     throw e;
   }
 }
 
-/** Removes the container's own cgroup directories (a cgroup goes with rmdir). */
-export function removeCgroup(plan: Pick<CgroupPlan, "own">): void {
+/**
+ * Removes the container's own cgroup directories (a cgroup goes with
+ * rmdir). The container's last processes may still be exiting when its
+ * keeper is gone, and rmdir says EBUSY until they have: it is retried for
+ * up to two seconds.
+ */
+export async function removeCgroup(plan: Pick<CgroupPlan, "own">): Promise<void> {
+  for (const dir of plan.own) {
+    for (let attempt = 0;; attempt++) {
+      try {
+        Deno.removeSync(dir);
+        break;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) break;
+        // Deno has no class for EBUSY (its Busy is another thing): go by the code.
+        if ((e as { code?: string }).code !== "EBUSY" || attempt === 200) throw e;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  }
+}
+
+/** Removes cgroup directories that no process has joined yet. */
+function removeUnused(plan: Pick<CgroupPlan, "own">): void {
   for (const dir of plan.own) {
     try {
       Deno.removeSync(dir);

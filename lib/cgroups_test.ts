@@ -47,7 +47,7 @@ Deno.test("limits are checked against each other and the machine", () => {
 /** A fake cgroupfs: the files a real one has at its root. */
 async function withFakeRoot(
   version: "v1" | "v2",
-  fn: (root: string) => void,
+  fn: (root: string) => void | Promise<void>,
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "skiff-cgroupfs-" });
   try {
@@ -58,7 +58,7 @@ async function withFakeRoot(
     } else {
       await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpuset cpu io memory pids\n");
     }
-    fn(root);
+    await fn(root);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -146,11 +146,11 @@ Deno.test("v2: stats come from cpu.stat, memory.current and memory.events", asyn
 });
 
 Deno.test("a refused write names the file, and what was made is removed", async () => {
-  await withFakeRoot("v1", (root) => {
+  await withFakeRoot("v1", async (root) => {
     Deno.removeSync(`${root}/cpuset/cpuset.mems`);
     const plan = planCgroup("v1", root, "c1", { cpusetCpus: "0" });
     assert.throws(() => createCgroup(plan), /cpuset/);
     for (const dir of plan.own) assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
-    removeCgroup(plan);
+    await removeCgroup(plan);
   });
 });

@@ -287,9 +287,15 @@ export async function listContainers(store: Store): Promise<ContainerRecord[]> {
  */
 async function readAll(store: Store): Promise<ContainerRecord[]> {
   const records: ContainerRecord[] = [];
+  sweepTmp(store);
   for (const entry of Deno.readDirSync(store.containersDir)) {
     const record = await readJson<ContainerRecord>(recordPath(store, entry.name));
-    if (record === null) continue;
+    if (record === null) {
+      // Creation writes the record under the lock we hold: a directory
+      // without one was left by a skiff killed halfway through creating it.
+      await removeDir(store, entry.name);
+      continue;
+    }
     const current = await reconcile(store, record);
     if (current !== null) records.push(current);
   }
@@ -303,7 +309,7 @@ async function reconcile(
   const { owner } = record;
   if (record.status === "exited" || owner === undefined) return record;
   if (isAlive(owner.pid, owner.startTime)) return record;
-  if (record.cgroup) removeCgroup(record.cgroup);
+  if (record.cgroup) await removeCgroup(record.cgroup);
   if (record.status === "created" || record.autoRemove) {
     await removeDir(store, record.id);
     return null;
@@ -376,7 +382,7 @@ export async function removeContainer(
       );
     }
     await killAndWait(target);
-    if (target.cgroup) removeCgroup(target.cgroup);
+    if (target.cgroup) await removeCgroup(target.cgroup);
   }
   await store.locked(() => removeDir(store, target.id));
   return target;
@@ -395,6 +401,20 @@ async function killAndWait(record: ContainerRecord): Promise<void> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   while (isAlive(pid, pidStartTime ?? -1)) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * Removes what killed commands left in tmp/: removals under way (`rm-*`,
+ * already renamed out of sight) and work named after a process that is
+ * gone (`layer-PID-*`, `commit-PID-*`...).
+ */
+function sweepTmp(store: Store): void {
+  for (const entry of Deno.readDirSync(store.tmpDir)) {
+    const pid = /^[a-z]+-(\d+)-/.exec(entry.name)?.[1];
+    const stale = entry.name.startsWith("rm-") || entry.name.startsWith("gc-") ||
+      (pid !== undefined && processStartTime(Number(pid)) === null);
+    if (stale) Deno.removeSync(`${store.tmpDir}/${entry.name}`, { recursive: true });
+  }
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   interfaceUp,
   MNT_DETACH,
   pivotRoot,
+  readFile,
   sethostname,
   umount2,
   writeFile,
@@ -44,6 +45,8 @@ export interface InitSpec {
   dropCaps: number[];
   /** cgroup.procs files to join (write 0 to) before anything else. */
   cgroupProcs: string[];
+  /** The pid the keeper's parent must have (the foreground skiff), when known. */
+  keeperParent?: number;
   /** Host path of the status file (see the module doc). */
   statusFile: string;
 }
@@ -98,7 +101,33 @@ function statOrNull(path: string): Deno.FileInfo | null {
   }
 }
 
+/**
+ * Whether the keeper that forked us still lives, and still has its parent.
+ * setpriv arms a parent-death signal before each exec in the chain, but a
+ * parent that died before the arming sends none, and we would run on as an
+ * orphan. So look, once armed: our parent in the host's /proc (still
+ * mounted: this runs before the pivot) must be `timeout`, and its parent
+ * the skiff that planned us. (Through libc: Deno reads /proc/self only
+ * with --allow-all.)
+ */
+export function keeperAlive(
+  keeperParent: number | undefined,
+  read: (path: string) => string = readFile,
+): boolean {
+  const ppidOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  try {
+    const keeper = ppidOf(read("/proc/self/stat"));
+    if (read(`/proc/${keeper}/comm`).trim() !== "timeout") return false;
+    return keeperParent === undefined || ppidOf(read(`/proc/${keeper}/stat`)) === keeperParent;
+  } catch {
+    return false;
+  }
+}
+
 function start(spec: InitSpec, status: Deno.FsFile): never {
+  if (!keeperAlive(spec.keeperParent)) {
+    throw new Error("The container's keeper or its skiff is gone (killed while it started)");
+  }
   // Join the container's cgroup first (and before the pivot hides
   // /sys/fs/cgroup): everything the command forks stays in it.
   // (Through libc: Deno lets only --allow-all write under /sys.)

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, resolveCommand } from "./init.ts";
+import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, keeperAlive, resolveCommand } from "./init.ts";
 
 function fakeStat(files: Record<string, number | "dir">) {
   return (path: string): Deno.FileInfo | null => {
@@ -29,4 +29,33 @@ Deno.test("a missing command fails with 127 and a non-executable one with 126, a
   );
   assert.throws(() => resolveCommand("/bin", [], stat), /permission denied/);
   assert.throws(() => resolveCommand("/nope", [], stat), /no such file or directory/);
+});
+
+Deno.test("init runs on only while the keeper that forked it, and the keeper's skiff, live", () => {
+  const proc = (files: Record<string, string>) => (path: string) => {
+    if (!(path in files)) throw new Error(`ENOENT ${path}`);
+    return files[path];
+  };
+  const self = { "/proc/self/stat": "4242 (deno init) S 4240 4242 1 0 -1 4194560" };
+  const keeper = (parent: number) => ({
+    "/proc/4240/comm": "timeout\n",
+    "/proc/4240/stat": `4240 (timeout) S ${parent} 4240 1 0 -1 4194560`,
+  });
+  assert.equal(keeperAlive(4000, proc({ ...self, ...keeper(4000) })), true);
+  assert.equal(
+    keeperAlive(undefined, proc({ ...self, ...keeper(1) })),
+    true,
+    "no parent to check (detached)",
+  );
+  assert.equal(
+    keeperAlive(4000, proc({ ...self, ...keeper(1) })),
+    false,
+    "skiff died: the keeper was adopted",
+  );
+  assert.equal(
+    keeperAlive(4000, proc({ ...self, "/proc/4240/comm": "systemd\n" })),
+    false,
+    "we were adopted",
+  );
+  assert.equal(keeperAlive(4000, proc(self)), false, "the keeper is gone");
 });

@@ -227,7 +227,12 @@ async function run(
     }
     const { exitCode, oomKilled } = await start(store, record, image.config, opts, cgroup);
     started = true;
-    if (!record.autoRemove) await markExited(store, record.id, exitCode, oomKilled);
+    if (!record.autoRemove) {
+      // rm -f may have removed it meanwhile: nothing left to record, then.
+      await markExited(store, record.id, exitCode, oomKilled).catch((e) => {
+        if (!(e instanceof NotFoundError)) throw e;
+      });
+    }
     return { id: record.id, exitCode };
   } finally {
     if (!started || (record.autoRemove && !detach)) {
@@ -256,7 +261,7 @@ async function start(
   try {
     return await startIn(store, record, config, opts, cgroup);
   } finally {
-    removeCgroup(cgroup);
+    await removeCgroup(cgroup);
   }
 }
 
@@ -272,7 +277,10 @@ async function startIn(
   // copy of that mount. Binding /proc/self/fd/0 itself fails with EINVAL,
   // as its mount belongs to skiff's namespace.
   const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
-  const spec = initSpecFor(store, record, layerDirs(store, config), terminal, cgroup.procs);
+  const spec = {
+    ...initSpecFor(store, record, layerDirs(store, config), terminal, cgroup.procs),
+    keeperParent: Deno.pid,
+  };
   Deno.writeFileSync(spec.statusFile, new Uint8Array());
   const argv = keeperArgv(dir, spec);
   let child: Deno.ChildProcess;
@@ -474,7 +482,7 @@ async function startDetached(
       } catch { /* already gone */ }
       await supervisor.status;
     }
-    removeCgroup(cgroup);
+    await removeCgroup(cgroup);
     throw e;
   }
 }

@@ -5,7 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import { entries, mountsUnder, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import {
+  background,
+  entries,
+  mountsUnder,
+  ROOT_ONLY,
+  skiff,
+  skiffArgv,
+  skiffOk,
+  waitFor,
+  withStore,
+} from "./helpers.ts";
 import { childrenOf } from "../lib/proc.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
@@ -243,5 +253,29 @@ test("a secret passed with -e appears in no process's command line", async () =>
       await child.status;
       await child.stdout.cancel().catch(() => {});
     }
+  });
+});
+
+test("skiff killed at any moment of a start leaves no container process behind", async () => {
+  await withStore(async (store) => {
+    for (let i = 0; i < 15; i++) {
+      // a duration no other process uses, to find this container's PID 1 by
+      const marker = String(7_000_000 + Math.floor(Math.random() * 1_000_000));
+      const run = background(store, ["run", "--rm", "busybox", "sleep", marker]);
+      await new Promise((r) => setTimeout(r, 60 + Math.random() * 120));
+      await run.stop();
+      const survivor = () =>
+        [...Deno.readDirSync("/proc")].some((e) => {
+          try {
+            return /^\d+$/.test(e.name) &&
+              Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === `sleep\0${marker}\0`;
+          } catch {
+            return false;
+          }
+        });
+      await waitFor(() => !survivor(), 5_000);
+    }
+    await waitFor(async () => (await skiffOk(store, ["ps", "-aq"])) === "");
+    assert.deepEqual(entries(`${store}/containers`), []);
   });
 });

@@ -170,7 +170,18 @@ test("start runs an exited container again on its kept writable layer; restart a
       await waitFor(async () => /Exited \(3\)/.test(await skiffOk(store, ["ps", "-a"])));
       assert.equal(await skiffOk(store, ["logs", "c"]), "run 3\n");
 
-      await skiffOk(store, ["run", "-d", "--name", "svc", "busybox", "sh", "-c", "echo up; sleep 100"]);
+      await skiffOk(store, [
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "--pids-limit",
+        "33",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; sleep 100",
+      ]);
       const [before] = JSON.parse(await skiffOk(store, ["inspect", "svc"]));
       const refused = await skiff(store, ["start", "svc"]);
       assert.match(refused.stderr, /^skiff: Cannot start container "svc": it is running/);
@@ -182,6 +193,8 @@ test("start runs an exited container again on its kept writable layer; restart a
       assert.equal(json[0].name, "svc");
       assert.match(json[0].Status, /^Up /);
       assert.notEqual(json[0].pid, before.pid, "a new keeper");
+      const pidsMax = `/sys/fs/cgroup/pids/skiff/${json[0].id}/pids.max`;
+      assert.equal(Deno.readTextFileSync(pidsMax).trim(), "33", "the limit is kept for start");
       await waitFor(async () => (await skiffOk(store, ["logs", "svc"])) === "up\nup\n");
     } finally {
       await stopAll(store);
