@@ -279,11 +279,17 @@ const stop: Verb = {
   ],
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("./lib/lifecycle.ts");
-    const timeout = o.time === undefined ? 10 : Number(o.time);
-    if (!(timeout >= 0)) throw new UsageError(`Invalid -t "${o.time}": use a number of seconds`);
+    const timeout = stopTimeout(o.time);
     return await forEachName(positionals, (ref) => stopContainer(store, ref, timeout));
   },
 };
+
+/** stop's and restart's `-t`: seconds before SIGKILL, 10 unless given. */
+function stopTimeout(value: Parsed["options"][string]): number {
+  const timeout = value === undefined ? 10 : Number(value);
+  if (!(timeout >= 0)) throw new UsageError(`Invalid -t "${value}": use a number of seconds`);
+  return timeout;
+}
 
 const start: Verb = {
   usage: "start [-a] CONTAINER...",
@@ -314,8 +320,7 @@ const restart: Verb = {
   ],
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("./lib/lifecycle.ts");
-    const timeout = o.time === undefined ? 10 : Number(o.time);
-    if (!(timeout >= 0)) throw new UsageError(`Invalid -t "${o.time}": use a number of seconds`);
+    const timeout = stopTimeout(o.time);
     return await forEachName(positionals, async (ref) => {
       await stopContainer(store, ref, timeout);
       await startContainer(store, ref);

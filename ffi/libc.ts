@@ -10,6 +10,7 @@
  * @module
  */
 
+import { cstr, ERRNO_SYMBOL, lazyLibc } from "./_c.ts";
 import { SyscallError } from "./errors.ts";
 
 // mount(2) flags, with their C names (linux/mount.h).
@@ -98,28 +99,12 @@ const SYMBOLS = {
   mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // const char *path, struct statvfs *buf
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
-  // int *__errno_location(void)
-  __errno_location: { parameters: [], result: "pointer" },
+  ...ERRNO_SYMBOL,
 } as const satisfies Deno.ForeignLibraryInterface;
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
-
-function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
-}
-
+const libc = lazyLibc(SYMBOLS);
+const errno = libc.errno;
 const encoder = new TextEncoder();
-
-/** A NUL-terminated C string (byte length, not string length). */
-function cstr(s: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(s + "\0");
-}
-
-function errno(): number {
-  const p = libc().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
 
 /** Throws a SyscallError when a libc call returned -1. */
 function check(

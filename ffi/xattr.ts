@@ -8,6 +8,7 @@
  * @module
  */
 
+import { cstr, ERRNO_SYMBOL, lazyLibc } from "./_c.ts";
 import { SyscallError } from "./errors.ts";
 
 /** S_IFCHR from sys/stat.h. */
@@ -22,24 +23,12 @@ const SYMBOLS = {
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   // const char *path, const char *name, const void *value, size_t size, int flags
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
-  // int *__errno_location(void)
-  __errno_location: { parameters: [], result: "pointer" },
+  ...ERRNO_SYMBOL,
 } as const satisfies Deno.ForeignLibraryInterface;
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
-
-function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
-}
-
+const libc = lazyLibc(SYMBOLS);
+const errno = libc.errno;
 const encoder = new TextEncoder();
-const cstr = (s: string) => encoder.encode(s + "\0");
-
-function errno(): number {
-  const p = libc().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
 
 /** Makes an overlay whiteout at `path`: a character device 0:0. */
 export function mknodWhiteout(path: string): void {

@@ -307,17 +307,7 @@ async function startIn(
   const status = await child.status.finally(stop);
   const oomKilled = wasOomKilled(cgroup);
 
-  const report = Deno.readTextFileSync(`${dir}/init.status`);
-  if (report === "") {
-    throw new StartError(
-      "Cannot start the container: its init exited before reaching the command",
-      EXIT_SKIFF,
-    );
-  }
-  if (report !== "exec\n") {
-    const failure = JSON.parse(report) as StartFailure;
-    throw new StartError(failure.message, failure.exitCode);
-  }
+  checkStarted(Deno.readTextFileSync(`${dir}/init.status`));
   return { exitCode: status.signal ? 128 + (SIGNAL_NUMBERS[status.signal] ?? 0) : status.code, oomKilled };
 }
 
