@@ -45,7 +45,8 @@ export interface InitSpec {
   dropCaps: number[];
   /** cgroup.procs files to join (write 0 to) before anything else. */
   cgroupProcs: string[];
-  /** The pid the keeper's parent must have (the foreground skiff), when known. */
+  /** The pid the keeper's parent must have: the foreground skiff (a detached
+   * container's supervisor passes its own in $SKIFF_KEEPER_PARENT). */
   keeperParent?: number;
   /** Host path of the status file (see the module doc). */
   statusFile: string;
@@ -125,7 +126,9 @@ export function keeperAlive(
 }
 
 function start(spec: InitSpec, status: Deno.FsFile): never {
-  if (!keeperAlive(spec.keeperParent)) {
+  // A detached keeper's parent is its supervisor, which says so in the environment.
+  const supervisor = Deno.env.get("SKIFF_KEEPER_PARENT");
+  if (!keeperAlive(spec.keeperParent ?? (supervisor ? Number(supervisor) : undefined))) {
     throw new Error("The container's keeper or its skiff is gone (killed while it started)");
   }
   // Join the container's cgroup first (and before the pivot hides

@@ -65,6 +65,7 @@ export function containerArgv(spec: SpawnSpec): string[] {
     "--allow-read",
     "--allow-write",
     "--allow-ffi",
+    "--allow-env=SKIFF_KEEPER_PARENT",
     spec.initModule,
     spec.initSpec,
   ];

@@ -35,7 +35,8 @@ rm -f "$dir/stdout.fifo" "$dir/stderr.fifo"
 mkfifo "$dir/stdout.fifo" "$dir/stderr.fifo"
 stamp stdout < "$dir/stdout.fifo" >> "$dir/log" &
 stamp stderr < "$dir/stderr.fifo" >> "$dir/log" &
-"$@" < /dev/null > "$dir/stdout.fifo" 2> "$dir/stderr.fifo" &
+# init checks that its keeper's parent is still this shell (lib/init.ts)
+SKIFF_KEEPER_PARENT=$$ "$@" < /dev/null > "$dir/stdout.fifo" 2> "$dir/stderr.fifo" &
 keeper=$!
 echo "$keeper" > "$dir/keeper.tmp" && mv "$dir/keeper.tmp" "$dir/keeper"
 wait "$keeper"
