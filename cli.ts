@@ -46,6 +46,15 @@ interface Verb {
 
 const HELP: OptionSpec = { long: "help", short: "h", kind: "flag", help: "Show this help" };
 
+/** stop's and restart's `-t`. */
+const STOP_TIME: OptionSpec = {
+  long: "time",
+  short: "t",
+  kind: "value",
+  arg: "SECONDS",
+  help: "Seconds before SIGKILL",
+};
+
 const run: Verb = {
   usage: "run [OPTIONS] IMAGE [COMMAND [ARG...]]",
   summary: "Run a command in a new container",
@@ -273,10 +282,7 @@ const stop: Verb = {
   usage: "stop [-t SECONDS] CONTAINER...",
   summary: "Stop containers: SIGTERM, then SIGKILL after the timeout (default 10 s)",
   args: { min: 1 },
-  options: [
-    { long: "time", short: "t", kind: "value", arg: "SECONDS", help: "Seconds before SIGKILL" },
-    HELP,
-  ],
+  options: [STOP_TIME, HELP],
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("./lib/lifecycle.ts");
     const timeout = stopTimeout(o.time);
@@ -314,10 +320,7 @@ const restart: Verb = {
   usage: "restart [-t SECONDS] CONTAINER...",
   summary: "Stop containers (as stop does) and start them again, detached",
   args: { min: 1 },
-  options: [
-    { long: "time", short: "t", kind: "value", arg: "SECONDS", help: "Seconds before SIGKILL" },
-    HELP,
-  ],
+  options: [STOP_TIME, HELP],
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("./lib/lifecycle.ts");
     const timeout = stopTimeout(o.time);

@@ -250,6 +250,7 @@ interface Ending {
   oomKilled: boolean;
 }
 
+/** Runs a container in the foreground, in its cgroup for as long as it lives. */
 async function start(
   store: Store,
   record: ContainerRecord,
@@ -259,13 +260,13 @@ async function start(
 ): Promise<Ending> {
   createCgroup(cgroup);
   try {
-    return await startIn(store, record, config, opts, cgroup);
+    return await startInCgroup(store, record, config, opts, cgroup);
   } finally {
     await removeCgroup(cgroup);
   }
 }
 
-async function startIn(
+async function startInCgroup(
   store: Store,
   record: ContainerRecord,
   config: ImageConfig,
