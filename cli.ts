@@ -55,31 +55,37 @@ const STOP_TIME: OptionSpec = {
   help: "Seconds before SIGKILL",
 };
 
+/** Options `run` and `exec` share. */
+const INTERACTIVE: OptionSpec = { long: "interactive", short: "i", kind: "flag", help: "Keep stdin open" };
+const TTY: OptionSpec = { long: "tty", short: "t", kind: "flag", help: "Give the command the terminal" };
+const ENV: OptionSpec = {
+  long: "env",
+  short: "e",
+  kind: "list",
+  arg: "KEY=VALUE",
+  help: "Set an environment variable (repeatable)",
+};
+const WORKDIR: OptionSpec = {
+  long: "workdir",
+  short: "w",
+  kind: "value",
+  arg: "DIR",
+  help: "Working directory inside the container",
+};
+
 const run: Verb = {
   usage: "run [OPTIONS] IMAGE [COMMAND [ARG...]]",
   summary: "Run a command in a new container",
   stopAtPositional: true,
   args: { min: 1 },
   options: [
-    { long: "interactive", short: "i", kind: "flag", help: "Keep stdin open" },
-    { long: "tty", short: "t", kind: "flag", help: "Give the container the terminal" },
+    INTERACTIVE,
+    TTY,
     { long: "rm", kind: "flag", help: "Remove the container when it exits" },
     { long: "detach", short: "d", kind: "flag", help: "Run in the background and print the container's id" },
     { long: "name", kind: "value", arg: "NAME", help: "Name the container" },
-    {
-      long: "env",
-      short: "e",
-      kind: "list",
-      arg: "KEY=VALUE",
-      help: "Set an environment variable (repeatable)",
-    },
-    {
-      long: "workdir",
-      short: "w",
-      kind: "value",
-      arg: "DIR",
-      help: "Working directory inside the container",
-    },
+    ENV,
+    WORKDIR,
     { long: "hostname", kind: "value", arg: "NAME", help: "Hostname (default: the short container id)" },
     {
       long: "volume",
@@ -275,6 +281,30 @@ const logs: Verb = {
       (line.stream === "stdout" ? Deno.stdout : Deno.stderr).writeSync(encoder.encode(text));
     });
     return 0;
+  },
+};
+
+const exec: Verb = {
+  usage: "exec [-i] [-t] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
+  summary: "Run a command in a running container",
+  stopAtPositional: true,
+  args: { min: 2 },
+  options: [
+    INTERACTIVE,
+    TTY,
+    ENV,
+    WORKDIR,
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [container, ...command] }) {
+    const { execInContainer } = await import("./lib/exec.ts");
+    return await execInContainer(store, container, {
+      command,
+      env: o.env as string[] | undefined,
+      workdir: o.workdir as string | undefined,
+      interactive: Boolean(o.interactive),
+      tty: Boolean(o.tty),
+    });
   },
 };
 
@@ -531,6 +561,7 @@ const VERBS: Record<string, Verb> = {
   run,
   ps,
   logs,
+  exec,
   start,
   stop,
   restart,

@@ -48,6 +48,7 @@ export { type ArchiveFormat, loadImages, saveImage } from "./lib/archive.ts";
 export { type LimitOptions, type Limits, parseLimits } from "./lib/cgroups.ts";
 export { type Sample, sampleStats } from "./lib/stats.ts";
 export { containerLogs, killContainer, type LogOptions, stopContainer } from "./lib/lifecycle.ts";
+export { execInContainer, type ExecOptions } from "./lib/exec.ts";
 export { type LogLine, logTime, parseLog } from "./lib/supervise.ts";
 export {
   checkVolumeName,

@@ -43,6 +43,8 @@ const RESOLVE_IN_ROOT = 0x10;
 const STATVFS_F_FLAG = 72;
 const STATVFS_SIZE = 128;
 const PR_CAPBSET_DROP = 24;
+/** close_range(2) flag: mark close-on-exec rather than close now. */
+const CLOSE_RANGE_CLOEXEC = 1 << 2;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0x80000;
@@ -75,6 +77,8 @@ const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   // int fd
   close: { parameters: ["i32"], result: "i32" },
+  // unsigned int first, unsigned int last, int flags (glibc 2.34 and later)
+  close_range: { parameters: ["u32", "u32", "i32"], result: "i32" },
   // int fd, const void *buf, size_t count
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // int fd, void *buf, size_t count
@@ -268,6 +272,15 @@ function cstrArray(items: string[]): { ptrs: Uint8Array<ArrayBuffer>; keep: Uint
     ptrs[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)));
   });
   return { ptrs: new Uint8Array(ptrs.buffer), keep };
+}
+
+/**
+ * Marks every descriptor from `first` on close-on-exec (close_range(2)
+ * with CLOSE_RANGE_CLOEXEC, kernel 5.11): whatever skiff inherited from
+ * its own parent must not reach a container's command.
+ */
+export function closeOnExecFrom(first: number): void {
+  check(libc().close_range(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), "close_range");
 }
 
 /**

@@ -16,6 +16,7 @@
 
 import {
   capbsetDrop,
+  closeOnExecFrom,
   execve,
   interfaceUp,
   MNT_DETACH,
@@ -65,7 +66,8 @@ export const EXIT_NOT_FOUND = 127;
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-class InitFailure extends Error {
+/** The command can't be started: the message and exit code `run` and `exec` give. */
+export class InitFailure extends Error {
   constructor(message: string, readonly exitCode: number) {
     super(message);
   }
@@ -156,6 +158,7 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
     }
   }
   status.writeSync(new TextEncoder().encode("exec\n"));
+  closeOnExecFrom(3);
   try {
     execve(path, spec.argv, spec.env);
   } catch (e) {

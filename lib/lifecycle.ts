@@ -13,7 +13,7 @@ import type { Store } from "./store.ts";
 import { type LogLine, parseLog } from "./supervise.ts";
 
 /** The container's PID 1 on the host, when it runs. */
-function pid1Of(record: ContainerRecord): number | undefined {
+export function pid1Of(record: ContainerRecord): number | undefined {
   return record.status === "running" && record.pid ? childrenOf(record.pid)[0] : undefined;
 }
 

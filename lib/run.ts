@@ -19,7 +19,8 @@ import {
 import { NotFoundError, UsageError } from "./errors.ts";
 import { type Image, type ImageConfig, layerDirs, resolveImage } from "./images.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
-import { childrenOf, processStartTime, SIGNAL_NUMBERS } from "./proc.ts";
+import { processStartTime } from "./proc.ts";
+import { exitCodeOf, forwardSignals } from "./signals.ts";
 import { BUSYBOX, parseLog, supervisorArgv } from "./supervise.ts";
 import { planRootfs } from "./rootfs.ts";
 import { containerArgv, findCommand } from "./spawn.ts";
@@ -71,9 +72,6 @@ const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 const HOSTNAME =
   /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
-/** Signals a foreground run passes on to the container. */
-const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
-
 /**
  * Checks `-e` values and the other free-form options before anything is
  * created.
@@ -81,11 +79,7 @@ const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIG
  * @throws {UsageError} naming the bad value
  */
 export function validateRunOptions(opts: RunOptions, detach = false): void {
-  for (const e of opts.env ?? []) {
-    if (!/^[^=\0]+=[^\0]*$/.test(e)) {
-      throw new UsageError(`Invalid environment variable "${e}": use -e KEY=VALUE`);
-    }
-  }
+  checkEnvironment(opts.env ?? []);
   if (opts.hostname !== undefined && (opts.hostname.length > 64 || !HOSTNAME.test(opts.hostname))) {
     throw new UsageError(
       `Invalid hostname "${opts.hostname}": use letters, digits, "-" and ".", at most 64 characters`,
@@ -103,6 +97,19 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
   }
 }
 
+/**
+ * Checks `-e` values.
+ *
+ * @throws {UsageError} naming the first that is not KEY=VALUE
+ */
+export function checkEnvironment(env: string[]): void {
+  for (const e of env) {
+    if (!/^[^=\0]+=[^\0]*$/.test(e)) {
+      throw new UsageError(`Invalid environment variable "${e}": use -e KEY=VALUE`);
+    }
+  }
+}
+
 /** The argv a container runs: entrypoint, then the command or the image's Cmd. */
 export function commandFor(image: Image, command: string[]): string[] {
   const { Entrypoint = [], Cmd = [] } = image.config.config;
@@ -115,15 +122,19 @@ export function commandFor(image: Image, command: string[]): string[] {
  * the image's Env over them, the user's `-e` over those; last one wins.
  */
 export function environmentFor(image: Image, hostname: string, opts: RunOptions): string[] {
-  const all = [
+  return mergeEnvironment([
     DEFAULT_PATH,
     `HOSTNAME=${hostname}`,
     "HOME=/root",
     ...(opts.tty ? ["TERM=xterm"] : []),
     ...(image.config.config.Env ?? []),
     ...(opts.env ?? []),
-  ];
-  const byKey = new Map(all.map((e) => [e.slice(0, e.indexOf("=")), e]));
+  ]);
+}
+
+/** `KEY=VALUE` pairs with one per key: the last one wins, in the place of the first. */
+export function mergeEnvironment(env: string[]): string[] {
+  const byKey = new Map(env.map((e) => [e.slice(0, e.indexOf("=")), e]));
   return [...byKey.values()];
 }
 
@@ -304,12 +315,12 @@ async function startInCgroup(
     throw e;
   }
   await markRunning(store, record.id, child.pid);
-  const stop = forwardSignals(child.pid, Boolean(opts.tty));
+  const stop = forwardSignals(child.pid, Boolean(opts.tty) || Deno.stdin.isTerminal());
   const status = await child.status.finally(stop);
   const oomKilled = wasOomKilled(cgroup);
 
   checkStarted(Deno.readTextFileSync(`${dir}/init.status`));
-  return { exitCode: status.signal ? 128 + (SIGNAL_NUMBERS[status.signal] ?? 0) : status.code, oomKilled };
+  return { exitCode: exitCodeOf(status), oomKilled };
 }
 
 /**
@@ -491,42 +502,6 @@ function exists(path: string): boolean {
 function initModule(): string {
   const url = new URL("./init.ts", import.meta.url);
   return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
-}
-
-/**
- * Passes signals sent to skiff on to the container's PID 1, the keeper's
- * child. SIGINT and SIGQUIT from a terminal already reach
- * the container, which shares skiff's foreground process group, so with a
- * terminal those two are not sent twice.
- *
- * @returns a function that stops forwarding
- */
-function forwardSignals(keeper: number, terminal: boolean): () => void {
-  const signals = FORWARDED.filter((s) => !(terminal && (s === "SIGINT" || s === "SIGQUIT")));
-  const handlers = signals.map((signal) => {
-    const handler = () => {
-      for (const pid of childrenOf(keeper)) {
-        try {
-          Deno.kill(pid, signal);
-        } catch {
-          // already gone
-        }
-      }
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
-  // With a terminal, Ctrl-C must not kill skiff while the container lives.
-  const ignored = terminal
-    ? (["SIGINT", "SIGQUIT"] as const).map((signal) => {
-      const handler = () => {};
-      Deno.addSignalListener(signal, handler);
-      return [signal, handler] as const;
-    })
-    : [];
-  return () => {
-    for (const [signal, handler] of [...handlers, ...ignored]) Deno.removeSignalListener(signal, handler);
-  };
 }
 
 /**

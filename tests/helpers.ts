@@ -53,6 +53,20 @@ export async function skiff(store: string, args: string[], opts: SkiffOptions = 
   return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
 }
 
+/**
+ * Runs skiff holding a descriptor it did not open, as a careless parent
+ * passes one: fd 7, on the host's `/`. Nothing in a container may see it.
+ */
+export async function skiffWithStrayFd(store: string, args: string[]): Promise<Result> {
+  const { code, stdout, stderr } = await new Deno.Command("sh", {
+    args: ["-c", 'exec 7< / && exec "$@"', "sh", Deno.execPath(), ...skiffArgv(store, args)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
 /** Runs skiff and fails the test unless it exits 0; returns its stdout. */
 export async function skiffOk(store: string, args: string[], opts?: SkiffOptions): Promise<string> {
   const r = await skiff(store, args, opts);

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, withStore } from "./helpers.ts";
+import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, skiffWithStrayFd, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -139,6 +139,14 @@ test("capabilities beyond podman's default set are dropped", async () => {
     ]);
     assert.match(out, /CapBnd:\s+00000000800405fb/);
     assert.match(out, /mount-refused/);
+  });
+});
+
+test("no descriptor skiff inherited reaches the command", async () => {
+  await withStore(async (store) => {
+    const r = await skiffWithStrayFd(store, ["run", "--rm", "busybox", "sh", "-c", "ls /proc/$$/fd; true"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "0\n1\n2\n", "only stdin, stdout and stderr");
   });
 });
 
