@@ -82,13 +82,23 @@ export function defaultStoreRoot(flag?: string): string {
 
 /**
  * Writes a file atomically: to `path.tmp`, then renamed over `path`, so a
- * reader sees the old or the new content, never a part. Callers hold the
- * store lock, so no two writers share the `.tmp` name.
+ * reader sees the old or the new content, never a part. A write that fails
+ * (a full disk, a read-only one) leaves the old content and no `.tmp`.
+ * Callers hold the store lock, so no two writers share the `.tmp` name.
  */
 export function writeAtomic(path: string, data: string): Promise<void> {
   const tmp = `${path}.tmp`;
-  Deno.writeTextFileSync(tmp, data, { mode: 0o600 });
-  Deno.renameSync(tmp, path);
+  try {
+    Deno.writeTextFileSync(tmp, data, { mode: 0o600 });
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // never made, or the disk refuses even that
+    }
+    return Promise.reject(e);
+  }
   return Promise.resolve();
 }
 
