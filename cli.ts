@@ -379,6 +379,12 @@ const stats: Verb = {
   options: [{ long: "no-stream", kind: "flag", help: "Print one sample and exit" }, HELP],
   async action(store, { options: o, positionals }) {
     const { sampleStats } = await import("./lib/stats.ts");
+    const { inUserNamespace } = await import("./lib/proc.ts");
+    if (inUserNamespace()) {
+      throw new UsageError(
+        "stats reads containers' cgroups, and rootless containers have none here (the cgroup v1 hierarchies are root's): run with sudo",
+      );
+    }
     const pick = async () => {
       const running = (await listContainers(store)).filter((r) => r.status === "running" && r.cgroup);
       return positionals.length === 0 ? running : positionals.map((ref) => findContainer(running, ref));
@@ -633,8 +639,16 @@ export async function main(argv: string[]): Promise<number> {
         `"skiff ${name}" takes ${verb.usage.replace(/^\S+\s*/, "")}; see "skiff ${name} --help"`,
       );
     }
-    const store = new Store(defaultStoreRoot(global.options.root as string | undefined));
-    return await verb.action(store, parsed);
+    const root = defaultStoreRoot(global.options.root as string | undefined);
+    // An ordinary user's skiff runs again as root of a user namespace;
+    // exec enters the container's own from here (see lib/rootless.ts).
+    if (Deno.uid() !== 0 && verb !== exec) {
+      const { runInUserNamespace } = await import("./lib/rootless.ts");
+      return await runInUserNamespace(new URL(import.meta.url).pathname, ["--root", root, name, ...rest]);
+    }
+    const outer = Deno.env.get("SKIFF_OUTER");
+    if (outer !== undefined && Deno.ppid !== Number(outer)) return EXIT_SKIFF; // it died before we armed
+    return await verb.action(new Store(root), parsed);
   } catch (e) {
     console.error(`skiff: ${describeError(e)}`);
     if (Deno.env.get("SKIFF_DEBUG")) console.error(e);

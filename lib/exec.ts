@@ -11,7 +11,8 @@
  * So, as one chain of processes:
  *
  * 1. `nsenter --pid --no-fork`: children of what follows are born in the
- *    container's pid namespace;
+ *    container's pid namespace (rootless, `--user` first: the user owns
+ *    the container's user namespace, and is root in it from here);
  * 2. a host shell ({@link WAITER}) closes what skiff inherited, joins the container's cgroups, opens the
  *    directory of the host's static busybox as fd 3, and runs the rest as
  *    its child, which is therefore in the container's pid namespace. It
@@ -66,6 +67,8 @@ export interface ExecOptions {
 export interface ExecPlan {
   /** The container's PID 1, on the host. */
   pid1: number;
+  /** Enter the container's user namespace first (rootless: this skiff is its owner, outside it). */
+  user: boolean;
   /** cgroup.procs files to join. */
   cgroupProcs: string[];
   cwd: string;
@@ -109,6 +112,7 @@ export function execArgv(plan: ExecPlan): string[] {
   return [
     tools.nsenter,
     ...target,
+    ...(plan.user ? ["--user"] : []),
     "--pid",
     "--no-fork",
     "--",
@@ -182,6 +186,7 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
   }
   const plan: ExecPlan = {
     pid1,
+    user: Deno.uid() !== 0,
     cgroupProcs: (record.cgroup?.own ?? []).map((dir) => `${dir}/cgroup.procs`),
     cwd,
     argv,

@@ -3,6 +3,7 @@ import { execArgv } from "./exec.ts";
 
 const plan = {
   pid1: 42,
+  user: false,
   cgroupProcs: ["/cg/a/cgroup.procs", "/cg/b/cgroup.procs"],
   cwd: "/srv",
   argv: ["/bin/ls", "-l"],
@@ -16,6 +17,20 @@ Deno.test("exec enters the pid namespace first, keeping a waiter outside it", ()
   assert.deepEqual(argv.slice(6, 8), ["/bin/busybox", "sh"]);
   const waiterArgs = argv.slice(argv.indexOf("exec-waiter") + 1, argv.indexOf("exec-waiter") + 3);
   assert.deepEqual(waiterArgs, ["/cg/a/cgroup.procs /cg/b/cgroup.procs", "/bin"]);
+});
+
+Deno.test("rootless, exec enters the container's user namespace before its pid namespace", () => {
+  const argv = execArgv({ ...plan, user: true });
+  assert.deepEqual(argv.slice(0, 7), [
+    "/usr/bin/nsenter",
+    "--target",
+    "42",
+    "--user",
+    "--pid",
+    "--no-fork",
+    "--",
+  ]);
+  assert.equal(argv.filter((a) => a === "--user").length, 1, "the inner nsenter is in it already");
 });
 
 Deno.test("exec sets inheritable caps before bounding, and drops them last, right before the command", () => {

@@ -9,14 +9,15 @@
  * @module
  */
 
-import { isAlive, processStartTime } from "./proc.ts";
+import { inUserNamespace, isAlive, processStartTime } from "./proc.ts";
 
 /** Where the v1 freezer hierarchy is mounted (no systemd here: DESIGN.md). */
 export const FREEZER = "/sys/fs/cgroup/freezer";
 const PREFIX = "skiff-freeze-";
 
-/** Whether this machine has a v1 freezer hierarchy skiff can use. */
+/** Whether this machine has a v1 freezer hierarchy skiff can use (root's only). */
 export function hasFreezer(root = FREEZER): boolean {
+  if (inUserNamespace()) return false;
   try {
     return Deno.statSync(`${root}/cgroup.procs`).isFile;
   } catch {
@@ -84,6 +85,11 @@ async function release(cgroup: string, root: string): Promise<void> {
  * @throws {Error} when there is no freezer hierarchy, saying so
  */
 export async function withFrozen<T>(pid1: number, fn: () => Promise<T>, root = FREEZER): Promise<T> {
+  if (inUserNamespace()) {
+    throw new Error(
+      "Cannot pause the container: rootless skiff cannot use the cgroup freezer (it is root's here); stop the container first, or run with sudo",
+    );
+  }
   if (!hasFreezer(root)) {
     throw new Error(
       `Cannot pause the container: no cgroup v1 freezer at "${root}"; stop the container first`,

@@ -6,7 +6,7 @@
  *   blob named by its diff id (the sha256 of the uncompressed tar) and
  *   extracts it with GNU tar into `layers/DIFFID/`, turning OCI whiteouts
  *   (`.wh.NAME`, `.wh..wh..opq`) into overlay's (a 0:0 character device, the
- *   trusted.overlay.opaque xattr). GNU tar refuses `..` members, writes
+ *   trusted.overlay.opaque xattr, or user.overlay.opaque rootless). GNU tar refuses `..` members, writes
  *   through symlinks and hard links out of the directory, and strips
  *   absolute names; any such refusal fails the whole extraction.
  * - {@link layerFromUpper} does the reverse for a container's upper dir:
@@ -20,6 +20,7 @@
  */
 
 import { lgetxattr, lsetxattr, mknodWhiteout } from "../ffi/xattr.ts";
+import { inUserNamespace, mappedIds } from "./proc.ts";
 import type { Store } from "./store.ts";
 
 /** A layer as an image lists it. */
@@ -32,7 +33,8 @@ export interface Layer {
 
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
-const OPAQUE_XATTR = "trusted.overlay.opaque";
+/** Where overlay marks an opaque dir: trusted.*, or user.* in a user namespace (userxattr). */
+const OPAQUE_XATTRS = ["trusted.overlay.opaque", "user.overlay.opaque"];
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 /**
@@ -65,18 +67,7 @@ export async function extractLayer(
       if (move) await Deno.remove(file);
       [source, owned] = [blob, true];
     }
-    const root = Deno.uid() === 0;
-    const tarArgs = [
-      "-x",
-      "-f",
-      source,
-      "-C",
-      dir,
-      "--numeric-owner",
-      ...(root
-        ? ["--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=*"]
-        : ["--no-same-owner"]),
-    ];
+    const tarArgs = ["-x", "-f", source, "-C", dir, "--numeric-owner", ...ownership()];
     const [tar, sum] = await Promise.all([
       new Deno.Command("tar", { args: tarArgs, stdout: "null", stderr: "piped" }).output(),
       new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", source], stderr: "piped" }).output(),
@@ -107,6 +98,18 @@ export async function extractLayer(
     await Deno.remove(blob).catch(() => {});
     if (move) await Deno.remove(file).catch(() => {});
   }
+}
+
+/**
+ * tar's options for owners, modes and xattrs. Root keeps them all. In a
+ * user namespace trusted.* xattrs are out of reach, and with only the
+ * user's own id mapped every file becomes root's (rootless skiff warned).
+ */
+function ownership(): string[] {
+  if (Deno.uid() !== 0) return ["--no-same-owner"];
+  const keep = ["--same-permissions", "--xattrs", "--xattrs-include=*"];
+  if (!inUserNamespace()) return ["--same-owner", ...keep];
+  return [mappedIds() > 1 ? "--same-owner" : "--no-same-owner", ...keep, "--xattrs-exclude=trusted.*"];
 }
 
 async function renameUnlessExists(from: string, to: string): Promise<void> {
@@ -151,7 +154,7 @@ async function convertWhiteouts(dir: string): Promise<void> {
     const name = path.slice(slash + 1);
     await Deno.remove(path);
     if (name === OPAQUE) {
-      lsetxattr(parent, OPAQUE_XATTR, "y");
+      lsetxattr(parent, OPAQUE_XATTRS[inUserNamespace() ? 1 : 0], "y");
       continue;
     }
     const target = `${parent}/${name.slice(WHITEOUT.length)}`;
@@ -194,7 +197,7 @@ export async function layerFromUpper(
       }
       members.push(path);
       if (info.isDirectory) {
-        if (lgetxattr(`${upper}/${path}`, OPAQUE_XATTR) === "y") {
+        if (OPAQUE_XATTRS.some((x) => lgetxattr(`${upper}/${path}`, x) === "y")) {
           markers.push(await marker(staging, path, OPAQUE));
         }
         await walk(path);
@@ -214,6 +217,7 @@ export async function layerFromUpper(
       "--xattrs",
       "--xattrs-include=*",
       "--xattrs-exclude=trusted.overlay.*",
+      "--xattrs-exclude=user.overlay.*",
       "--null",
       "--no-recursion",
       "-C",

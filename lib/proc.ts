@@ -77,3 +77,21 @@ export function parseSignal(name: string): Deno.Signal | null {
   const full = byNumber ?? (upper.startsWith("SIG") ? upper : `SIG${upper}`);
   return full in SIGNAL_NUMBERS ? full as Deno.Signal : null;
 }
+
+/** Whether this process is in a user namespace other than the host's (its uid map is not the identity). */
+export function inUserNamespace(uidMap = readUidMap()): boolean {
+  return uidMap.trim().split(/\s+/).join(" ") !== "0 0 4294967295";
+}
+
+/** How many uids this process's user namespace maps: 1 for the fallback mapping. */
+export function mappedIds(uidMap = readUidMap()): number {
+  return uidMap.trim().split("\n").reduce((n, line) => n + Number(line.trim().split(/\s+/)[2] ?? 0), 0);
+}
+
+function readUidMap(): string {
+  try {
+    return Deno.readTextFileSync("/proc/self/uid_map");
+  } catch {
+    return "0 0 4294967295";
+  }
+}

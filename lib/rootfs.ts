@@ -48,6 +48,11 @@ export interface RootfsSpec {
   console?: string;
   /** Volumes to bind in. */
   binds?: BindSpec[];
+  /**
+   * Overlay keeps its xattrs (opaque dirs) in `user.overlay.*`, as it must
+   * when mounted in a user namespace (kernel 5.11): rootless.
+   */
+  userxattr?: boolean;
 }
 
 /** One volume: a host file or directory and where it goes in the container. */
@@ -127,7 +132,9 @@ export function planRootfs(spec: RootfsSpec): Step[] {
       target: r,
       fstype: "overlay",
       flags: 0,
-      data: `lowerdir=${spec.lowerdirs.join(":")},upperdir=${spec.upperdir},workdir=${spec.workdir}`,
+      data: `lowerdir=${spec.lowerdirs.join(":")},upperdir=${spec.upperdir},workdir=${spec.workdir}${
+        spec.userxattr ? ",userxattr" : ""
+      }`,
     },
     { op: "mkdir", path: `${r}/proc`, mode: 0o555 },
     { op: "mount", source: "proc", target: `${r}/proc`, fstype: "proc", flags: hardened },

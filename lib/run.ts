@@ -19,7 +19,7 @@ import {
 import { NotFoundError, UsageError } from "./errors.ts";
 import { type Image, type ImageConfig, layerDirs, resolveImage } from "./images.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
-import { processStartTime } from "./proc.ts";
+import { inUserNamespace, processStartTime } from "./proc.ts";
 import { exitCodeOf, forwardSignals } from "./signals.ts";
 import { BUSYBOX, parseLog, supervisorArgv } from "./supervise.ts";
 import { planRootfs } from "./rootfs.ts";
@@ -155,6 +155,7 @@ export function initSpecFor(
       upperdir: `${dir}/upper`,
       workdir: `${dir}/work`,
       console,
+      userxattr: inUserNamespace(),
       binds: record.mounts.map((m) => ({
         source: m.source,
         target: m.destination,
@@ -201,13 +202,13 @@ async function run(
   detach: boolean,
 ): Promise<{ id: string; exitCode: number }> {
   validateRunOptions(opts, detach);
-  await checkPrivileges();
+  checkPrivileges();
   await store.init();
   const image = await resolveImage(store, opts.image);
   const id = newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
   // Planned now, so the record names it from the start; made at start.
-  const cgroup = planCgroup(detectVersion(), CGROUP_ROOT, id, opts.limits ?? {});
+  const cgroup = cgroupFor(id, opts.limits ?? {});
   const record = await createContainer(store, {
     id,
     name: opts.name,
@@ -253,6 +254,22 @@ async function run(
       });
     }
   }
+}
+
+/**
+ * The container's cgroup. Rootless, there is none: the v1 hierarchies are
+ * root's, so limits are refused rather than silently dropped.
+ *
+ * @throws {UsageError} for limits without cgroups
+ */
+function cgroupFor(id: string, limits: Limits): CgroupPlan {
+  if (!inUserNamespace()) return planCgroup(detectVersion(), CGROUP_ROOT, id, limits);
+  if (Object.keys(limits).length > 0) {
+    throw new UsageError(
+      "Resource limits need cgroups, and rootless skiff has none here (the cgroup v1 hierarchies are root's; a cgroup v2 hierarchy delegated to you, as systemd gives, would do): drop the limit options, or run with sudo",
+    );
+  }
+  return { version: detectVersion(), dirs: [], writes: [], procs: [], own: [] };
 }
 
 /** How a container ended. */
@@ -331,7 +348,7 @@ async function startInCgroup(
  * @throws {InvalidStateError} when it is not exited (another start got it first, say)
  */
 export async function startContainer(store: Store, ref: string, attach = false): Promise<number> {
-  await checkPrivileges();
+  checkPrivileges();
   const record = await claimForStart(store, ref);
   let exitCode = EXIT_SKIFF;
   let oomKilled = false;
@@ -340,7 +357,7 @@ export async function startContainer(store: Store, ref: string, attach = false):
     if (config === null) {
       throw new StartError(`Cannot start "${ref}": its image's config is gone`, EXIT_SKIFF);
     }
-    const cgroup = planCgroup(detectVersion(), CGROUP_ROOT, record.id, record.limits);
+    const cgroup = cgroupFor(record.id, record.limits);
     await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
     if (!attach) {
       await startDetached(store, record, config, cgroup);
@@ -505,24 +522,15 @@ function initModule(): string {
 }
 
 /**
- * Containers need root, or (rootless, not yet supported) user namespaces.
+ * Containers need root: the CLI runs an ordinary user's skiff as root of a
+ * user namespace (lib/rootless.ts) before it gets here.
  *
  * @param uid the caller's uid
- * @param read reads a /proc/sys file; "" when it is missing
- * @throws {UsageError} saying which is missing and what to do
+ * @throws {UsageError} saying how to run it instead
  */
-export async function checkPrivileges(
-  uid: number | null = Deno.uid(),
-  read = (path: string) => Deno.readTextFile(path).catch(() => ""),
-): Promise<void> {
+export function checkPrivileges(uid: number | null = Deno.uid()): void {
   if (uid === 0) return;
-  const max = (await read("/proc/sys/user/max_user_namespaces")).trim();
-  const clone = (await read("/proc/sys/kernel/unprivileged_userns_clone")).trim();
-  const apparmor = (await read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")).trim();
-  if (max === "0" || clone === "0" || apparmor === "1") {
-    throw new UsageError(
-      "Containers need root or unprivileged user namespaces, and this machine allows neither: run with sudo, or enable user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)",
-    );
-  }
-  throw new UsageError("Rootless containers are not supported yet: run skiff with sudo");
+  throw new UsageError(
+    "Containers need root: run skiff with sudo, or rootless through its CLI (deno task run ...), which enters a user namespace",
+  );
 }

@@ -14,17 +14,26 @@ export const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT
 /**
  * Passes signals sent to skiff on to the children of `waiter`: the
  * container's PID 1 for a keeper, the command for `exec`'s waiting shell.
- * SIGINT and SIGQUIT from a terminal already reach the container, which
- * shares skiff's foreground process group, so with a terminal those two
- * are not sent twice, and skiff ignores them.
  *
  * @returns a function that stops forwarding
  */
 export function forwardSignals(waiter: number, terminal: boolean): () => void {
+  return relaySignals(() => childrenOf(waiter), terminal);
+}
+
+/**
+ * Passes the {@link FORWARDED} signals sent to skiff on to the processes
+ * `targets` names at the time. SIGINT and SIGQUIT from a terminal already
+ * reach them when they share skiff's foreground process group, so with a
+ * terminal those two are not sent twice, and skiff ignores them.
+ *
+ * @returns a function that stops relaying
+ */
+export function relaySignals(targets: () => number[], terminal: boolean): () => void {
   const signals = FORWARDED.filter((s) => !(terminal && (s === "SIGINT" || s === "SIGQUIT")));
   const handlers = signals.map((signal) => {
     const handler = () => {
-      for (const pid of childrenOf(waiter)) {
+      for (const pid of targets()) {
         try {
           Deno.kill(pid, signal);
         } catch {

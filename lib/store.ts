@@ -14,6 +14,8 @@
  * @module
  */
 
+import { UsageError } from "./errors.ts";
+
 /** The directories of one store. */
 export class Store {
   /**
@@ -71,9 +73,23 @@ export class Store {
   }
 }
 
-/** The store to use: `--root`, else $SKIFF_ROOT, else /var/lib/skiff. */
+/**
+ * The store to use: `--root`, else $SKIFF_ROOT, else /var/lib/skiff for
+ * root and {@link rootlessStoreRoot} for anyone else.
+ */
 export function defaultStoreRoot(flag?: string): string {
-  return flag ?? Deno.env.get("SKIFF_ROOT") ?? "/var/lib/skiff";
+  return flag ?? Deno.env.get("SKIFF_ROOT") ?? (Deno.uid() === 0 ? "/var/lib/skiff" : rootlessStoreRoot());
+}
+
+/** Where an ordinary user's store is: $XDG_DATA_HOME/skiff, else ~/.local/share/skiff. */
+export function rootlessStoreRoot(
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): string {
+  const data = env("XDG_DATA_HOME");
+  if (data) return `${data}/skiff`;
+  const home = env("HOME");
+  if (!home) throw new UsageError("Cannot find your store: set HOME or XDG_DATA_HOME, or give --root DIR");
+  return `${home}/.local/share/skiff`;
 }
 
 // The store's files are small and read on the path of every `run`: sync
