@@ -22,7 +22,7 @@ import { findImage, importFile, listImages, removeImage, tarballName } from "./l
 
 import { EXIT_SKIFF } from "./lib/init.ts";
 import { runContainer, runDetached, startContainer, StartError } from "./lib/run.ts";
-import { defaultStoreRoot, Store } from "./lib/store.ts";
+import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store.ts";
 import {
   createVolume,
   inspectVolume,
@@ -586,14 +586,26 @@ const VERBS: Record<string, Verb> = {
 };
 
 const GLOBAL: OptionSpec[] = [
-  { long: "root", kind: "value", arg: "DIR", help: "The store (default: $SKIFF_ROOT, else /var/lib/skiff)" },
+  {
+    long: "root",
+    kind: "value",
+    arg: "DIR",
+    help: "The store (default: $SKIFF_ROOT, else /var/lib/skiff; rootless: ~/.local/share/skiff)",
+  },
+  {
+    long: "runroot",
+    kind: "value",
+    arg: "DIR",
+    help:
+      "Running containers' state (default: in --root's store, else /run/skiff; rootless: $XDG_RUNTIME_DIR/skiff)",
+  },
   HELP,
 ];
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(VERBS).map((v) => v.length));
   return [
-    "Usage: skiff [--root DIR] COMMAND [OPTIONS] [ARGS]",
+    "Usage: skiff [--root DIR] [--runroot DIR] COMMAND [OPTIONS] [ARGS]",
     "",
     "A small container toolkit: images, overlay filesystems, namespaces.",
     "",
@@ -639,16 +651,18 @@ export async function main(argv: string[]): Promise<number> {
         `"skiff ${name}" takes ${verb.usage.replace(/^\S+\s*/, "")}; see "skiff ${name} --help"`,
       );
     }
-    const root = defaultStoreRoot(global.options.root as string | undefined);
+    const flags = global.options as { root?: string; runroot?: string };
+    const store = new Store(defaultStoreRoot(flags.root), defaultRunRoot(flags.root, flags.runroot));
     // An ordinary user's skiff runs again as root of a user namespace;
     // exec enters the container's own from here (see lib/rootless.ts).
     if (Deno.uid() !== 0 && verb !== exec) {
       const { runInUserNamespace } = await import("./lib/rootless.ts");
-      return await runInUserNamespace(new URL(import.meta.url).pathname, ["--root", root, name, ...rest]);
+      const where = ["--root", store.root, "--runroot", store.runRoot];
+      return await runInUserNamespace(new URL(import.meta.url).pathname, [...where, name, ...rest]);
     }
     const outer = Deno.env.get("SKIFF_OUTER");
     if (outer !== undefined && Deno.ppid !== Number(outer)) return EXIT_SKIFF; // it died before we armed
-    return await verb.action(new Store(root), parsed);
+    return await verb.action(store, parsed);
   } catch (e) {
     console.error(`skiff: ${describeError(e)}`);
     if (Deno.env.get("SKIFF_DEBUG")) console.error(e);

@@ -22,7 +22,7 @@
  * @module
  */
 
-export { defaultStoreRoot, Store } from "./lib/store.ts";
+export { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store.ts";
 export { runContainer, runDetached, type RunOptions, startContainer, StartError } from "./lib/run.ts";
 export {
   type ContainerRecord,

@@ -169,7 +169,7 @@ export function initSpecFor(
     env: record.env,
     dropCaps: capabilitiesToDrop(),
     cgroupProcs,
-    statusFile: `${dir}/init.status`,
+    statusFile: `${store.runtime(record.id)}/init.status`,
   };
 }
 
@@ -301,7 +301,6 @@ async function startInCgroup(
   opts: Pick<RunOptions, "tty" | "interactive">,
   cgroup: CgroupPlan,
 ): Promise<Ending> {
-  const dir = store.container(record.id);
   // The terminal's own path (/dev/pts/N): the new mount namespace has a
   // copy of that mount. Binding /proc/self/fd/0 itself fails with EINVAL,
   // as its mount belongs to skiff's namespace.
@@ -310,8 +309,7 @@ async function startInCgroup(
     ...initSpecFor(store, record, layerDirs(store, config), terminal, cgroup.procs),
     keeperParent: Deno.pid,
   };
-  Deno.writeFileSync(spec.statusFile, new Uint8Array());
-  const argv = keeperArgv(dir, spec);
+  const argv = keeperArgv(store.runtime(record.id), spec);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(argv[0], {
@@ -336,7 +334,7 @@ async function startInCgroup(
   const status = await child.status.finally(stop);
   const oomKilled = wasOomKilled(cgroup);
 
-  checkStarted(Deno.readTextFileSync(`${dir}/init.status`));
+  checkStarted(Deno.readTextFileSync(spec.statusFile));
   return { exitCode: exitCodeOf(status), oomKilled };
 }
 
@@ -383,8 +381,9 @@ export async function startContainer(store: Store, ref: string, attach = false):
  * environment: a 0600 file, not argv, which every user of the host can
  * read in ps.
  */
-function keeperArgv(dir: string, spec: InitSpec): string[] {
-  const specFile = `${dir}/init.json`;
+function keeperArgv(runtime: string, spec: InitSpec): string[] {
+  Deno.mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  const specFile = `${runtime}/init.json`;
   Deno.writeFileSync(spec.statusFile, new Uint8Array());
   Deno.writeTextFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
   return containerArgv({ deno: Deno.execPath(), initModule: initModule(), initSpec: specFile });
@@ -420,10 +419,11 @@ async function startDetached(
   cgroup: CgroupPlan,
 ): Promise<void> {
   const dir = store.container(record.id);
+  const runtime = store.runtime(record.id);
   // A start after a stop: the last run's reports must not be read as this one's.
-  for (const stale of ["exit", "keeper"]) {
+  for (const stale of [`${dir}/exit`, `${runtime}/keeper`]) {
     try {
-      Deno.removeSync(`${dir}/${stale}`);
+      Deno.removeSync(stale);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
@@ -432,10 +432,11 @@ async function startDetached(
   let supervisor: Deno.ChildProcess | undefined;
   try {
     const spec = initSpecFor(store, record, layerDirs(store, config), undefined, cgroup.procs);
-    const keeper = keeperArgv(dir, spec);
+    const keeper = keeperArgv(runtime, spec);
     keeper[0] = findCommand(keeper[0]);
     const argv = supervisorArgv({
       dir,
+      runtime,
       lock: store.lockFile,
       trash: `${store.tmpDir}/rm-${record.id}`,
       autoRemove: record.autoRemove,
@@ -477,13 +478,13 @@ async function startDetached(
       if (report === "" && said) throw new StartError(`Cannot start the container: ${said}`, EXIT_SKIFF);
       throw e;
     }
-    for (let i = 0; !exists(`${dir}/keeper`); i++) {
+    for (let i = 0; !exists(`${runtime}/keeper`); i++) {
       if (i === 2000) {
         throw new StartError("Cannot start the container: its supervisor did not report", EXIT_SKIFF);
       }
       await new Promise((r) => setTimeout(r, 5));
     }
-    const keeperPid = Number(Deno.readTextFileSync(`${dir}/keeper`));
+    const keeperPid = Number(Deno.readTextFileSync(`${runtime}/keeper`));
     const handover = supervisor;
     await updateContainer(store, record.id, {
       status: "running",

@@ -6,9 +6,10 @@
  * ROOT/images/index.json      "name:tag" -> image id (sha256 of its config)
  * ROOT/blobs/sha256/HEX       image configs, as OCI content-addressed blobs
  * ROOT/layers/HEX/            one extracted layer, keyed by its diff id
- * ROOT/containers/ID/         config.json, upper/, work/, merged/, init.status
+ * ROOT/containers/ID/         config.json, upper/, work/, merged/, log, exit
  * ROOT/volumes/NAME/          volume.json, _data/ (a named volume)
  * ROOT/tmp/                   work in progress, renamed into place when done
+ * RUN/containers/ID/          init.json, init.status, keeper, the log FIFOs
  * ```
  *
  * @module
@@ -20,8 +21,11 @@ import { UsageError } from "./errors.ts";
 export class Store {
   /**
    * @param root the store's top directory, e.g. /var/lib/skiff
+   * @param runRoot where running containers' state lives (init's spec and
+   *   report, the keeper's pid, the log FIFOs), e.g. /run/skiff: nothing
+   *   there outlives a reboot. By default inside the store.
    */
-  constructor(readonly root: string) {}
+  constructor(readonly root: string, readonly runRoot = `${root}/run`) {}
 
   get lockFile(): string {
     return `${this.root}/lock`;
@@ -50,14 +54,23 @@ export class Store {
   get tmpDir(): string {
     return `${this.root}/tmp`;
   }
+  get runtimeDir(): string {
+    return `${this.runRoot}/containers`;
+  }
+  /** A container's runtime state (see the constructor). */
+  runtime(id: string): string {
+    return `${this.runRoot}/containers/${id}`;
+  }
 
   /** Creates the store's directories; one stat when they exist. */
   init(): Promise<void> {
-    const dirs = ["images", "blobs/sha256", "layers", "containers", "volumes", "tmp"];
+    const dirs = ["images", "blobs/sha256", "layers", "containers", "volumes", "tmp"]
+      .map((d) => `${this.root}/${d}`).concat(this.runtimeDir);
     try {
-      Deno.statSync(`${this.root}/${dirs.at(-1)}`);
+      Deno.statSync(`${this.root}/tmp`);
+      Deno.statSync(this.runtimeDir);
     } catch {
-      for (const dir of dirs) Deno.mkdirSync(`${this.root}/${dir}`, { recursive: true, mode: 0o700 });
+      for (const dir of dirs) Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
     return Promise.resolve();
   }
@@ -79,6 +92,35 @@ export class Store {
  */
 export function defaultStoreRoot(flag?: string): string {
   return flag ?? Deno.env.get("SKIFF_ROOT") ?? (Deno.uid() === 0 ? "/var/lib/skiff" : rootlessStoreRoot());
+}
+
+/**
+ * Where a store's runtime state goes: `--runroot`; else, for a store
+ * named by `--root` or $SKIFF_ROOT, inside it; else /run/skiff for root
+ * and $XDG_RUNTIME_DIR/skiff for anyone else (a private directory in /tmp
+ * when that is unset, checked to be the user's own).
+ *
+ * @throws {UsageError} when the private directory is someone else's
+ */
+export function defaultRunRoot(rootFlag?: string, runRootFlag?: string): string | undefined {
+  if (runRootFlag !== undefined) return runRootFlag;
+  if (rootFlag !== undefined || Deno.env.get("SKIFF_ROOT") !== undefined) return undefined;
+  if (Deno.uid() === 0) return "/run/skiff";
+  const runtime = Deno.env.get("XDG_RUNTIME_DIR");
+  if (runtime) return `${runtime}/skiff`;
+  const own = `/tmp/skiff-run-${Deno.uid()}`;
+  try {
+    Deno.mkdirSync(own, { mode: 0o700 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  const info = Deno.lstatSync(own);
+  if (!info.isDirectory || info.uid !== Deno.uid() || ((info.mode ?? 0) & 0o077) !== 0) {
+    throw new UsageError(
+      `Cannot keep runtime state in "${own}": it is not a private directory of yours; set XDG_RUNTIME_DIR, or remove it`,
+    );
+  }
+  return `${own}/skiff`;
 }
 
 /** Where an ordinary user's store is: $XDG_DATA_HOME/skiff, else ~/.local/share/skiff. */

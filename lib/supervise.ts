@@ -19,30 +19,31 @@
 export const BUSYBOX = "/bin/busybox";
 
 /**
- * The script. Arguments: DIR (the container's), LOCK (the store's lock
- * file), TRASH (where --rm moves DIR), RM (1 for --rm), CGROUPS (the
- * container's cgroup directories, space separated), then the keeper argv.
+ * The script. Arguments: DIR (the container's), RUN (its runtime state),
+ * LOCK (the store's lock file), TRASH (where --rm moves DIR), RM (1 for
+ * --rm), CGROUPS (the container's cgroup directories, space separated),
+ * then the keeper argv.
  */
 export const SUPERVISE = `
-dir=$1 lock=$2 trash=$3 rm=$4 cgroups=$5
-shift 5
+dir=$1 run=$2 lock=$3 trash=$4 rm=$5 cgroups=$6
+shift 6
 stamp() {
   while IFS= read -r line || [ -n "$line" ]; do
     printf '%s %s %s\\n' "$EPOCHREALTIME" "$1" "$line"
   done
 }
-rm -f "$dir/stdout.fifo" "$dir/stderr.fifo"
-mkfifo "$dir/stdout.fifo" "$dir/stderr.fifo"
-stamp stdout < "$dir/stdout.fifo" >> "$dir/log" &
-stamp stderr < "$dir/stderr.fifo" >> "$dir/log" &
+rm -f "$run/stdout.fifo" "$run/stderr.fifo"
+mkfifo "$run/stdout.fifo" "$run/stderr.fifo"
+stamp stdout < "$run/stdout.fifo" >> "$dir/log" &
+stamp stderr < "$run/stderr.fifo" >> "$dir/log" &
 # init checks that its keeper's parent is still this shell (lib/init.ts)
-SKIFF_KEEPER_PARENT=$$ "$@" < /dev/null > "$dir/stdout.fifo" 2> "$dir/stderr.fifo" &
+SKIFF_KEEPER_PARENT=$$ "$@" < /dev/null > "$run/stdout.fifo" 2> "$run/stderr.fifo" &
 keeper=$!
-echo "$keeper" > "$dir/keeper.tmp" && mv "$dir/keeper.tmp" "$dir/keeper"
+echo "$keeper" > "$run/keeper.tmp" && mv "$run/keeper.tmp" "$run/keeper"
 wait "$keeper"
 code=$?
 wait
-rm -f "$dir/stdout.fifo" "$dir/stderr.fifo"
+rm -f "$run/stdout.fifo" "$run/stderr.fifo"
 oom=0
 for cg in $cgroups; do
   for f in "$cg/memory.oom_control" "$cg/memory.events"; do
@@ -52,13 +53,13 @@ done
 echo "$code $EPOCHREALTIME \${oom:-0}" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
 for cg in $cgroups; do rmdir "$cg" 2>/dev/null; done
 if [ "$rm" = 1 ]; then
-  flock "$lock" mv "$dir" "$trash" && rm -rf "$trash"
+  flock "$lock" mv "$dir" "$trash" && rm -rf "$trash" "$run"
 fi
 `;
 
 /** argv that runs the supervisor (see {@link SUPERVISE} for the arguments). */
 export function supervisorArgv(
-  spec: { dir: string; lock: string; trash: string; autoRemove: boolean; cgroups: string[] },
+  spec: { dir: string; runtime: string; lock: string; trash: string; autoRemove: boolean; cgroups: string[] },
   keeper: string[],
 ): string[] {
   return [
@@ -68,6 +69,7 @@ export function supervisorArgv(
     SUPERVISE,
     "supervise",
     spec.dir,
+    spec.runtime,
     spec.lock,
     spec.trash,
     spec.autoRemove ? "1" : "0",

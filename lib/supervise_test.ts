@@ -19,11 +19,11 @@ Deno.test("log times print as RFC 3339 with microseconds", () => {
 
 Deno.test("the supervisor gets its arguments in order, then the keeper's argv", () => {
   const argv = supervisorArgv(
-    { dir: "/d", lock: "/l", trash: "/t", autoRemove: true, cgroups: ["/a", "/b"] },
+    { dir: "/d", runtime: "/r", lock: "/l", trash: "/t", autoRemove: true, cgroups: ["/a", "/b"] },
     ["k", "x"],
   );
   assert.deepEqual(argv.slice(0, 3), ["/bin/busybox", "sh", "-c"]);
-  assert.deepEqual(argv.slice(4), ["supervise", "/d", "/l", "/t", "1", "/a /b", "k", "x"]);
+  assert.deepEqual(argv.slice(4), ["supervise", "/d", "/r", "/l", "/t", "1", "/a /b", "k", "x"]);
 });
 
 Deno.test("signals are named as the user likes", () => {
