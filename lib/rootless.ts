@@ -104,6 +104,20 @@ export async function checkUserNamespaces(
 }
 
 /**
+ * Checks the kernel can mount overlay in a user namespace (Linux 5.11).
+ *
+ * @param release the kernel's, as uname -r gives it
+ * @throws {UsageError} naming the requirement and this kernel
+ */
+export function checkKernel(release = Deno.osRelease()): void {
+  const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
+  if (major > 5 || (major === 5 && minor >= 11)) return;
+  throw new UsageError(
+    `Rootless containers need Linux 5.11 or later, which mounts overlayfs in a user namespace; this kernel is ${release}: run skiff with sudo`,
+  );
+}
+
+/**
  * argv that runs skiff again, inside a new user namespace: unshare, then
  * setpriv arming a parent-death signal (making the namespace cleared the
  * one armed before), then Deno on the same CLI module.
@@ -135,6 +149,7 @@ export function reexecArgv(plan: UserNamespacePlan, deno: string, cli: string, a
  */
 export async function runInUserNamespace(cli: string, args: string[]): Promise<number> {
   await checkUserNamespaces();
+  checkKernel();
   const user = Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(Deno.uid());
   const uid = Deno.uid() ?? -1;
   const range = (file: string) => {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { inUserNamespace, mappedIds } from "./proc.ts";
-import { checkUserNamespaces, planUserNamespace, reexecArgv, subordinateRange } from "./rootless.ts";
+import {
+  checkKernel,
+  checkUserNamespaces,
+  planUserNamespace,
+  reexecArgv,
+  subordinateRange,
+} from "./rootless.ts";
 import { rootlessStoreRoot } from "./store.ts";
 
 Deno.test("a user's first subordinate range is found by name or by uid", () => {
@@ -66,4 +72,14 @@ Deno.test("skiff runs again under unshare, re-arming the parent-death signal the
   assert.ok(unshare === 0 && setpriv > unshare, "setpriv after unshare");
   assert.deepEqual(argv.slice(setpriv + 1, setpriv + 3), ["--pdeathsig", "SIGKILL"]);
   assert.deepEqual(argv.slice(-3), ["/s/cli.ts", "ps", "-a"]);
+});
+
+Deno.test("a kernel before 5.11 cannot mount overlay in a user namespace, and skiff says so", () => {
+  checkKernel("6.18.44-fc-v782");
+  checkKernel("5.11.0");
+  assert.throws(
+    () => checkKernel("5.10.0-28-amd64"),
+    /need Linux 5\.11 or later, .+ this kernel is 5\.10\.0-28-amd64/,
+  );
+  assert.throws(() => checkKernel("4.19.0"), /5\.11/);
 });
