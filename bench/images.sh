@@ -32,12 +32,14 @@ for mb in "${sizes[@]}"; do
     -n "skiff commit (one file changed)" "env SKIFF_ROOT=$work/store deno task -q skiff commit c$mb big$mb:c" \
     -n "GNU tar of the image's whole tree" "tar -cf $work/full.tar -C $layer ." >/dev/null
   deno run --quiet --allow-read bench/table.ts "$work/commit-$mb.json"
+  # Each import is a first one, into an empty store (the layer is new), as
+  # each extraction is into an empty directory; emptying them is untimed.
   hyperfine -N --warmup 1 --runs 5 --export-json "$work/import-$mb.json" \
-    --prepare "sh -c 'rm -rf $work/x && mkdir $work/x'" \
+    --prepare "sh -c 'rm -rf $work/x $work/istore && mkdir $work/x'" \
     -n "GNU tar -x of the image tar" "tar -xf $work/image-$mb.tar -C $work/x" \
-    -n "skiff import of the image tar" "env SKIFF_ROOT=$work/store deno task -q skiff import $work/image-$mb.tar imported$mb" >/dev/null
+    -n "skiff import of the image tar" "env SKIFF_ROOT=$work/istore deno task -q skiff import $work/image-$mb.tar imported$mb" >/dev/null
   deno run --quiet --allow-read bench/table.ts "$work/import-$mb.json"
-  rm -rf "$root" "$work/x" "$work/full.tar"
+  rm -rf "$root" "$work/x" "$work/istore" "$work/full.tar"
 done
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(deno --version | head -n1)"

@@ -23,7 +23,7 @@ import {
   sha256Hex,
   storeImage,
 } from "./images.ts";
-import { extractLayer, type Layer } from "./layers.ts";
+import { extractLayer, type Layer, placeLayerTar } from "./layers.ts";
 import type { Store } from "./store.ts";
 
 /** The archive formats `save` writes. */
@@ -96,8 +96,11 @@ export async function saveImage(
 async function stageOci(store: Store, image: Image, staging: string): Promise<void> {
   const manifest = JSON.parse(await Deno.readTextFile(store.blob(image.manifest))) as Manifest;
   await Deno.mkdir(`${staging}/blobs/sha256`, { recursive: true });
-  for (const hex of [image.manifest, image.id, ...manifest.layers.map((l) => l.digest.slice(7))]) {
+  for (const hex of [image.manifest, image.id]) {
     await Deno.link(store.blob(hex), `${staging}/blobs/sha256/${hex}`);
+  }
+  for (const hex of manifest.layers.map((l) => l.digest.slice(7))) {
+    await placeLayerTar(store, hex, `${staging}/blobs/sha256/${hex}`);
   }
   const index: OciIndex = {
     schemaVersion: 2,
@@ -117,7 +120,7 @@ async function stageDocker(store: Store, image: Image, layers: Layer[], staging:
   await Deno.link(store.blob(image.id), `${staging}/${image.id}.json`);
   for (const layer of layers) {
     await Deno.mkdir(`${staging}/${layer.diffId}`);
-    await Deno.link(store.blob(layer.diffId), `${staging}/${layer.diffId}/layer.tar`);
+    await placeLayerTar(store, layer.diffId, `${staging}/${layer.diffId}/layer.tar`);
   }
   const entry: DockerEntry = {
     Config: `${image.id}.json`,

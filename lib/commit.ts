@@ -9,7 +9,7 @@
 import { findContainer, listContainers } from "./containers.ts";
 import { InvalidStateError, UsageError } from "./errors.ts";
 import { type Image, type ImageConfig, normalizeRef, storeImage } from "./images.ts";
-import { extractLayer, type Layer, layerFromUpper } from "./layers.ts";
+import { extractLayer, type Layer, layerFromUpper, layerTarSize } from "./layers.ts";
 import { withFrozen } from "./freezer.ts";
 import { childrenOf } from "./proc.ts";
 import { readJson, type Store } from "./store.ts";
@@ -51,7 +51,7 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   if (base === null) throw new Error(`Cannot commit "${opts.container}": its image's config is gone`);
   const baseLayers: Layer[] = base.rootfs.diff_ids.map((d) => {
     const diffId = d.replace(/^sha256:/, "");
-    return { diffId, size: Deno.statSync(store.blob(diffId)).size };
+    return { diffId, size: layerTarSize(store, diffId) };
   });
 
   const { Entrypoint = [] } = base.config;

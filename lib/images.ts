@@ -264,7 +264,7 @@ async function collectGarbage(store: Store, index: Index, inUse: Set<string>): P
   for (const id of inUse) await keepConfig(id);
   for (const dir of [`${store.root}/blobs/sha256`, `${store.root}/layers`]) {
     for (const entry of Deno.readDirSync(dir)) {
-      if (keep.has(entry.name)) continue;
+      if (keep.has(entry.name.replace(/\.split$/, ""))) continue;
       const trash = `${store.tmpDir}/gc-${entry.name}`;
       await Deno.rename(`${dir}/${entry.name}`, trash);
       await Deno.remove(trash, { recursive: true });

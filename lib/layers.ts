@@ -3,8 +3,9 @@
  * directories overlay can stack on the other.
  *
  * - {@link extractLayer} takes a layer tar file (plain or gzip), keeps it as a
- *   blob named by its diff id (the sha256 of the uncompressed tar) and
- *   extracts it with GNU tar into `layers/DIFFID/`, turning OCI whiteouts
+ *   blob named by its diff id (the sha256 of the uncompressed tar), or
+ *   split when it is the user's file (lib/tarsplit.ts: headers only, the
+ *   data read back from the tree when `save` needs the tar), and extracts it with GNU tar into `layers/DIFFID/`, turning OCI whiteouts
  *   (`.wh.NAME`, `.wh..wh..opq`) into overlay's (a 0:0 character device, the
  *   trusted.overlay.opaque xattr, or user.overlay.opaque rootless). GNU tar refuses `..` members, writes
  *   through symlinks and hard links out of the directory, and strips
@@ -21,6 +22,7 @@
 
 import { lgetxattr, lsetxattr, mknodWhiteout } from "../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "./proc.ts";
+import { joinTar, splitSize, splitTar, writeSplit } from "./tarsplit.ts";
 import type { Store } from "./store.ts";
 
 /** A layer as an image lists it. */
@@ -68,10 +70,16 @@ export async function extractLayer(
       [source, owned] = [blob, true];
     }
     const tarArgs = ["-x", "-f", source, "-C", dir, "--numeric-owner", ...ownership()];
+    const extracting = new Deno.Command("tar", { args: tarArgs, stdout: "null", stderr: "piped" }).output();
+    const hashing = new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", source], stderr: "piped" })
+      .output();
+    // A file that is not ours is kept split (headers only: lib/tarsplit.ts),
+    // read while tar and openssl work, or else copied.
+    const split = owned ? null : splitTar(source);
     const [tar, sum] = await Promise.all([
-      new Deno.Command("tar", { args: tarArgs, stdout: "null", stderr: "piped" }).output(),
-      new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", source], stderr: "piped" }).output(),
-      owned
+      extracting,
+      hashing,
+      owned || split
         ? Promise.resolve()
         : run("cp", ["--reflink=auto", "--", source, blob], `Cannot import "${label}"`),
     ]);
@@ -85,16 +93,19 @@ export async function extractLayer(
     if (!sum.success) throw new Error(`Cannot import "${label}": openssl dgst failed`);
     const diffId = new TextDecoder().decode(sum.stdout).slice(0, 64);
     if (owned && source !== blob) await Deno.rename(source, blob);
-    const size = (await Deno.stat(blob)).size;
+    const size = split ? split.index.size : (await Deno.stat(blob)).size;
+    if (split) writeSplit(`${dir}.split`, split);
     await convertWhiteouts(dir);
     await store.locked(async () => {
       // Another extraction may have made the same layer: identical by definition.
       await renameUnlessExists(dir, store.layer(diffId));
-      await renameUnlessExists(blob, store.blob(diffId));
+      if (!split) await renameUnlessExists(blob, store.blob(diffId));
+      else if (!exists(store.blob(diffId))) await renameUnlessExists(`${dir}.split`, splitOf(store, diffId));
     });
     return { diffId, size };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(`${dir}.split`, { recursive: true }).catch(() => {});
     await Deno.remove(blob).catch(() => {});
     if (move) await Deno.remove(file).catch(() => {});
   }
@@ -110,6 +121,43 @@ function ownership(): string[] {
   const keep = ["--same-permissions", "--xattrs", "--xattrs-include=*"];
   if (!inUserNamespace()) return ["--same-owner", ...keep];
   return [mappedIds() > 1 ? "--same-owner" : "--no-same-owner", ...keep, "--xattrs-exclude=trusted.*"];
+}
+
+/** Where a layer kept split lives: beside where its blob would be. */
+function splitOf(store: Store, diffId: string): string {
+  return `${store.blob(diffId)}.split`;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The size of a layer's tar, whether kept whole or split. */
+export function layerTarSize(store: Store, diffId: string): number {
+  return exists(store.blob(diffId))
+    ? Deno.statSync(store.blob(diffId)).size
+    : splitSize(splitOf(store, diffId));
+}
+
+/**
+ * Puts a layer's exact tar at `dest`: a hard link to its blob, or rebuilt
+ * from its split and the extracted layer, and checked against its digest.
+ *
+ * @throws {Error} when the rebuilt tar is not the layer's (a damaged layer)
+ */
+export async function placeLayerTar(store: Store, diffId: string, dest: string): Promise<void> {
+  if (exists(store.blob(diffId))) return await Deno.link(store.blob(diffId), dest);
+  joinTar(splitOf(store, diffId), store.layer(diffId), dest);
+  const sum = await new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", dest], stderr: "piped" })
+    .output();
+  if (new TextDecoder().decode(sum.stdout).slice(0, 64) !== diffId) {
+    throw new Error(`Layer ${diffId.slice(0, 12)} is damaged: its files no longer give its digest`);
+  }
 }
 
 async function renameUnlessExists(from: string, to: string): Promise<void> {

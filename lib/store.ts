@@ -4,7 +4,8 @@
  * ```
  * ROOT/lock                   serialises changes to names and the image index
  * ROOT/images/index.json      "name:tag" -> image id (sha256 of its config)
- * ROOT/blobs/sha256/HEX       image configs, as OCI content-addressed blobs
+ * ROOT/blobs/sha256/HEX       OCI content-addressed blobs: configs, manifests, layer tars
+ * ROOT/blobs/sha256/HEX.split/ a layer tar kept as headers only (lib/tarsplit.ts)
  * ROOT/layers/HEX/            one extracted layer, keyed by its diff id
  * ROOT/containers/ID/         config.json, upper/, work/, merged/, log, exit
  * ROOT/volumes/NAME/          volume.json, _data/ (a named volume)

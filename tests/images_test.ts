@@ -87,3 +87,47 @@ test("run takes a tarball path, importing it under the file's name", async () =>
     }
   }, { empty: true });
 });
+
+test("an imported tar is kept as headers only, and save rebuilds it byte for byte", async () => {
+  await withStore(async (store) => {
+    const dir = await Deno.makeTempDir({ prefix: "skiff-split-" });
+    try {
+      const tar = await exportLikeTar(dir);
+      await skiffOk(store, ["import", tar, "split:1"]);
+      const [inspected] = JSON.parse(await skiffOk(store, ["inspect", "split:1"]));
+      const diffId = inspected.rootfs.diff_ids[0].slice(7);
+      const blobs = entries(`${store}/blobs/sha256`);
+      assert.ok(blobs.includes(`${diffId}.split`), "kept split");
+      assert.ok(!blobs.includes(diffId), "no second copy of the tar");
+      for (const format of ["oci", "docker"]) {
+        await skiffOk(store, ["save", "--format", format, "-o", `${dir}/${format}.tar`, "split:1"]);
+        const out = `${dir}/${format}`;
+        await Deno.mkdir(out);
+        assert.equal(
+          (await new Deno.Command("tar", { args: ["-xf", `${dir}/${format}.tar`, "-C", out] }).output()).code,
+          0,
+        );
+        const layer = format === "oci" ? `${out}/blobs/sha256/${diffId}` : `${out}/${diffId}/layer.tar`;
+        assert.deepEqual(
+          await Deno.readFile(layer),
+          await Deno.readFile(tar),
+          `${format}: the very tar imported`,
+        );
+      }
+      await skiffOk(store, ["rmi", "split:1"]);
+      await skiffOk(store, ["load", "-i", `${dir}/docker.tar`]);
+      assert.equal(
+        await skiffOk(store, ["run", "--rm", "split:1", "cat", "/data/message"]),
+        "from the tarball\n",
+      );
+      await skiffOk(store, ["rmi", "split:1"]);
+      assert.deepEqual(
+        entries(`${store}/blobs/sha256`).filter((b) => b.startsWith(diffId)),
+        [],
+        "gc takes both",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
