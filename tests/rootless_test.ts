@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT_ONLY, withStore } from "./helpers.ts";
+import { childrenOf } from "../lib/proc.ts";
+import { ROOT_ONLY, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] rootless: ${name}`, ...ROOT_ONLY, fn });
@@ -26,6 +27,8 @@ interface User {
     env?: Record<string, string>,
   ): Promise<{ code: number; stdout: string; stderr: string }>;
   skiffOk(args: string[]): Promise<string>;
+  /** Starts skiff as the user, output discarded. */
+  spawn(args: string[]): Deno.ChildProcess;
 }
 
 const sh = async (...argv: string[]) => {
@@ -74,8 +77,8 @@ async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {
       await sh("usermod", "--del-subuids", range, "--del-subgids", range, name);
       subuid = undefined;
     }
-    const skiff = async (args: string[], env: Record<string, string> = {}) => {
-      const out = await new Deno.Command("setpriv", {
+    const command = (args: string[], env: Record<string, string>, stdout: "piped" | "null") =>
+      new Deno.Command("setpriv", {
         args: [
           "--reuid",
           String(uid),
@@ -93,9 +96,11 @@ async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {
         clearEnv: true,
         env: { HOME: home, USER: name, LOGNAME: name, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...env },
         stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+        stdout,
+        stderr: stdout,
+      });
+    const skiff = async (args: string[], env: Record<string, string> = {}) => {
+      const out = await command(args, env, "piped").output();
       const text = new TextDecoder();
       return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
     };
@@ -105,6 +110,7 @@ async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {
       home,
       subuid,
       skiff,
+      spawn: (args) => command(args, {}, "null").spawn(),
       async skiffOk(args) {
         const r = await skiff(args);
         assert.equal(r.code, 0, `skiff ${args.join(" ")} as ${name} exited ${r.code}: ${r.stderr}`);
@@ -131,12 +137,15 @@ async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {
   }
 }
 
-/** The live (not zombie) processes of a uid. */
-async function processesOf(uid: number): Promise<number[]> {
-  const out = await new Deno.Command("ps", { args: ["-u", String(uid), "-o", "pid=,stat="], stdout: "piped" })
-    .output();
+/** The live (not zombie) processes of a uid, only those named `comm` if given. */
+async function processesOf(uid: number, comm?: string): Promise<number[]> {
+  const out = await new Deno.Command("ps", {
+    args: ["-u", String(uid), "-o", "pid=,stat=,comm="],
+    stdout: "piped",
+  }).output();
   return new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => l.trim().split(/\s+/))
-    .filter(([pid, stat]) => pid && !stat.startsWith("Z")).map(([pid]) => Number(pid));
+    .filter(([pid, stat, name]) => pid && !stat.startsWith("Z") && (comm === undefined || name === comm))
+    .map(([pid]) => Number(pid));
 }
 
 /** An image tar whose files have several owners, made with GNU tar's --owner. */
@@ -260,6 +269,29 @@ test("commit, then run the committed image; detached run, exec and stop; rm leav
     await user.skiffOk(["rm", "svc", "base"]);
     await user.skiffOk(["rmi", "mine:1"]);
     assert.deepEqual([...Deno.readDirSync(`${user.home}/.local/share/skiff/containers`)], []);
+  });
+});
+
+test("killing the user's skiff takes its container down; the next command records it", async () => {
+  await withUser(async (user) => {
+    const run = user.spawn(["run", "--name", "k", "busybox", "sleep", "300"]);
+    try {
+      let sleeper: number | undefined;
+      await waitFor(async () => {
+        sleeper = (await processesOf(user.uid, "sleep"))[0];
+        return sleeper !== undefined;
+      });
+      // the outer skiff: the deno that deno task started
+      const outer = childrenOf(run.pid)[0];
+      Deno.kill(outer, "SIGKILL");
+      await waitFor(async () => (await processesOf(user.uid)).length === 0);
+      assert.match(await user.skiffOk(["ps", "-a"]), /Exited \(137\) .+ k\n/);
+    } finally {
+      try {
+        run.kill("SIGKILL");
+      } catch { /* ended */ }
+      await run.status;
+    }
   });
 });
 
