@@ -10,7 +10,7 @@ import { findContainer, listContainers } from "./containers.ts";
 import { InvalidStateError, UsageError } from "./errors.ts";
 import { type Image, type ImageConfig, normalizeRef, storeImage } from "./images.ts";
 import { extractLayer, type Layer, layerFromUpper, layerTarSize } from "./layers.ts";
-import { withFrozen } from "./freezer.ts";
+import { withFrozen, withFrozenCgroup } from "./freezer.ts";
 import { childrenOf } from "./proc.ts";
 import { readJson, type Store } from "./store.ts";
 
@@ -41,8 +41,8 @@ const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
 export async function commitContainer(store: Store, opts: CommitOptions): Promise<Image> {
   const ref = normalizeRef(opts.ref);
   const record = findContainer(await listContainers(store), opts.container);
-  // A running container is paused (cgroup v1 freezer) while its layer is
-  // made, so the layer is one moment of it; it runs on afterwards.
+  // A running container is paused (the cgroup freezer, v1 or v2) while its
+  // layer is made, so the layer is one moment of it; it runs on afterwards.
   const pid1 = record.status === "running" && record.pid ? childrenOf(record.pid)[0] : undefined;
   if (record.status !== "exited" && pid1 === undefined) {
     throw new InvalidStateError(`Cannot commit container "${opts.container}": it is still starting`);
@@ -70,7 +70,10 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
     const exclude = [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
     const tar = `${staging}.tar`;
     const makeLayer = () => layerFromUpper(`${store.container(record.id)}/upper`, staging, tar, exclude);
-    await (pid1 === undefined ? makeLayer() : withFrozen(pid1, makeLayer));
+    if (pid1 === undefined) await makeLayer();
+    else if (record.cgroup?.version === "v2" && record.cgroup.own.length > 0) {
+      await withFrozenCgroup(record.cgroup.own[0], `${store.runtime(record.id)}/frozen`, makeLayer);
+    } else await withFrozen(pid1, makeLayer);
     const layer = await extractLayer(store, tar, `container ${record.id.slice(0, 12)}`, { move: true });
     const created = new Date().toISOString();
     return await storeImage(store, ref, {

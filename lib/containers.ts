@@ -8,7 +8,7 @@
  */
 
 import { InvalidStateError, NotFoundError, UsageError } from "./errors.ts";
-import { sweepFreezers } from "./freezer.ts";
+import { sweepFreezers, thawIfOrphaned } from "./freezer.ts";
 import { isAlive, processStartTime } from "./proc.ts";
 import { readJson, type Store, writeAtomic } from "./store.ts";
 import type { Mount } from "./volumes.ts";
@@ -275,7 +275,13 @@ async function update(
  */
 export async function listContainers(store: Store): Promise<ContainerRecord[]> {
   await sweepFreezers();
-  return await store.locked(() => readAll(store));
+  const records = await store.locked(() => readAll(store));
+  for (const r of records) {
+    if (r.status === "running" && r.cgroup?.version === "v2" && r.cgroup.own.length > 0) {
+      await thawIfOrphaned(r.cgroup.own[0], `${store.runtime(r.id)}/frozen`);
+    }
+  }
+  return records;
 }
 
 /**

@@ -1,10 +1,16 @@
 /**
- * Pausing a running container with the cgroup v1 freezer, so that a commit
- * reads an upper dir nobody is writing to. Every process of the container's
- * pid namespace moves into a freezer cgroup of its own, named after the
- * skiff that froze it; afterwards they move back and the cgroup goes. If
- * that skiff dies in between, {@link sweepFreezers} (run by the next
- * commit and run) thaws the container and removes the cgroup.
+ * Pausing a running container, so that a commit reads an upper dir nobody
+ * is writing to.
+ *
+ * - cgroup v1 ({@link withFrozen}): every process of the container's pid
+ *   namespace moves into a freezer cgroup of its own, named after the
+ *   skiff that froze it; afterwards they move back and the cgroup goes. If
+ *   that skiff dies in between, {@link sweepFreezers} (run by the next
+ *   command that lists containers) thaws the container and removes the
+ *   cgroup.
+ * - cgroup v2 ({@link withFrozenCgroup}): the container's own cgroup is
+ *   frozen through `cgroup.freeze` (Linux 5.2), with a marker file naming
+ *   the freezing skiff; {@link thawIfOrphaned} thaws it if that skiff died.
  *
  * @module
  */
@@ -120,4 +126,45 @@ export async function sweepFreezers(root = FREEZER): Promise<void> {
     const match = new RegExp(`^${PREFIX}(\\d+)-(\\d+)-\\d+$`).exec(entry.name);
     if (match && !isAlive(Number(match[1]), Number(match[2]))) await release(`${root}/${entry.name}`, root);
   }
+}
+
+/**
+ * Runs `fn` with the cgroup v2 `cgroup` frozen, everything in it stopped.
+ * `marker` names this skiff meanwhile (see {@link thawIfOrphaned}).
+ */
+export async function withFrozenCgroup<T>(cgroup: string, marker: string, fn: () => Promise<T>): Promise<T> {
+  Deno.writeTextFileSync(marker, `${Deno.pid} ${processStartTime(Deno.pid)}`);
+  try {
+    await setFrozen(cgroup, true);
+    return await fn();
+  } finally {
+    await setFrozen(cgroup, false);
+    Deno.removeSync(marker);
+  }
+}
+
+/** Thaws a cgroup v2 whose marker names a skiff that died while it was frozen. */
+export async function thawIfOrphaned(cgroup: string, marker: string): Promise<void> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(marker);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  const [pid, startTime] = text.split(" ").map(Number);
+  if (isAlive(pid, startTime)) return;
+  await setFrozen(cgroup, false);
+  Deno.removeSync(marker);
+}
+
+/** Writes cgroup.freeze and waits until cgroup.events says it took. */
+async function setFrozen(cgroup: string, frozen: boolean): Promise<void> {
+  const want = `frozen ${frozen ? 1 : 0}`;
+  Deno.writeTextFileSync(`${cgroup}/cgroup.freeze`, frozen ? "1" : "0");
+  for (let i = 0; i < 500; i++) {
+    if (Deno.readTextFileSync(`${cgroup}/cgroup.events`).split("\n").includes(want)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`Cannot ${frozen ? "freeze" : "thaw"} the cgroup "${cgroup}": it does not report ${want}`);
 }
