@@ -70,11 +70,15 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
     const exclude = [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
     const tar = `${staging}.tar`;
     const makeLayer = () => layerFromUpper(`${store.container(record.id)}/upper`, staging, tar, exclude);
-    if (pid1 === undefined) await makeLayer();
+    let made: { whiteouts: number };
+    if (pid1 === undefined) made = await makeLayer();
     else if (record.cgroup?.version === "v2" && record.cgroup.own.length > 0) {
-      await withFrozenCgroup(record.cgroup.own[0], `${store.runtime(record.id)}/frozen`, makeLayer);
-    } else await withFrozen(pid1, makeLayer);
-    const layer = await extractLayer(store, tar, `container ${record.id.slice(0, 12)}`, { move: true });
+      made = await withFrozenCgroup(record.cgroup.own[0], `${store.runtime(record.id)}/frozen`, makeLayer);
+    } else made = await withFrozen(pid1, makeLayer);
+    const layer = await extractLayer(store, tar, `container ${record.id.slice(0, 12)}`, {
+      move: true,
+      whiteouts: made.whiteouts > 0,
+    });
     const created = new Date().toISOString();
     return await storeImage(store, ref, {
       ...base,

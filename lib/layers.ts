@@ -2,14 +2,16 @@
  * Layers: tar streams in OCI form (image-spec layer.md) on one side,
  * directories overlay can stack on the other.
  *
- * - {@link extractLayer} takes a layer tar file (plain or gzip), keeps it as a
- *   blob named by its diff id (the sha256 of the uncompressed tar), or
- *   split when it is the user's file (lib/tarsplit.ts: headers only, the
- *   data read back from the tree when `save` needs the tar), and extracts it with GNU tar into `layers/DIFFID/`, turning OCI whiteouts
- *   (`.wh.NAME`, `.wh..wh..opq`) into overlay's (a 0:0 character device, the
- *   trusted.overlay.opaque xattr, or user.overlay.opaque rootless). GNU tar refuses `..` members, writes
- *   through symlinks and hard links out of the directory, and strips
- *   absolute names; any such refusal fails the whole extraction.
+ * - {@link extractLayer} takes a layer tar file (plain or gzip), keeps it
+ *   as a blob named by its diff id (the sha256 of the uncompressed tar),
+ *   or split when it is the user's file (lib/tarsplit.ts: headers only, the
+ *   data read back from the tree when `save` needs the tar), and extracts
+ *   it with GNU tar into `layers/DIFFID/`, turning OCI whiteouts (`.wh.NAME`,
+ *   `.wh..wh..opq`) into overlay's (a 0:0 character device, the
+ *   trusted.overlay.opaque xattr, or user.overlay.opaque rootless). GNU tar
+ *   refuses `..` members, writes through symlinks and hard links out of the
+ *   directory, and strips absolute names; any such refusal fails the whole
+ *   extraction.
  * - {@link layerFromUpper} does the reverse for a container's upper dir:
  *   overlay whiteouts become `.wh.` entries, opaque directories get
  *   `.wh..wh..opq`, overlay's own xattrs are left out.
@@ -50,13 +52,15 @@ const GZIP_MAGIC = [0x1f, 0x8b];
  * @param label what to call the source in errors, e.g. its file name
  * @param move the file is a temporary of skiff's: rename it into the store
  *   instead of copying (it is gone afterwards either way)
+ * @param whiteouts false when the caller knows the tar has no `.wh.`
+ *   entries (commit counts them): no search for them then
  * @throws {Error} when it is not a tar or GNU tar refused a member; nothing is kept
  */
 export async function extractLayer(
   store: Store,
   file: string,
   label: string,
-  { move = false } = {},
+  { move = false, whiteouts = true } = {},
 ): Promise<Layer> {
   await store.init();
   const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `layer-${Deno.pid}-` });
@@ -71,12 +75,11 @@ export async function extractLayer(
     }
     const tarArgs = ["-x", "-f", source, "-C", dir, "--numeric-owner", ...ownership()];
     const extracting = new Deno.Command("tar", { args: tarArgs, stdout: "null", stderr: "piped" }).output();
-    const hashing = new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", source], stderr: "piped" })
-      .output();
+    const hashing = sha256File(source);
     // A file that is not ours is kept split (headers only: lib/tarsplit.ts),
     // read while tar and openssl work, or else copied.
     const split = owned ? null : splitTar(source);
-    const [tar, sum] = await Promise.all([
+    const [tar, diffId] = await Promise.all([
       extracting,
       hashing,
       owned || split
@@ -90,12 +93,10 @@ export async function extractLayer(
         : said.replace(/^tar: /, "");
       throw new Error(`Cannot import "${label}": ${why}`);
     }
-    if (!sum.success) throw new Error(`Cannot import "${label}": openssl dgst failed`);
-    const diffId = new TextDecoder().decode(sum.stdout).slice(0, 64);
     if (owned && source !== blob) await Deno.rename(source, blob);
     const size = split ? split.index.size : (await Deno.stat(blob)).size;
     if (split) writeSplit(`${dir}.split`, split);
-    await convertWhiteouts(dir);
+    if (whiteouts) await convertWhiteouts(dir);
     await store.locked(async () => {
       // Another extraction may have made the same layer: identical by definition.
       await renameUnlessExists(dir, store.layer(diffId));
@@ -121,6 +122,24 @@ function ownership(): string[] {
   const keep = ["--same-permissions", "--xattrs", "--xattrs-include=*"];
   if (!inUserNamespace()) return ["--same-owner", ...keep];
   return [mappedIds() > 1 ? "--same-owner" : "--no-same-owner", ...keep, "--xattrs-exclude=trusted.*"];
+}
+
+/** Below this size a file is hashed in-process: openssl's own start-up (about 14 ms here) would dominate. */
+const SMALL = 16 << 20;
+
+/**
+ * sha256 of a file, as hex: by openssl (with the CPU's SHA instructions,
+ * 3x coreutils' sha256sum here) for a large file, in-process for a small one.
+ */
+export async function sha256File(path: string): Promise<string> {
+  if (Deno.statSync(path).size <= SMALL) {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", Deno.readFileSync(path)));
+    return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  const out = await new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", path], stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(`Cannot hash "${path}": openssl dgst failed`);
+  return new TextDecoder().decode(out.stdout).slice(0, 64);
 }
 
 /** Where a layer kept split lives: beside where its blob would be. */
@@ -153,9 +172,7 @@ export function layerTarSize(store: Store, diffId: string): number {
 export async function placeLayerTar(store: Store, diffId: string, dest: string): Promise<void> {
   if (exists(store.blob(diffId))) return await Deno.link(store.blob(diffId), dest);
   joinTar(splitOf(store, diffId), store.layer(diffId), dest);
-  const sum = await new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", dest], stderr: "piped" })
-    .output();
-  if (new TextDecoder().decode(sum.stdout).slice(0, 64) !== diffId) {
+  if (await sha256File(dest) !== diffId) {
     throw new Error(`Layer ${diffId.slice(0, 12)} is damaged: its files no longer give its digest`);
   }
 }
@@ -223,6 +240,7 @@ async function convertWhiteouts(dir: string): Promise<void> {
  * @param out the tar file to write
  * @param exclude paths relative to `upper` (e.g. `proc`, a volume's mount
  *   point) left out with everything under them: skiff's own mount points
+ * @returns how many whiteout and opaque markers the tar has
  * @throws {Error} when GNU tar fails
  */
 export async function layerFromUpper(
@@ -230,7 +248,7 @@ export async function layerFromUpper(
   staging: string,
   out: string,
   exclude: string[],
-): Promise<void> {
+): Promise<{ whiteouts: number }> {
   const skip = new Set(exclude);
   const members: string[] = [];
   const markers: string[] = [];
@@ -281,6 +299,7 @@ export async function layerFromUpper(
     await Deno.remove(lists.upper);
     await Deno.remove(lists.markers);
   }
+  return { whiteouts: markers.length };
 }
 
 function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
