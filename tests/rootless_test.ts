@@ -162,7 +162,7 @@ async function multiOwnerTar(dir: string): Promise<string> {
   return `${dir}/owners.tar`;
 }
 
-test("run: root inside with the whole subordinate range, PID 1, writes owned by the user", async () => {
+test("run: root inside with the whole subordinate range, PID 1, writes owned by the user, su", async () => {
   await withUser(async (user) => {
     const out = await user.skiffOk([
       "run",
@@ -185,6 +185,8 @@ test("run: root inside with the whole subordinate range, PID 1, writes owned by 
     const mine = Deno.statSync(`${store}/containers/${id}/upper/mine`);
     assert.equal(mine.uid, user.uid, "root's file inside is the user's on the host");
     assert.equal(Deno.statSync(`${store}/containers/${id}/upper/theirs`).uid, user.subuid! + 1233);
+    const su = await user.skiffOk(["run", "--rm", "busybox", "su", "-s", "/bin/sh", "nobody", "-c", "id -u"]);
+    assert.equal(su, "65534\n", "su to another user inside");
     const limits = await user.skiff(["run", "--rm", "-m", "10m", "busybox", "true"]);
     assert.equal(limits.code, 125);
     assert.match(
