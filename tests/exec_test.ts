@@ -46,7 +46,7 @@ test("exec runs in the container's pid, uts and mount namespaces and returns the
   });
 });
 
-test("exec gets the container's environment and working dir, -e and -w over them", async () => {
+test("exec gets the container's environment and working dir, -e and -w over them, stdin with -i", async () => {
   await withTicker(async (store, id) => {
     const env = await skiffOk(store, ["exec", "c", "env"]);
     assert.match(env, /^MODE=ticking$/m, "run's -e");
@@ -66,6 +66,12 @@ test("exec gets the container's environment and working dir, -e and -w over them
     ]);
     assert.equal(over, "/etc\nother\n");
     assert.equal(await skiffOk(store, ["exec", "c", "pwd"]), "/tmp\n", "run's -w is the default");
+    assert.equal(
+      await skiffOk(store, ["exec", "-i", "c", "cat"], { stdin: "typed\n" }),
+      "typed\n",
+      "-i: stdin",
+    );
+    assert.equal(await skiffOk(store, ["exec", "c", "cat"], { stdin: "typed\n" }), "", "no -i: no stdin");
   }, ["-e", "MODE=ticking", "-w", "/tmp"]);
 });
 
