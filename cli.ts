@@ -285,11 +285,12 @@ const logs: Verb = {
 };
 
 const exec: Verb = {
-  usage: "exec [-i] [-t] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
+  usage: "exec [-d] [-i] [-t] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
   summary: "Run a command in a running container",
   stopAtPositional: true,
   args: { min: 2 },
   options: [
+    { long: "detach", short: "d", kind: "flag", help: "Run it in the background, output discarded" },
     INTERACTIVE,
     TTY,
     ENV,
@@ -304,6 +305,7 @@ const exec: Verb = {
       workdir: o.workdir as string | undefined,
       interactive: Boolean(o.interactive),
       tty: Boolean(o.tty),
+      detach: Boolean(o.detach),
     });
   },
 };

@@ -61,6 +61,8 @@ export interface ExecOptions {
   interactive?: boolean;
   /** Give the command the terminal (`-t`). */
   tty?: boolean;
+  /** Run it in the background, output discarded, and return at once (`-d`). */
+  detach?: boolean;
 }
 
 /** Everything the exec chain needs, resolved. */
@@ -159,7 +161,7 @@ export function execArgv(plan: ExecPlan): string[] {
 /**
  * Runs a command in a running container, in the foreground.
  *
- * @returns the command's exit code (128 + N when killed by signal N)
+ * @returns the command's exit code (128 + N when killed by signal N); 0 at once with `detach`
  * @throws {InvalidStateError} when the container is not running
  * @throws {StartError} when the working directory or the command is missing (126, 127)
  */
@@ -167,6 +169,9 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
   checkEnvironment(opts.env ?? []);
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
     throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
+  }
+  if (opts.detach && (opts.tty || opts.interactive)) {
+    throw new UsageError("A detached exec takes no terminal or stdin: drop -i and -t, or -d");
   }
   if (opts.tty && !Deno.stdin.isTerminal()) {
     throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
@@ -198,6 +203,19 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     },
   };
   const [command, ...args] = execArgv(plan);
+  if (opts.detach) {
+    // Its own session, so it outlives this skiff; the waiting shell reaps it.
+    const child = new Deno.Command(command, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    })
+      .spawn();
+    child.unref();
+    return 0;
+  }
   const shared = Deno.stdin.isTerminal();
   const child = new Deno.Command(command, {
     args,

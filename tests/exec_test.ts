@@ -108,6 +108,26 @@ test("exec runs the container's own command, not busybox's applet of the same na
   });
 });
 
+test("exec -d returns at once and the command runs on in the container", async () => {
+  await withTicker(async (store, id) => {
+    assert.equal(
+      await skiffOk(store, ["exec", "-d", "c", "sh", "-c", "sleep 1; echo done > /detached"]),
+      "",
+    );
+    const upper = `${store}/containers/${id}/upper/detached`;
+    assert.throws(() => Deno.statSync(upper), Deno.errors.NotFound, "returned before the command finished");
+    await waitFor(() => {
+      try {
+        return Deno.readTextFileSync(upper) === "done\n";
+      } catch {
+        return false;
+      }
+    });
+    const bad = await skiff(store, ["exec", "-d", "-i", "c", "true"]);
+    assert.match(bad.stderr, /^skiff: A detached exec takes no terminal or stdin/);
+  });
+});
+
 test("exec's errors: a stopped or unknown container, a missing command or directory", async () => {
   await withTicker(async (store) => {
     const missing = await skiff(store, ["exec", "c", "nosuchcommand"]);
