@@ -21,6 +21,7 @@ import { parseLimits } from "./lib/cgroups.ts";
 import { findImage, importFile, listImages, removeImage, tarballName } from "./lib/images.ts";
 
 import { EXIT_SKIFF } from "./lib/init.ts";
+import { OUTER_ENV, runInUserNamespace } from "./lib/rootless.ts";
 import { runContainer, runDetached, startContainer, StartError } from "./lib/run.ts";
 import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store.ts";
 import {
@@ -381,12 +382,6 @@ const stats: Verb = {
   options: [{ long: "no-stream", kind: "flag", help: "Print one sample and exit" }, HELP],
   async action(store, { options: o, positionals }) {
     const { sampleStats } = await import("./lib/stats.ts");
-    const { inUserNamespace } = await import("./lib/proc.ts");
-    if (inUserNamespace()) {
-      throw new UsageError(
-        "stats reads containers' cgroups, and rootless containers have none here (the cgroup v1 hierarchies are root's): run with sudo",
-      );
-    }
     const pick = async () => {
       const running = (await listContainers(store)).filter((r) => r.status === "running" && r.cgroup);
       return positionals.length === 0 ? running : positionals.map((ref) => findContainer(running, ref));
@@ -658,11 +653,10 @@ export async function main(argv: string[]): Promise<number> {
     // An ordinary user's skiff runs again as root of a user namespace;
     // exec enters the container's own from here (see lib/rootless.ts).
     if (Deno.uid() !== 0 && verb !== exec) {
-      const { runInUserNamespace } = await import("./lib/rootless.ts");
       const where = ["--root", store.root, "--runroot", store.runRoot];
       return await runInUserNamespace(new URL(import.meta.url).pathname, [...where, name, ...rest]);
     }
-    const outer = Deno.env.get("SKIFF_OUTER");
+    const outer = Deno.env.get(OUTER_ENV);
     if (outer !== undefined && Deno.ppid !== Number(outer)) return EXIT_SKIFF; // it died before we armed
     return await verb.action(store, parsed);
   } catch (e) {

@@ -20,11 +20,10 @@ import {
   type Manifest,
   MEDIA_MANIFEST,
   normalizeRef,
-  sha256Hex,
   storeImage,
 } from "./images.ts";
 import { extractLayer, type Layer, placeLayerTar } from "./layers.ts";
-import type { Store } from "./store.ts";
+import { exists, sha256Hex, type Store } from "./store.ts";
 
 /** The archive formats `save` writes. */
 export type ArchiveFormat = "oci" | "docker";
@@ -169,13 +168,9 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
 
 /** `owned`: `dir` is skiff's unpacked copy, whose layer files may be moved. */
 async function loadDir(store: Store, dir: string, label: string, owned: boolean): Promise<Image[]> {
-  if (await exists(`${dir}/oci-layout`)) return await loadOci(store, dir, label, owned);
-  if (await exists(`${dir}/manifest.json`)) return await loadDocker(store, dir, label, owned);
+  if (exists(`${dir}/oci-layout`)) return await loadOci(store, dir, label, owned);
+  if (exists(`${dir}/manifest.json`)) return await loadDocker(store, dir, label, owned);
   throw new UsageError(`Cannot load "${label}": it is neither an OCI image layout nor a docker archive`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.lstat(path).then(() => true, () => false);
 }
 
 /** A blob of an OCI layout, by digest; digests are checked for their form. */

@@ -43,7 +43,7 @@ import { findContainer, listContainers } from "./containers.ts";
 import { InvalidStateError, UsageError } from "./errors.ts";
 import { EXIT_CANNOT_EXECUTE, EXIT_SKIFF, InitFailure, resolveCommand } from "./init.ts";
 import { pid1Of } from "./lifecycle.ts";
-import { checkEnvironment, mergeEnvironment, StartError } from "./run.ts";
+import { checkCommandOptions, mergeEnvironment, StartError } from "./run.ts";
 import { exitCodeOf, forwardSignals } from "./signals.ts";
 import { findCommand } from "./spawn.ts";
 import type { Store } from "./store.ts";
@@ -166,16 +166,10 @@ export function execArgv(plan: ExecPlan): string[] {
  * @throws {StartError} when the working directory or the command is missing (126, 127)
  */
 export async function execInContainer(store: Store, ref: string, opts: ExecOptions): Promise<number> {
-  checkEnvironment(opts.env ?? []);
-  if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
-    throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
-  }
   if (opts.detach && (opts.tty || opts.interactive)) {
     throw new UsageError("A detached exec takes no terminal or stdin: drop -i and -t, or -d");
   }
-  if (opts.tty && !Deno.stdin.isTerminal()) {
-    throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
-  }
+  checkCommandOptions(opts);
   const record = findContainer(await listContainers(store), ref);
   const pid1 = pid1Of(record);
   if (pid1 === undefined) {

@@ -10,7 +10,7 @@
 
 import { InvalidStateError, NotFoundError, UsageError } from "./errors.ts";
 import type { Layer } from "./layers.ts";
-import { readJson, type Store, writeAtomic } from "./store.ts";
+import { readJson, sha256Hex, type Store, writeAtomic } from "./store.ts";
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
 export interface ImageConfig {
@@ -274,12 +274,6 @@ async function collectGarbage(store: Store, index: Index, inUse: Set<string>): P
 
 function byteLength(s: string): number {
   return new TextEncoder().encode(s).length;
-}
-
-/** sha256 of a string's UTF-8 bytes, as hex. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**

@@ -25,7 +25,7 @@
 import { lgetxattr, lsetxattr, mknodWhiteout } from "../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "./proc.ts";
 import { joinTar, splitSize, splitTar, writeSplit } from "./tarsplit.ts";
-import type { Store } from "./store.ts";
+import { exists, sha256Hex, type Store } from "./store.ts";
 
 /** A layer as an image lists it. */
 export interface Layer {
@@ -38,7 +38,8 @@ export interface Layer {
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 /** Where overlay marks an opaque dir: trusted.*, or user.* in a user namespace (userxattr). */
-const OPAQUE_XATTRS = ["trusted.overlay.opaque", "user.overlay.opaque"];
+const OPAQUE_XATTR = "trusted.overlay.opaque";
+const OPAQUE_USER_XATTR = "user.overlay.opaque";
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 /**
@@ -77,7 +78,7 @@ export async function extractLayer(
     const extracting = new Deno.Command("tar", { args: tarArgs, stdout: "null", stderr: "piped" }).output();
     const hashing = sha256File(source);
     // A file that is not ours is kept split (headers only: lib/tarsplit.ts),
-    // read while tar and openssl work, or else copied.
+    // read while tar extracts and the digest runs, or else copied.
     const split = owned ? null : splitTar(source);
     const [tar, diffId] = await Promise.all([
       extracting,
@@ -132,10 +133,7 @@ const SMALL = 16 << 20;
  * 3x coreutils' sha256sum here) for a large file, in-process for a small one.
  */
 export async function sha256File(path: string): Promise<string> {
-  if (Deno.statSync(path).size <= SMALL) {
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", Deno.readFileSync(path)));
-    return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
+  if (Deno.statSync(path).size <= SMALL) return await sha256Hex(Deno.readFileSync(path));
   const out = await new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", path], stderr: "piped" })
     .output();
   if (!out.success) throw new Error(`Cannot hash "${path}": openssl dgst failed`);
@@ -145,15 +143,6 @@ export async function sha256File(path: string): Promise<string> {
 /** Where a layer kept split lives: beside where its blob would be. */
 function splitOf(store: Store, diffId: string): string {
   return `${store.blob(diffId)}.split`;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The size of a layer's tar, whether kept whole or split. */
@@ -219,7 +208,7 @@ async function convertWhiteouts(dir: string): Promise<void> {
     const name = path.slice(slash + 1);
     await Deno.remove(path);
     if (name === OPAQUE) {
-      lsetxattr(parent, OPAQUE_XATTRS[inUserNamespace() ? 1 : 0], "y");
+      lsetxattr(parent, inUserNamespace() ? OPAQUE_USER_XATTR : OPAQUE_XATTR, "y");
       continue;
     }
     const target = `${parent}/${name.slice(WHITEOUT.length)}`;
@@ -263,7 +252,7 @@ export async function layerFromUpper(
       }
       members.push(path);
       if (info.isDirectory) {
-        if (OPAQUE_XATTRS.some((x) => lgetxattr(`${upper}/${path}`, x) === "y")) {
+        if ([OPAQUE_XATTR, OPAQUE_USER_XATTR].some((x) => lgetxattr(`${upper}/${path}`, x) === "y")) {
           markers.push(await marker(staging, path, OPAQUE));
         }
         await walk(path);

@@ -88,9 +88,12 @@ export function mappedIds(uidMap = readUidMap()): number {
   return uidMap.trim().split("\n").reduce((n, line) => n + Number(line.trim().split(/\s+/)[2] ?? 0), 0);
 }
 
+/** This process's uid map, read once: a process never changes user namespace here. */
+let uidMap: string | undefined;
+
 function readUidMap(): string {
   try {
-    return Deno.readTextFileSync("/proc/self/uid_map");
+    return uidMap ??= Deno.readTextFileSync("/proc/self/uid_map");
   } catch {
     return "0 0 4294967295";
   }

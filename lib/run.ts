@@ -24,7 +24,7 @@ import { exitCodeOf, forwardSignals } from "./signals.ts";
 import { BUSYBOX, parseLog, supervisorArgv } from "./supervise.ts";
 import { planRootfs } from "./rootfs.ts";
 import { containerArgv, findCommand } from "./spawn.ts";
-import { readJson, type Store } from "./store.ts";
+import { exists, readJson, type Store } from "./store.ts";
 import { checkMounts, type MountRequest, prepareMounts } from "./volumes.ts";
 import {
   CGROUP_ROOT,
@@ -79,34 +79,35 @@ const HOSTNAME =
  * @throws {UsageError} naming the bad value
  */
 export function validateRunOptions(opts: RunOptions, detach = false): void {
-  checkEnvironment(opts.env ?? []);
   if (opts.hostname !== undefined && (opts.hostname.length > 64 || !HOSTNAME.test(opts.hostname))) {
     throw new UsageError(
       `Invalid hostname "${opts.hostname}": use letters, digits, "-" and ".", at most 64 characters`,
     );
   }
-  if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
-    throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
-  }
   checkMounts(opts.mounts ?? []);
   if (detach && (opts.tty || opts.interactive)) {
     throw new UsageError("Detached containers take no terminal or stdin yet: drop -i and -t, or -d");
   }
-  if (opts.tty && !Deno.stdin.isTerminal()) {
-    throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
-  }
+  checkCommandOptions(opts);
 }
 
 /**
- * Checks `-e` values.
+ * Checks what `run` and `exec` share: `-e` values, `-w`, and `-t` only
+ * from a terminal.
  *
- * @throws {UsageError} naming the first that is not KEY=VALUE
+ * @throws {UsageError} naming the bad value
  */
-export function checkEnvironment(env: string[]): void {
-  for (const e of env) {
+export function checkCommandOptions(opts: { env?: string[]; workdir?: string; tty?: boolean }): void {
+  for (const e of opts.env ?? []) {
     if (!/^[^=\0]+=[^\0]*$/.test(e)) {
       throw new UsageError(`Invalid environment variable "${e}": use -e KEY=VALUE`);
     }
+  }
+  if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
+    throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
+  }
+  if (opts.tty && !Deno.stdin.isTerminal()) {
+    throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
   }
 }
 
@@ -504,15 +505,6 @@ async function startDetached(
     }
     await removeCgroup(cgroup);
     throw e;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -7,6 +7,8 @@
 
 import { readStats } from "./cgroups.ts";
 import type { ContainerRecord } from "./containers.ts";
+import { UsageError } from "./errors.ts";
+import { inUserNamespace } from "./proc.ts";
 
 /** One container's use over a sampling interval. */
 export interface Sample {
@@ -19,8 +21,17 @@ export interface Sample {
   pids: number;
 }
 
-/** Reads every container's cgroup twice, `ms` apart. */
+/**
+ * Reads every container's cgroup twice, `ms` apart.
+ *
+ * @throws {UsageError} rootless: its containers have no cgroup
+ */
 export async function sampleStats(records: ContainerRecord[], ms: number): Promise<Sample[]> {
+  if (inUserNamespace()) {
+    throw new UsageError(
+      "stats reads containers' cgroups, and rootless containers have none here (the cgroup v1 hierarchies are root's): run with sudo",
+    );
+  }
   const plan = (r: ContainerRecord) => ({ ...r.cgroup!, dirs: [], writes: [], procs: [] });
   const read = () => records.map((r) => ({ at: performance.now(), stats: readStats(plan(r)) }));
   const before = read();

@@ -161,6 +161,23 @@ export function writeAtomic(path: string, data: string): Promise<void> {
   return Promise.resolve();
 }
 
+/** Whether anything is at `path` (a dangling symlink counts). */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** sha256 of a string's UTF-8 bytes, or of bytes, as hex: a blob's name. */
+export async function sha256Hex(data: string | Uint8Array<ArrayBuffer>): Promise<string> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Reads a JSON file, or returns null when it does not exist. */
 export function readJson<T>(path: string): Promise<T | null> {
   try {
