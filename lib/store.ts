@@ -78,9 +78,11 @@ export class Store {
 
   /**
    * Runs `fn` holding the store's exclusive lock (flock, so a killed holder
-   * releases it).
+   * releases it). A store not made yet is made first, so that the first
+   * `ps` of a new user lists nothing rather than failing.
    */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
+    await this.init();
     using file = Deno.openSync(this.lockFile, { create: true, write: true });
     file.lockSync(true);
     return await fn();

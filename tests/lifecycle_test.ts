@@ -231,3 +231,13 @@ test("20 parallel stop, rm and start calls on a few containers leave consistent 
     }
   });
 });
+
+test("ps on a store not made yet lists nothing, as a new user's first command", async () => {
+  await withStore(async (store) => {
+    const fresh = `${store}/not-yet`;
+    assert.equal(
+      await skiffOk(fresh, ["ps", "-a"]),
+      "CONTAINER ID   IMAGE   COMMAND   CREATED   STATUS   NAMES\n",
+    );
+  }, { empty: true });
+});
