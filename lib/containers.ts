@@ -294,7 +294,6 @@ export async function listContainers(store: Store): Promise<ContainerRecord[]> {
 async function readAll(store: Store): Promise<ContainerRecord[]> {
   const records: ContainerRecord[] = [];
   sweepTmp(store);
-  sweepRuntime(store);
   for (const entry of Deno.readDirSync(store.containersDir)) {
     const record = await readJson<ContainerRecord>(recordPath(store, entry.name));
     if (record === null) {
@@ -424,28 +423,11 @@ function sweepTmp(store: Store): void {
   }
 }
 
-/** Removes runtime state whose container is gone (removed while its runtime dir was elsewhere, say). */
-function sweepRuntime(store: Store): void {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(store.runtimeDir)];
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw e;
-  }
-  for (const entry of entries) {
-    try {
-      Deno.statSync(store.container(entry.name));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) Deno.removeSync(store.runtime(entry.name), { recursive: true });
-      else throw e;
-    }
-  }
-}
-
 /**
  * Removes a container's directory: renamed out of the way first, so a
- * container is either whole or gone, even if this is interrupted.
+ * container is either whole or gone, even if this is interrupted. Its
+ * runtime state goes first; nothing else removes it, as a --runroot may be
+ * shared by several stores.
  */
 async function removeDir(store: Store, id: string): Promise<void> {
   const trash = `${store.tmpDir}/rm-${id}`;
