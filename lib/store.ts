@@ -65,13 +65,23 @@ export class Store {
 
   /** Creates the store's directories; one stat when they exist. */
   init(): Promise<void> {
-    const dirs = ["images", "blobs/sha256", "layers", "containers", "volumes", "tmp"]
-      .map((d) => `${this.root}/${d}`).concat(this.runtimeDir);
+    // the runtime dir first: a bad --runroot then leaves nothing made
+    const dirs = [this.runtimeDir].concat(
+      ["images", "blobs/sha256", "layers", "containers", "volumes", "tmp"].map((d) => `${this.root}/${d}`),
+    );
     try {
       Deno.statSync(`${this.root}/tmp`);
       Deno.statSync(this.runtimeDir);
     } catch {
-      for (const dir of dirs) Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      for (const dir of dirs) {
+        try {
+          Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        } catch (e) {
+          const flag = dir === this.runtimeDir ? "--runroot" : "--root";
+          const why = (e as Error).message.replace(/ \(os error \d+\).*/, "");
+          throw new UsageError(`Cannot make "${dir}": ${why}; choose another ${flag}`);
+        }
+      }
     }
     return Promise.resolve();
   }

@@ -302,3 +302,16 @@ test("from a terminal, run without -i shares it, so `run busybox sh` is a shell"
     assert.match(new TextDecoder().decode(out.stdout), /typed-42/);
   });
 });
+
+test("a --runroot that cannot be made is a one-line error that makes nothing", async () => {
+  await withStore(async (store) => {
+    const fresh = `${store}/new`;
+    const r = await skiff(fresh, ["--runroot", "/proc/no-such-dir", "run", "--rm", "busybox", "true"]);
+    assert.equal(r.code, 125);
+    assert.equal(
+      r.stderr,
+      'skiff: Cannot make "/proc/no-such-dir/containers": No such file or directory; choose another --runroot\n',
+    );
+    assert.deepEqual(entries(store), [], "not even the store");
+  }, { empty: true });
+});
