@@ -22,15 +22,21 @@
  * @module
  */
 
-export { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store.ts";
-export { runContainer, runDetached, type RunOptions, startContainer, StartError } from "./lib/run.ts";
+export { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
+export {
+  runContainer,
+  runDetached,
+  type RunOptions,
+  startContainer,
+  StartError,
+} from "./lib/container/run.ts";
 export {
   type ContainerRecord,
   findContainer,
   listContainers,
   removeContainer,
   type Status,
-} from "./lib/containers.ts";
+} from "./lib/container/containers.ts";
 export {
   findImage,
   type Image,
@@ -39,17 +45,17 @@ export {
   importImage,
   listImages,
   removeImage,
-  resolveImage,
-} from "./lib/images.ts";
+} from "./lib/image/images.ts";
+export { resolveImage } from "./lib/container/resolve_image.ts";
 export { buildBusyboxImage } from "./images/busybox.ts";
-export { commitContainer, type CommitOptions } from "./lib/commit.ts";
-export { exportContainer } from "./lib/export.ts";
-export { type ArchiveFormat, loadImages, saveImage } from "./lib/archive.ts";
-export { type LimitOptions, type Limits, parseLimits } from "./lib/cgroups.ts";
-export { type Sample, sampleStats } from "./lib/stats.ts";
-export { containerLogs, killContainer, type LogOptions, stopContainer } from "./lib/lifecycle.ts";
-export { execInContainer, type ExecOptions } from "./lib/exec.ts";
-export { type LogLine, logTime, parseLog } from "./lib/supervise.ts";
+export { commitContainer, type CommitOptions } from "./lib/container/commit.ts";
+export { exportContainer } from "./lib/container/export.ts";
+export { type ArchiveFormat, loadImages, saveImage } from "./lib/image/archive.ts";
+export { type LimitOptions, type Limits, parseLimits } from "./lib/host/cgroup/cgroups.ts";
+export { type Sample, sampleStats } from "./lib/container/stats.ts";
+export { containerLogs, killContainer, type LogOptions, stopContainer } from "./lib/container/lifecycle.ts";
+export { execInContainer, type ExecOptions } from "./lib/container/exec.ts";
+export { type LogLine, logTime, parseLog } from "./lib/container/supervise.ts";
 export {
   checkVolumeName,
   createVolume,
@@ -61,6 +67,6 @@ export {
   parseVolumeFlag,
   removeVolume,
   type Volume,
-} from "./lib/volumes.ts";
+} from "./lib/container/volumes.ts";
 export { InvalidStateError, NotFoundError, UsageError } from "./lib/errors.ts";
 export { SyscallError } from "./ffi/errors.ts";

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { findImage, type Image, importImage } from "../lib/images.ts";
-import type { Store } from "../lib/store.ts";
+import { findImage, type Image, importImage } from "../lib/image/images.ts";
+import type { Store } from "../lib/store/store.ts";
 
 /** Where the host's busybox is expected. */
 export const BUSYBOX = "/bin/busybox";

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { background, entries, ROOT_ONLY, skiff, skiffOk, waitFor, withStore } from "./helpers.ts";
-import { FREEZER } from "../lib/freezer.ts";
+import { FREEZER } from "../lib/host/cgroup/freezer.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });

@@ -16,7 +16,7 @@ import {
   waitFor,
   withStore,
 } from "./helpers.ts";
-import { childrenOf } from "../lib/proc.ts";
+import { childrenOf } from "../lib/host/proc.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });

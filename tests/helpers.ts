@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { childrenOf } from "../lib/proc.ts";
+import { childrenOf } from "../lib/host/proc.ts";
 
 /** The repository's deno.json: `deno task` is how users run skiff. */
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { isAlive } from "../lib/proc.ts";
+import { isAlive } from "../lib/host/proc.ts";
 import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { childrenOf } from "../lib/proc.ts";
+import { childrenOf } from "../lib/host/proc.ts";
 import { ROOT_ONLY, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>

@@ -1,0 +1,106 @@
+/**
+ * The image verbs: images, import, save, load and rmi.
+ *
+ * @module
+ */
+
+import { listContainers } from "../container/containers.ts";
+import { UsageError } from "../errors.ts";
+import { humanSize, table, timeAgo } from "./format.ts";
+import { importFile, listImages, removeImage, tarballName } from "../image/images.ts";
+import { forEachName, HELP, type Verb } from "./verb.ts";
+
+const images: Verb = {
+  usage: "images [OPTIONS]",
+  summary: "List images",
+  args: { min: 0, max: 0 },
+  options: [{ long: "quiet", short: "q", kind: "flag", help: "Show only image ids" }, HELP],
+  async action(store, { options: o }) {
+    const all = await listImages(store);
+    if (o.quiet) {
+      for (const image of all) console.log(image.id.slice(0, 12));
+      return 0;
+    }
+    const rows = all.map((image) => {
+      const colon = image.ref.lastIndexOf(":");
+      return [
+        image.ref.slice(0, colon),
+        image.ref.slice(colon + 1),
+        image.id.slice(0, 12),
+        timeAgo(image.config.created),
+        humanSize(image.size),
+      ];
+    });
+    console.log(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows));
+    return 0;
+  },
+};
+
+const importVerb: Verb = {
+  usage: "import FILE [NAME[:TAG]]",
+  summary: "Import a rootfs tarball (plain or gzip), e.g. `docker export` output, as an image",
+  args: { min: 1, max: 2 },
+  options: [HELP],
+  async action(store, { positionals: [file, ref] }) {
+    const image = await importFile(store, file, ref ?? tarballName(file));
+    console.log(`sha256:${image.id}`);
+    return 0;
+  },
+};
+
+const save: Verb = {
+  usage: "save [--format oci|docker] -o FILE IMAGE",
+  summary: "Write an image as an OCI archive (or the docker save format)",
+  args: { min: 1, max: 1 },
+  options: [
+    { long: "output", short: "o", kind: "value", arg: "FILE", help: "The archive to write (required)" },
+    { long: "format", kind: "value", arg: "oci|docker", help: "The archive format (default: oci)" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [ref] }) {
+    const format = (o.format as string | undefined) ?? "oci";
+    if (format !== "oci" && format !== "docker") {
+      throw new UsageError(`Unknown format "${format}": use --format oci or --format docker`);
+    }
+    if (o.output === undefined) throw new UsageError('"skiff save" needs -o FILE');
+    const { saveImage } = await import("../image/archive.ts");
+    await saveImage(store, ref, o.output as string, format);
+    return 0;
+  },
+};
+
+const load: Verb = {
+  usage: "load -i FILE|DIR",
+  summary: "Load images from an OCI archive or layout, or a docker save archive (plain or gzip layers)",
+  args: { min: 0, max: 0 },
+  options: [
+    { long: "input", short: "i", kind: "value", arg: "FILE", help: "The archive to read (required)" },
+    HELP,
+  ],
+  async action(store, { options: o }) {
+    if (o.input === undefined) throw new UsageError('"skiff load" needs -i FILE');
+    const { loadImages } = await import("../image/archive.ts");
+    for (const image of await loadImages(store, o.input as string)) console.log(`Loaded image: ${image.ref}`);
+    return 0;
+  },
+};
+
+const rmi: Verb = {
+  usage: "rmi [-f] IMAGE...",
+  summary: "Remove images, and the layers no other image or container needs",
+  args: { min: 1 },
+  options: [{ long: "force", short: "f", kind: "flag", help: "Untag even if a container uses it" }, HELP],
+  async action(store, { options: o, positionals }) {
+    const inUse = new Set((await listContainers(store)).map((r) => r.imageId));
+    return await forEachName(positionals, (ref) => removeImage(store, ref, inUse, Boolean(o.force)));
+  },
+};
+
+/** The image verbs, in the order help lists them. */
+export const IMAGE_VERBS: Record<string, Verb> = {
+  images,
+  import: importVerb,
+  save,
+  load,
+  rmi,
+};

@@ -1,0 +1,45 @@
+/**
+ * The volume verbs: volume create, ls, inspect and rm.
+ *
+ * @module
+ */
+
+import { createVolume, inspectVolume, listVolumes, removeVolume } from "../container/volumes.ts";
+import { UsageError } from "../errors.ts";
+import { table } from "./format.ts";
+import { forEachName, HELP, type Verb } from "./verb.ts";
+
+const volume: Verb = {
+  usage: "volume create|ls|inspect|rm [-f] [NAME...]",
+  summary: "Manage named volumes",
+  args: { min: 1 },
+  options: [{ long: "force", short: "f", kind: "flag", help: "rm: even if stopped containers use it" }, HELP],
+  async action(store, { options: o, positionals: [sub, ...names] }) {
+    const needNames = () => {
+      if (names.length === 0) throw new UsageError(`"skiff volume ${sub}" needs a volume name`);
+    };
+    switch (sub) {
+      case "create":
+        needNames();
+        for (const name of names) console.log((await createVolume(store, name)).Name);
+        return 0;
+      case "ls": {
+        const rows = (await listVolumes(store)).map((v) => [v.Driver, v.Name]);
+        console.log(table(["DRIVER", "VOLUME NAME"], rows));
+        return 0;
+      }
+      case "inspect":
+        needNames();
+        console.log(JSON.stringify(await Promise.all(names.map((n) => inspectVolume(store, n))), null, 2));
+        return 0;
+      case "rm":
+        needNames();
+        return await forEachName(names, (name) => removeVolume(store, name, Boolean(o.force)));
+      default:
+        throw new UsageError(`Unknown volume command "${sub}"; use create, ls, inspect or rm`);
+    }
+  },
+};
+
+/** The volume verbs. */
+export const VOLUME_VERBS: Record<string, Verb> = { volume };

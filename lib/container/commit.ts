@@ -1,0 +1,150 @@
+/**
+ * `commit`: a new image made of the container's image plus one layer, the
+ * container's upper dir in OCI form, as docker and podman do it. The work
+ * follows the size of the change, not of the image.
+ *
+ * @module
+ */
+
+import { findContainer, listContainers } from "./containers.ts";
+import { InvalidStateError, UsageError } from "../errors.ts";
+import { type Image, type ImageConfig, normalizeRef, storeImage } from "../image/images.ts";
+import { extractLayer, type Layer, layerFromUpper, layerTarSize } from "../image/layers.ts";
+import { withFrozen, withFrozenCgroup } from "../host/cgroup/freezer.ts";
+import { childrenOf } from "../host/proc.ts";
+import { readJson, type Store } from "../store/store.ts";
+
+/** What to commit, and how. */
+export interface CommitOptions {
+  /** The container: id, name or unique id prefix. */
+  container: string;
+  /** `name[:tag]` for the new image. */
+  ref: string;
+  /** A comment for the image's history (`-m`). */
+  message?: string;
+  /** Dockerfile-style changes (`-c`): CMD, ENTRYPOINT, ENV, WORKDIR. */
+  changes?: string[];
+}
+
+/** skiff's own mount points: made by skiff, never part of a layer. */
+const OWN_MOUNT_POINTS = ["proc", "sys", "dev"];
+
+/** Variables skiff sets per container, not part of what it runs. */
+const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
+
+/**
+ * Commits a container, pausing it for the moment its layer is made if it runs.
+ *
+ * @throws {InvalidStateError} when the container is still starting
+ * @throws {UsageError} for a bad reference or change
+ */
+export async function commitContainer(store: Store, opts: CommitOptions): Promise<Image> {
+  const ref = normalizeRef(opts.ref);
+  const record = findContainer(await listContainers(store), opts.container);
+  // A running container is paused (the cgroup freezer, v1 or v2) while its
+  // layer is made, so the layer is one moment of it; it runs on afterwards.
+  const pid1 = record.status === "running" && record.pid ? childrenOf(record.pid)[0] : undefined;
+  if (record.status !== "exited" && pid1 === undefined) {
+    throw new InvalidStateError(`Cannot commit container "${opts.container}": it is still starting`);
+  }
+  const base = await readJson<ImageConfig>(store.blob(record.imageId));
+  if (base === null) throw new Error(`Cannot commit "${opts.container}": its image's config is gone`);
+  const baseLayers: Layer[] = base.rootfs.diff_ids.map((d) => {
+    const diffId = d.replace(/^sha256:/, "");
+    return { diffId, size: layerTarSize(store, diffId) };
+  });
+
+  const { Entrypoint = [] } = base.config;
+  const keepsEntrypoint = Entrypoint.length > 0 && Entrypoint.every((a, i) => record.command[i] === a);
+  let config: ImageConfig["config"] = {
+    ...base.config,
+    Entrypoint: keepsEntrypoint ? Entrypoint : undefined,
+    Cmd: keepsEntrypoint ? record.command.slice(Entrypoint.length) : record.command,
+    Env: record.env.filter((e) => !RUNTIME_ENV.has(e.slice(0, e.indexOf("=")))),
+    WorkingDir: record.workdir,
+  };
+  for (const change of opts.changes ?? []) config = applyChange(config, change);
+
+  const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `commit-${Deno.pid}-` });
+  try {
+    const exclude = [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
+    const tar = `${staging}.tar`;
+    const makeLayer = () => layerFromUpper(`${store.container(record.id)}/upper`, staging, tar, exclude);
+    let made: { whiteouts: number };
+    if (pid1 === undefined) made = await makeLayer();
+    else if (record.cgroup?.version === "v2" && record.cgroup.own.length > 0) {
+      made = await withFrozenCgroup(record.cgroup.own[0], `${store.runtime(record.id)}/frozen`, makeLayer);
+    } else made = await withFrozen(pid1, makeLayer);
+    const layer = await extractLayer(store, tar, `container ${record.id.slice(0, 12)}`, {
+      move: true,
+      whiteouts: made.whiteouts > 0,
+    });
+    const created = new Date().toISOString();
+    return await storeImage(store, ref, {
+      ...base,
+      created,
+      config,
+      rootfs: { type: "layers", diff_ids: [...base.rootfs.diff_ids, `sha256:${layer.diffId}`] },
+      history: [
+        ...(base.history ?? []),
+        {
+          created,
+          created_by: `skiff commit ${record.id.slice(0, 12)}`,
+          ...(opts.message ? { comment: opts.message } : {}),
+        },
+      ],
+    }, [...baseLayers, layer]);
+  } finally {
+    await Deno.remove(staging, { recursive: true });
+    await Deno.remove(`${staging}.tar`).catch(() => {}); // moved away unless tar failed
+  }
+}
+
+/**
+ * Applies one Dockerfile-style change, as `docker commit -c` does.
+ *
+ * @throws {UsageError} for an instruction skiff does not support
+ */
+export function applyChange(config: ImageConfig["config"], change: string): ImageConfig["config"] {
+  const match = /^\s*(\w+)\s+(.*)$/s.exec(change);
+  const instruction = match?.[1].toUpperCase();
+  const arg = match?.[2].trim() ?? "";
+  switch (instruction) {
+    case "CMD":
+      return { ...config, Cmd: commandForm(arg) };
+    case "ENTRYPOINT":
+      return { ...config, Entrypoint: commandForm(arg) };
+    case "WORKDIR":
+      if (!arg.startsWith("/")) throw new UsageError(`Invalid change "${change}": WORKDIR must be absolute`);
+      return { ...config, WorkingDir: arg };
+    case "ENV": {
+      const eq = arg.indexOf("=");
+      const space = arg.search(/\s/);
+      const [key, value] = eq !== -1 && (space === -1 || eq < space)
+        ? [arg.slice(0, eq), arg.slice(eq + 1)]
+        : [arg.slice(0, space), arg.slice(space + 1).trim()];
+      if (key === "" || space === -1 && eq === -1) {
+        throw new UsageError(`Invalid change "${change}": use ENV KEY=VALUE`);
+      }
+      const env = (config.Env ?? []).filter((e) => !e.startsWith(`${key}=`));
+      return { ...config, Env: [...env, `${key}=${value}`] };
+    }
+    default:
+      throw new UsageError(
+        `Unsupported change "${change}": skiff commit -c takes CMD, ENTRYPOINT, ENV or WORKDIR`,
+      );
+  }
+}
+
+/** A JSON array (exec form) as is, anything else as `/bin/sh -c` (shell form). */
+function commandForm(arg: string): string[] {
+  if (arg.startsWith("[")) {
+    try {
+      const parsed = JSON.parse(arg);
+      if (Array.isArray(parsed) && parsed.every((a) => typeof a === "string")) return parsed;
+    } catch {
+      // not JSON: the shell form
+    }
+  }
+  return ["/bin/sh", "-c", arg];
+}

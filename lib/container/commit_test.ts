@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { applyChange } from "./commit.ts";
+import { UsageError } from "../errors.ts";
+
+Deno.test("CMD and ENTRYPOINT take the exec form as is and wrap the shell form", () => {
+  assert.deepEqual(applyChange({}, 'CMD ["ls", "-l"]').Cmd, ["ls", "-l"]);
+  assert.deepEqual(applyChange({}, "CMD echo hi && ls").Cmd, ["/bin/sh", "-c", "echo hi && ls"]);
+  assert.deepEqual(applyChange({}, 'entrypoint ["tini"]').Entrypoint, ["tini"]);
+});
+
+Deno.test("ENV replaces a variable of the same name, in either spelling", () => {
+  const config = { Env: ["A=1", "B=2"] };
+  assert.deepEqual(applyChange(config, "ENV A=3").Env, ["B=2", "A=3"]);
+  assert.deepEqual(applyChange(config, "ENV C some words").Env, ["A=1", "B=2", "C=some words"]);
+  assert.throws(() => applyChange(config, "ENV lonely"), /use ENV KEY=VALUE/);
+});
+
+Deno.test("WORKDIR must be absolute and other instructions are refused", () => {
+  assert.equal(applyChange({}, "WORKDIR /srv").WorkingDir, "/srv");
+  assert.throws(() => applyChange({}, "WORKDIR srv"), /must be absolute/);
+  assert.throws(
+    () => applyChange({}, "RUN make"),
+    (e) => e instanceof UsageError && /Unsupported change/.test(e.message),
+  );
+});

@@ -1,0 +1,444 @@
+/**
+ * Container records: one `config.json` per container, written atomically
+ * under the store lock, and checked against /proc whenever they are read,
+ * so a container whose process is gone (skiff was SIGKILLed, say) shows as
+ * exited at the next command instead of running forever.
+ *
+ * @module
+ */
+
+import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
+import { sweepFreezers, thawIfOrphaned } from "../host/cgroup/freezer.ts";
+import { isAlive, processStartTime } from "../host/proc.ts";
+import { readJson, type Store, writeAtomic } from "../store/store.ts";
+import type { Mount } from "./volumes.ts";
+import { type CgroupVersion, type Limits, removeCgroup } from "../host/cgroup/cgroups.ts";
+
+/** A container's life: created (being set up), running, exited. */
+export type Status = "created" | "running" | "exited";
+
+/** What skiff keeps about a container. */
+export interface ContainerRecord {
+  /** 64 hex characters from a cryptographic random source. */
+  id: string;
+  name: string;
+  /** The image as the user named it, and its id. */
+  image: string;
+  imageId: string;
+  /** The command's argv. */
+  command: string[];
+  env: string[];
+  workdir: string;
+  hostname: string;
+  /** Remove the container when it exits (`run --rm`). */
+  autoRemove: boolean;
+  /** Volumes bound in. */
+  mounts: Mount[];
+  /** Resource limits (`-m`, `--cpus`...). */
+  limits: Limits;
+  /** The container's cgroup while it runs: its version and directories. */
+  cgroup?: { version: CgroupVersion; own: string[] };
+  /** Whether the kernel's OOM killer ended it. */
+  oomKilled?: boolean;
+  /** ISO 8601 times. */
+  created: string;
+  startedAt?: string;
+  finishedAt?: string;
+  status: Status;
+  /**
+   * The skiff process that keeps this record up to date (the one that ran
+   * it), with its start time: a pid alone could be reused. While it lives,
+   * nobody else touches the record; once it is gone, the next command does
+   * its bookkeeping.
+   */
+  owner?: ProcessRef;
+  /** The container's keeper process (see lib/spawn.ts) while it runs. */
+  pid?: number;
+  pidStartTime?: number;
+  exitCode?: number;
+}
+
+/** One process for good: its pid and its start time. */
+export interface ProcessRef {
+  pid: number;
+  startTime: number;
+}
+
+/** The fields a caller chooses when creating a container. */
+export type NewContainer =
+  & Omit<
+    ContainerRecord,
+    "id" | "created" | "status" | "pid" | "pidStartTime" | "name"
+  >
+  & { id?: string; name?: string };
+
+/** Exit code recorded when a container's process vanished unobserved. */
+const EXIT_KILLED = 137;
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** A new container id: 32 random bytes as hex. */
+export function newId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const ADJECTIVES = [
+  "brave",
+  "calm",
+  "eager",
+  "fond",
+  "gentle",
+  "happy",
+  "jolly",
+  "keen",
+  "lucid",
+  "merry",
+  "nimble",
+  "proud",
+  "quiet",
+  "swift",
+  "tender",
+  "witty",
+];
+const NOUNS = [
+  "albatross",
+  "bream",
+  "cormorant",
+  "dolphin",
+  "eider",
+  "finch",
+  "gannet",
+  "heron",
+  "ibis",
+  "jay",
+  "kittiwake",
+  "loon",
+  "marlin",
+  "narwhal",
+  "osprey",
+  "puffin",
+  "skua",
+  "tern",
+];
+
+function randomName(): string {
+  const [a, b, c] = crypto.getRandomValues(new Uint32Array(3));
+  return `${ADJECTIVES[a % ADJECTIVES.length]}_${NOUNS[b % NOUNS.length]}_${c % 1000}`;
+}
+
+/** Throws a UsageError unless `name` is a valid container name. */
+export function checkName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new UsageError(
+      `Invalid container name "${name}": use letters, digits, "_", "." and "-", starting with a letter or digit`,
+    );
+  }
+}
+
+function recordPath(store: Store, id: string): string {
+  return `${store.container(id)}/config.json`;
+}
+
+/**
+ * Creates a container's record and directories (upper, work, merged).
+ * Its status is `created`, and this process is its owner.
+ *
+ * @throws {UsageError} when the name is invalid or taken
+ */
+export async function createContainer(
+  store: Store,
+  fields: NewContainer,
+): Promise<ContainerRecord> {
+  if (fields.name !== undefined) checkName(fields.name);
+  return await store.locked(async () => {
+    const existing = await readAll(store);
+    const taken = new Set(existing.map((r) => r.name));
+    if (fields.name !== undefined && taken.has(fields.name)) {
+      const owner = existing.find((r) => r.name === fields.name)!;
+      throw new UsageError(
+        `The container name "${fields.name}" is already in use by container ${
+          owner.id.slice(0, 12)
+        }; remove it or choose another name`,
+      );
+    }
+    let name = fields.name;
+    while (name === undefined || taken.has(name)) name = randomName();
+    const record: ContainerRecord = {
+      ...fields,
+      id: fields.id ?? newId(),
+      name,
+      created: new Date().toISOString(),
+      status: "created",
+      owner: { pid: Deno.pid, startTime: processStartTime(Deno.pid) ?? -1 },
+    };
+    const dir = store.container(record.id);
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    try {
+      for (const sub of ["upper", "work", "merged"]) Deno.mkdirSync(`${dir}/${sub}`);
+      await writeAtomic(recordPath(store, record.id), JSON.stringify(record, null, 2));
+    } catch (e) {
+      await Deno.remove(dir, { recursive: true });
+      throw e;
+    }
+    return record;
+  });
+}
+
+/**
+ * Claims an exited container for a new start: under the store lock it
+ * becomes `created`, owned by this process, so a concurrent start, stop or
+ * rm sees that and not a stale state.
+ *
+ * @throws {InvalidStateError} when it is not exited
+ */
+export async function claimForStart(store: Store, ref: string): Promise<ContainerRecord> {
+  return await store.locked(async () => {
+    const record = findContainer(await readAll(store), ref);
+    if (record.status !== "exited") {
+      throw new InvalidStateError(`Cannot start container "${ref}": it is ${record.status}`);
+    }
+    const claimed: ContainerRecord = {
+      ...record,
+      status: "created",
+      owner: { pid: Deno.pid, startTime: processStartTime(Deno.pid) ?? -1 },
+      // the last run's keeper: gone, and not to be taken for this run's
+      pid: undefined,
+      pidStartTime: undefined,
+      exitCode: undefined,
+      finishedAt: undefined,
+      oomKilled: undefined,
+    };
+    await writeAtomic(recordPath(store, record.id), JSON.stringify(claimed, null, 2));
+    return claimed;
+  });
+}
+
+/** Changes fields of a container's record. */
+export async function updateContainer(
+  store: Store,
+  id: string,
+  fields: Partial<Omit<ContainerRecord, "id">>,
+): Promise<void> {
+  await update(store, id, (r) => ({ ...r, ...fields }));
+}
+
+/** Records that the container's process `pid` has started. */
+export async function markRunning(store: Store, id: string, pid: number): Promise<void> {
+  await update(store, id, (r) => ({
+    ...r,
+    status: "running",
+    pid,
+    pidStartTime: processStartTime(pid) ?? undefined,
+    startedAt: new Date().toISOString(),
+  }));
+}
+
+/** Records that the container exited with `exitCode`. */
+export async function markExited(
+  store: Store,
+  id: string,
+  exitCode: number,
+  oomKilled = false,
+): Promise<void> {
+  await update(store, id, (r) => ({ ...exited(r, exitCode), oomKilled }));
+}
+
+function exited(r: ContainerRecord, exitCode: number): ContainerRecord {
+  return {
+    ...r,
+    status: "exited",
+    exitCode,
+    owner: undefined,
+    pid: undefined,
+    pidStartTime: undefined,
+    cgroup: undefined,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+async function update(
+  store: Store,
+  id: string,
+  change: (r: ContainerRecord) => ContainerRecord,
+): Promise<void> {
+  await store.locked(async () => {
+    const record = await readJson<ContainerRecord>(recordPath(store, id));
+    if (record === null) throw new NotFoundError(`No such container: ${id}`);
+    await writeAtomic(recordPath(store, id), JSON.stringify(change(record), null, 2));
+  });
+}
+
+/**
+ * Every container, with dead owners' records reconciled first (and any
+ * container a killed commit left frozen thawed).
+ */
+export async function listContainers(store: Store): Promise<ContainerRecord[]> {
+  await sweepFreezers();
+  const records = await store.locked(() => readAll(store));
+  for (const r of records) {
+    if (r.status === "running" && r.cgroup?.version === "v2" && r.cgroup.own.length > 0) {
+      await thawIfOrphaned(r.cgroup.own[0], `${store.runtime(r.id)}/frozen`);
+    }
+  }
+  return records;
+}
+
+/**
+ * Reads every record and brings each up to date with /proc: when a
+ * container's owner died (skiff was SIGKILLed, say), a `running` one
+ * becomes exited (or is removed, with --rm; the kernel already killed its
+ * processes and mounts), and a `created` one is removed, since it never
+ * started. The caller holds the store lock.
+ */
+async function readAll(store: Store): Promise<ContainerRecord[]> {
+  const records: ContainerRecord[] = [];
+  sweepTmp(store);
+  for (const entry of Deno.readDirSync(store.containersDir)) {
+    const record = await readJson<ContainerRecord>(recordPath(store, entry.name));
+    if (record === null) {
+      // Creation writes the record under the lock we hold: a directory
+      // without one was left by a skiff killed halfway through creating it.
+      await removeDir(store, entry.name);
+      continue;
+    }
+    const current = await reconcile(store, record);
+    if (current !== null) records.push(current);
+  }
+  return records.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+async function reconcile(
+  store: Store,
+  record: ContainerRecord,
+): Promise<ContainerRecord | null> {
+  const { owner } = record;
+  if (record.status === "exited" || owner === undefined) return record;
+  if (isAlive(owner.pid, owner.startTime)) return record;
+  if (record.cgroup) await removeCgroup(record.cgroup);
+  if (record.status === "created" || record.autoRemove) {
+    await removeDir(store, record.id);
+    return null;
+  }
+  // A detached container's supervisor leaves "CODE TIME OOMKILLS" in exit;
+  // without it, the owner died first and took the container with it.
+  const report = readExitFile(`${store.container(record.id)}/exit`);
+  const done = report
+    ? { ...exited(record, report.code), finishedAt: report.finishedAt, oomKilled: report.oomKilled }
+    : exited(record, EXIT_KILLED);
+  await writeAtomic(recordPath(store, record.id), JSON.stringify(done, null, 2));
+  return done;
+}
+
+function readExitFile(path: string): { code: number; finishedAt: string; oomKilled: boolean } | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+  const [code, time, oom] = text.trim().split(" ").map(Number);
+  if (!Number.isInteger(code)) return null;
+  return { code, finishedAt: new Date(time * 1000).toISOString(), oomKilled: oom > 0 };
+}
+
+/**
+ * Finds a container by full id, name, or unique id prefix, as docker does.
+ *
+ * @throws {NotFoundError} when nothing matches
+ * @throws {UsageError} when a prefix matches several containers
+ */
+export function findContainer(
+  records: ContainerRecord[],
+  ref: string,
+): ContainerRecord {
+  const exact = records.find((r) => r.id === ref || r.name === ref);
+  if (exact) return exact;
+  const matches = /^[0-9a-f]+$/.test(ref) ? records.filter((r) => r.id.startsWith(ref)) : [];
+  if (matches.length === 1) return matches[0];
+  if (matches.length > 1) {
+    throw new UsageError(
+      `Container id prefix "${ref}" is ambiguous: it matches ${matches.length} containers; give more characters`,
+    );
+  }
+  throw new NotFoundError(`No such container: ${ref}`);
+}
+
+/**
+ * Removes a container's record and directories.
+ *
+ * @param force stop a running container first (SIGKILL), as `rm -f` does
+ * @returns the removed record
+ * @throws {InvalidStateError} when it is running and `force` is false
+ */
+export async function removeContainer(
+  store: Store,
+  ref: string,
+  force = false,
+): Promise<ContainerRecord> {
+  const target = await store.locked(async () => findContainer(await readAll(store), ref));
+  // Another skiff is starting it (it owns a `created` record): removing it
+  // now would orphan the container it is about to start.
+  const starting = target.status === "created" && target.owner !== undefined && target.owner.pid !== Deno.pid;
+  if (starting) throw new InvalidStateError(`Cannot remove container "${ref}": it is starting; try again`);
+  if (target.status !== "exited") {
+    if (!force) {
+      throw new InvalidStateError(
+        `Cannot remove container "${ref}": it is ${target.status}; stop it first or use rm -f`,
+      );
+    }
+    await killAndWait(target);
+    if (target.cgroup) await removeCgroup(target.cgroup);
+  }
+  await store.locked(() => removeDir(store, target.id));
+  return target;
+}
+
+/**
+ * SIGKILLs a container's keeper and waits until it is gone; its child, the
+ * container's PID 1, dies with it (parent-death signal).
+ */
+async function killAndWait(record: ContainerRecord): Promise<void> {
+  const { pid, pidStartTime } = record;
+  if (pid === undefined || !isAlive(pid, pidStartTime ?? -1)) return;
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  while (isAlive(pid, pidStartTime ?? -1)) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * Removes what killed commands left in tmp/: removals under way (`rm-*`,
+ * already renamed out of sight) and work named after a process that is
+ * gone (`layer-PID-*`, `commit-PID-*`...).
+ */
+function sweepTmp(store: Store): void {
+  for (const entry of Deno.readDirSync(store.tmpDir)) {
+    const pid = /^[a-z]+-(\d+)-/.exec(entry.name)?.[1];
+    const stale = entry.name.startsWith("rm-") || entry.name.startsWith("gc-") ||
+      (pid !== undefined && processStartTime(Number(pid)) === null);
+    if (stale) Deno.removeSync(`${store.tmpDir}/${entry.name}`, { recursive: true });
+  }
+}
+
+/**
+ * Removes a container's directory: renamed out of the way first, so a
+ * container is either whole or gone, even if this is interrupted. Its
+ * runtime state goes first; nothing else removes it, as a --runroot may be
+ * shared by several stores.
+ */
+async function removeDir(store: Store, id: string): Promise<void> {
+  const trash = `${store.tmpDir}/rm-${id}`;
+  await Deno.remove(store.runtime(id), { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  try {
+    Deno.renameSync(store.container(id), trash);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  await Deno.remove(trash, { recursive: true });
+}

@@ -1,0 +1,307 @@
+/**
+ * The container's root filesystem as a plan: which mounts, directories and
+ * links to make, in which order. {@link planRootfs} is pure and decides;
+ * {@link applyRootfs} carries a plan out through a {@link Sys}, the real one
+ * in the container's init (`lib/sys.ts`) or a recording fake in tests.
+ *
+ * @module
+ */
+
+import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT } from "../../ffi/libc.ts";
+
+/** One thing to do to the new root, in plan order. */
+export type Step =
+  | {
+    op: "mount";
+    source: string;
+    target: string;
+    fstype: string;
+    flags: number;
+    data?: string;
+    /** Skip when the target does not exist (kernel-dependent /proc files). */
+    optional?: boolean;
+  }
+  | {
+    /** A volume: `source` on the host bound onto `target` inside the container. */
+    op: "bind";
+    root: string;
+    source: string;
+    /** Absolute inside the container; resolved within `root`, never on the host. */
+    target: string;
+    kind: "dir" | "file";
+    readonly: boolean;
+  }
+  | { op: "mkdir"; path: string; mode: number }
+  | { op: "touch"; path: string }
+  | { op: "symlink"; target: string; path: string };
+
+/** What a plan is made from. Every path is a host path. */
+export interface RootfsSpec {
+  /** Where the overlay is mounted: the container's future `/`. */
+  root: string;
+  /** The image's layer directories, topmost first. */
+  lowerdirs: string[];
+  /** The container's own writable layer and overlay's work dir. */
+  upperdir: string;
+  workdir: string;
+  /** The terminal to show as /dev/console, when the container has one. */
+  console?: string;
+  /** Volumes to bind in. */
+  binds?: BindSpec[];
+  /**
+   * Overlay keeps its xattrs (opaque dirs) in `user.overlay.*`, as it must
+   * when mounted in a user namespace (kernel 5.11): rootless.
+   */
+  userxattr?: boolean;
+}
+
+/** One volume: a host file or directory and where it goes in the container. */
+export interface BindSpec {
+  source: string;
+  target: string;
+  kind: "dir" | "file";
+  readonly: boolean;
+}
+
+/** An entry resolved inside the container root, held open until released. */
+export interface Resolved {
+  /** A path naming exactly that entry, e.g. /proc/self/fd/7. */
+  path: string;
+  release(): void;
+}
+
+/** The kinds of filesystem entry {@link Sys.lstat} tells apart. */
+export type EntryKind = "dir" | "file" | "symlink" | "other";
+
+/** The operations a plan needs: the privileged ones come from `ffi/`. */
+export interface Sys {
+  mount(
+    source: string,
+    target: string,
+    fstype: string,
+    flags: number,
+    data: string,
+  ): void;
+  /** The kind of entry at `path` without following a last symlink, or null. */
+  lstat(path: string): EntryKind | null;
+  mkdir(path: string, mode: number): void;
+  /** Creates an empty regular file. */
+  touch(path: string): void;
+  symlink(target: string, path: string): void;
+  /**
+   * Resolves `path`, absolute inside the container, within `root` as if
+   * root were `/` (no symlink or `..` leads out), creating what is missing:
+   * directories, and the last part as an empty file for `kind: "file"`.
+   */
+  resolveInRoot(root: string, path: string, kind: "dir" | "file"): Resolved;
+  /** The mount flags (MS_*) of the filesystem holding `path`. */
+  mountFlags(path: string): number;
+}
+
+/** Device nodes bound in from the host's /dev (bind works rootless too). */
+const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/** /proc files that leak host information or control it, hidden as runc does. */
+const MASKED = ["kcore", "keys", "timer_list", "sched_debug", "latency_stats"];
+
+/** /proc entries that stay visible but read-only. */
+const READ_ONLY = ["sys", "sysrq-trigger", "irq", "bus", "fs"];
+
+/**
+ * Plans the container's root: overlay, /proc, /sys, /dev and its devices.
+ *
+ * @param spec the layer and mount-point directories
+ * @returns the steps, in the order they must run
+ * @throws {Error} when a path cannot be given to overlay's option string
+ */
+export function planRootfs(spec: RootfsSpec): Step[] {
+  for (const dir of [...spec.lowerdirs, spec.upperdir, spec.workdir]) {
+    // overlay splits its options on "," and lowerdir on ":"
+    if (/[,:]/.test(dir)) {
+      throw new Error(
+        `Cannot use "${dir}" as an overlay layer: its path has a "," or ":"; choose a store root without them`,
+      );
+    }
+  }
+  const r = spec.root;
+  const hardened = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  const steps: Step[] = [
+    {
+      op: "mount",
+      source: "overlay",
+      target: r,
+      fstype: "overlay",
+      flags: 0,
+      data: `lowerdir=${spec.lowerdirs.join(":")},upperdir=${spec.upperdir},workdir=${spec.workdir}${
+        spec.userxattr ? ",userxattr" : ""
+      }`,
+    },
+    { op: "mkdir", path: `${r}/proc`, mode: 0o555 },
+    { op: "mount", source: "proc", target: `${r}/proc`, fstype: "proc", flags: hardened },
+    { op: "mkdir", path: `${r}/sys`, mode: 0o555 },
+    {
+      op: "mount",
+      source: "sysfs",
+      target: `${r}/sys`,
+      fstype: "sysfs",
+      flags: hardened | MS_RDONLY,
+    },
+    { op: "mkdir", path: `${r}/dev`, mode: 0o755 },
+    {
+      op: "mount",
+      source: "tmpfs",
+      target: `${r}/dev`,
+      fstype: "tmpfs",
+      flags: MS_NOSUID | MS_NOEXEC,
+      data: "mode=755,size=65536k",
+    },
+  ];
+  for (const dev of DEVICES) steps.push(...bindFile(`/dev/${dev}`, `${r}/dev/${dev}`));
+  if (spec.console) steps.push(...bindFile(spec.console, `${r}/dev/console`));
+  steps.push(
+    { op: "mkdir", path: `${r}/dev/pts`, mode: 0o755 },
+    {
+      op: "mount",
+      source: "devpts",
+      target: `${r}/dev/pts`,
+      fstype: "devpts",
+      flags: MS_NOSUID | MS_NOEXEC,
+      data: "newinstance,ptmxmode=0666,mode=0620",
+    },
+    { op: "symlink", target: "pts/ptmx", path: `${r}/dev/ptmx` },
+    { op: "mkdir", path: `${r}/dev/shm`, mode: 0o1777 },
+    {
+      op: "mount",
+      source: "shm",
+      target: `${r}/dev/shm`,
+      fstype: "tmpfs",
+      flags: hardened,
+      data: "mode=1777,size=65536k",
+    },
+    { op: "symlink", target: "/proc/self/fd", path: `${r}/dev/fd` },
+    { op: "symlink", target: "/proc/self/fd/0", path: `${r}/dev/stdin` },
+    { op: "symlink", target: "/proc/self/fd/1", path: `${r}/dev/stdout` },
+    { op: "symlink", target: "/proc/self/fd/2", path: `${r}/dev/stderr` },
+  );
+  // Parents before children, so /data/sub lands on the /data volume.
+  const binds = [...(spec.binds ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
+  for (const bind of binds) steps.push({ op: "bind", root: r, ...bind });
+  for (const name of MASKED) {
+    steps.push({
+      op: "mount",
+      source: "/dev/null",
+      target: `${r}/proc/${name}`,
+      fstype: "",
+      flags: MS_BIND,
+      optional: true,
+    });
+  }
+  for (const name of READ_ONLY) {
+    const target = `${r}/proc/${name}`;
+    steps.push(
+      { op: "mount", source: target, target, fstype: "", flags: MS_BIND | MS_REC, optional: true },
+      {
+        op: "mount",
+        source: target,
+        target,
+        fstype: "",
+        flags: MS_BIND | MS_REMOUNT | MS_RDONLY | hardened,
+        optional: true,
+      },
+    );
+  }
+  return steps;
+}
+
+function depth(path: string): number {
+  return path.split("/").filter((p) => p !== "").length;
+}
+
+function bindFile(source: string, target: string): Step[] {
+  return [
+    { op: "touch", path: target },
+    { op: "mount", source, target, fstype: "", flags: MS_BIND },
+  ];
+}
+
+/**
+ * Carries out a plan. Mount targets and created entries must not be
+ * symlinks: mount(2) follows them, and an image could point one anywhere.
+ *
+ * @param steps the plan from {@link planRootfs}
+ * @param sys the operations to use
+ * @throws {Error} naming the step that failed, with the cause kept
+ */
+export function applyRootfs(steps: Step[], sys: Sys): void {
+  for (const step of steps) {
+    switch (step.op) {
+      case "mount": {
+        // A mount over the overlay root itself is made before anything is
+        // in it; every other target must be a real entry.
+        if (step.fstype !== "overlay") {
+          const kind = sys.lstat(step.target);
+          if (kind === null && step.optional) break;
+          refuseSymlink(step.target, kind);
+        }
+        sys.mount(step.source, step.target, step.fstype, step.flags, step.data ?? "");
+        break;
+      }
+      case "bind":
+        try {
+          bind(step, sys);
+        } catch (e) {
+          throw new Error(`Cannot mount "${step.source}" on "${step.target}"`, { cause: e });
+        }
+        break;
+      case "mkdir": {
+        const kind = sys.lstat(step.path);
+        if (kind === null) sys.mkdir(step.path, step.mode);
+        else if (kind !== "dir") {
+          throw new Error(`Cannot prepare "${step.path}": the image has a ${kind} there, not a directory`);
+        }
+        break;
+      }
+      case "touch": {
+        const kind = sys.lstat(step.path);
+        if (kind === null) sys.touch(step.path);
+        else refuseSymlink(step.path, kind);
+        break;
+      }
+      case "symlink":
+        if (sys.lstat(step.path) === null) sys.symlink(step.target, step.path);
+        break;
+    }
+  }
+}
+
+/**
+ * Binds a volume. The target is resolved in the container root and mounted
+ * through its descriptor, so a symlink in the image (or one swapped in by
+ * another container sharing a volume) cannot redirect the mount to the
+ * host: the class of runc's CVE-2021-30465.
+ */
+function bind(step: Extract<Step, { op: "bind" }>, sys: Sys): void {
+  const target = sys.resolveInRoot(step.root, step.target, step.kind);
+  try {
+    sys.mount(step.source, target.path, "", MS_BIND | MS_REC, "");
+  } finally {
+    target.release();
+  }
+  if (!step.readonly) return;
+  // A bind ignores MS_RDONLY: it takes a remount, on the new mount itself,
+  // which a fresh resolution reaches (the old handle names what it covers).
+  // The remount must keep the flags the source filesystem has.
+  const kept = sys.mountFlags(step.source) & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  const mounted = sys.resolveInRoot(step.root, step.target, step.kind);
+  try {
+    sys.mount(step.source, mounted.path, "", MS_BIND | MS_REMOUNT | MS_RDONLY | kept, "");
+  } finally {
+    mounted.release();
+  }
+}
+
+function refuseSymlink(path: string, kind: EntryKind | null): void {
+  if (kind === "symlink") {
+    throw new Error(`Cannot mount on "${path}": it is a symlink, which mount would follow`);
+  }
+}

@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import { SyscallError } from "../../ffi/errors.ts";
+import { MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT } from "../../ffi/libc.ts";
+import { applyRootfs, type EntryKind, planRootfs, type Sys } from "./rootfs.ts";
+
+/** A Sys that records every call and can fail the mount onto one target. */
+class FakeSys implements Sys {
+  calls: string[] = [];
+  entries = new Map<string, EntryKind>();
+  failMountOn?: { target: string; errno: number };
+
+  mount(source: string, target: string, fstype: string, flags: number, data: string) {
+    if (this.failMountOn?.target === target) throw new SyscallError("mount", this.failMountOn.errno, target);
+    this.calls.push(`mount ${fstype || "-"} ${source} ${target} ${flags} ${data}`.trim());
+  }
+  lstat(path: string): EntryKind | null {
+    return this.entries.get(path) ?? null;
+  }
+  mkdir(path: string, mode: number) {
+    this.entries.set(path, "dir");
+    this.calls.push(`mkdir ${path} ${mode.toString(8)}`);
+  }
+  touch(path: string) {
+    this.entries.set(path, "file");
+    this.calls.push(`touch ${path}`);
+  }
+  symlink(target: string, path: string) {
+    this.entries.set(path, "symlink");
+    this.calls.push(`symlink ${path} -> ${target}`);
+  }
+  /** Hands out fake descriptors, numbered from 10, and records releases. */
+  private fds = 10;
+  resolveInRoot(root: string, path: string, kind: "dir" | "file") {
+    const fd = this.fds++;
+    this.calls.push(`resolve ${root} ${path} ${kind} -> ${fd}`);
+    return { path: `/proc/self/fd/${fd}`, release: () => this.calls.push(`release ${fd}`) };
+  }
+  sourceFlags = MS_NOSUID | MS_NODEV | 0x400; // nosuid, nodev and MS_NOATIME
+  mountFlags(_path: string) {
+    return this.sourceFlags;
+  }
+}
+
+const SPEC = {
+  root: "/s/c/merged",
+  lowerdirs: ["/s/layers/top", "/s/layers/base"],
+  upperdir: "/s/c/upper",
+  workdir: "/s/c/work",
+};
+
+Deno.test("the overlay is mounted first, with the layers topmost first", () => {
+  const steps = planRootfs(SPEC);
+  assert.deepEqual(steps[0], {
+    op: "mount",
+    source: "overlay",
+    target: "/s/c/merged",
+    fstype: "overlay",
+    flags: 0,
+    data: "lowerdir=/s/layers/top:/s/layers/base,upperdir=/s/c/upper,workdir=/s/c/work",
+  });
+});
+
+Deno.test("proc, a read-only sysfs, a tmpfs /dev with devices, pts and shm are planned in order", () => {
+  const sys = new FakeSys();
+  applyRootfs(planRootfs(SPEC), sys);
+  const mounts = sys.calls.filter((c) => c.startsWith("mount")).map((c) =>
+    c.split(" ").slice(1, 4).join(" ")
+  );
+  assert.deepEqual(mounts, [
+    "overlay overlay /s/c/merged",
+    "proc proc /s/c/merged/proc",
+    "sysfs sysfs /s/c/merged/sys",
+    "tmpfs tmpfs /s/c/merged/dev",
+    "- /dev/null /s/c/merged/dev/null",
+    "- /dev/zero /s/c/merged/dev/zero",
+    "- /dev/full /s/c/merged/dev/full",
+    "- /dev/random /s/c/merged/dev/random",
+    "- /dev/urandom /s/c/merged/dev/urandom",
+    "- /dev/tty /s/c/merged/dev/tty",
+    "devpts devpts /s/c/merged/dev/pts",
+    "tmpfs shm /s/c/merged/dev/shm",
+  ]);
+  assert.ok(sys.calls.includes("symlink /s/c/merged/dev/ptmx -> pts/ptmx"));
+  const sysfs = planRootfs(SPEC).find((s) => s.op === "mount" && s.fstype === "sysfs");
+  assert.ok(sysfs?.op === "mount" && (sysfs.flags & MS_RDONLY) !== 0);
+});
+
+Deno.test("a device node is bound onto a file made for it, never made with mknod", () => {
+  const sys = new FakeSys();
+  applyRootfs(planRootfs(SPEC), sys);
+  const i = sys.calls.indexOf("touch /s/c/merged/dev/null");
+  assert.ok(i >= 0);
+  assert.equal(sys.calls[i + 1], `mount - /dev/null /s/c/merged/dev/null ${MS_BIND}`);
+});
+
+Deno.test("a terminal becomes /dev/console only when there is one", () => {
+  const without = planRootfs(SPEC);
+  assert.ok(!without.some((s) => s.op === "touch" && s.path.endsWith("/dev/console")));
+  const withTty = planRootfs({ ...SPEC, console: "/dev/pts/3" });
+  assert.ok(
+    withTty.some((s) => s.op === "mount" && s.source === "/dev/pts/3" && s.target.endsWith("/dev/console")),
+  );
+});
+
+Deno.test("/proc/sys is bound and remounted read-only", () => {
+  const steps = planRootfs(SPEC).filter((s) => s.op === "mount" && s.target === "/s/c/merged/proc/sys");
+  assert.equal(steps.length, 2);
+  assert.ok(
+    steps[1].op === "mount" && (steps[1].flags & (MS_REMOUNT | MS_RDONLY)) === (MS_REMOUNT | MS_RDONLY),
+  );
+});
+
+Deno.test("a failed mount stops the plan and names the call, target and errno", () => {
+  const sys = new FakeSys();
+  sys.failMountOn = { target: "/s/c/merged/sys", errno: 16 };
+  assert.throws(
+    () => applyRootfs(planRootfs(SPEC), sys),
+    (e) =>
+      e instanceof SyscallError && e.message === 'mount "/s/c/merged/sys": EBUSY (Device or resource busy)',
+  );
+  assert.equal(sys.calls.at(-1), "mkdir /s/c/merged/sys 555");
+  assert.ok(!sys.calls.some((c) => c.includes("/dev")), "nothing after the failure ran");
+});
+
+Deno.test("an image symlink where a mount goes is refused, not followed", () => {
+  const sys = new FakeSys();
+  sys.entries.set("/s/c/merged/proc", "symlink");
+  assert.throws(
+    () => applyRootfs(planRootfs(SPEC), sys),
+    /"\/s\/c\/merged\/proc": the image has a symlink there/,
+  );
+  assert.ok(!sys.calls.some((c) => c.includes(" /s/c/merged/proc")));
+
+  const dev = new FakeSys();
+  dev.entries.set("/s/c/merged/dev/null", "symlink");
+  dev.entries.set("/s/c/merged/dev", "dir");
+  // /dev is a fresh tmpfs in reality; the fake keeps the planted link to prove the check
+  assert.throws(
+    () => applyRootfs(planRootfs(SPEC), dev),
+    /Cannot mount on "\/s\/c\/merged\/dev\/null": it is a symlink/,
+  );
+});
+
+Deno.test("/proc masks apply where the kernel has the file and are skipped where not", () => {
+  const sys = new FakeSys();
+  sys.entries.set("/s/c/merged/proc/keys", "file");
+  applyRootfs(planRootfs(SPEC), sys);
+  assert.ok(sys.calls.includes(`mount - /dev/null /s/c/merged/proc/keys ${MS_BIND}`));
+  assert.ok(!sys.calls.some((c) => c.includes("/proc/kcore")), "the fake has no /proc/kcore");
+});
+
+Deno.test("a layer path with a comma or colon is refused before anything is mounted", () => {
+  assert.throws(() => planRootfs({ ...SPEC, upperdir: "/s,x/upper" }), /has a "," or ":"/);
+});
+
+const BINDS = {
+  ...SPEC,
+  binds: [
+    { source: "/host/sub", target: "/data/sub", kind: "dir" as const, readonly: false },
+    { source: "/host/conf", target: "/etc/app.conf", kind: "file" as const, readonly: true },
+    { source: "/host/data", target: "/data", kind: "dir" as const, readonly: false },
+  ],
+};
+
+Deno.test("volumes are bound parents first, after the system mounts", () => {
+  const steps = planRootfs(BINDS);
+  const binds = steps.filter((s) => s.op === "bind").map((s) => s.op === "bind" && s.target);
+  assert.deepEqual(binds, ["/data", "/data/sub", "/etc/app.conf"], "by depth, then as given");
+  const shm = steps.findIndex((s) => s.op === "mount" && s.target.endsWith("/dev/shm"));
+  assert.ok(steps.findIndex((s) => s.op === "bind") > shm);
+});
+
+Deno.test("a volume is mounted on its target resolved in the root, and released", () => {
+  const sys = new FakeSys();
+  applyRootfs(planRootfs({ ...SPEC, binds: [BINDS.binds[2]] }), sys);
+  const i = sys.calls.indexOf("resolve /s/c/merged /data dir -> 10");
+  assert.ok(i >= 0, sys.calls.join("\n"));
+  assert.deepEqual(sys.calls.slice(i + 1, i + 3), [
+    `mount - /host/data /proc/self/fd/10 ${MS_BIND | MS_REC}`,
+    "release 10",
+  ]);
+});
+
+Deno.test("a read-only volume is remounted read-only on a fresh resolution, keeping nosuid and nodev", () => {
+  const sys = new FakeSys();
+  applyRootfs(planRootfs({ ...SPEC, binds: [BINDS.binds[1]] }), sys);
+  const i = sys.calls.indexOf("resolve /s/c/merged /etc/app.conf file -> 10");
+  assert.deepEqual(sys.calls.slice(i + 1, i + 6), [
+    `mount - /host/conf /proc/self/fd/10 ${MS_BIND | MS_REC}`,
+    "release 10",
+    "resolve /s/c/merged /etc/app.conf file -> 11",
+    `mount - /host/conf /proc/self/fd/11 ${MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV}`,
+    "release 11",
+  ]);
+});
+
+Deno.test("a failed volume mount names the volume and keeps the cause", () => {
+  const sys = new FakeSys();
+  sys.failMountOn = { target: "/proc/self/fd/10", errno: 20 };
+  assert.throws(
+    () => applyRootfs(planRootfs({ ...SPEC, binds: [BINDS.binds[2]] }), sys),
+    (e: Error) =>
+      e.message === 'Cannot mount "/host/data" on "/data"' &&
+      (e.cause as Error).message === 'mount "/proc/self/fd/10": ENOTDIR (Not a directory)',
+  );
+  assert.equal(sys.calls.at(-1), "release 10", "the descriptor is released on failure too");
+});

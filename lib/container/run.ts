@@ -1,0 +1,530 @@
+/**
+ * `run`: create a container from an image and run its command in the
+ * foreground, returning the command's exit code.
+ *
+ * @module
+ */
+
+import { capabilitiesToDrop } from "../host/capabilities.ts";
+import {
+  claimForStart,
+  type ContainerRecord,
+  createContainer,
+  markExited,
+  markRunning,
+  newId,
+  removeContainer,
+  updateContainer,
+} from "./containers.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
+import { type Image, type ImageConfig, layerDirs } from "../image/images.ts";
+import { resolveImage } from "./resolve_image.ts";
+import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
+import { inUserNamespace, processStartTime } from "../host/proc.ts";
+import { exitCodeOf, forwardSignals } from "../host/signals.ts";
+import { BUSYBOX, parseLog, supervisorArgv } from "./supervise.ts";
+import { planRootfs } from "./rootfs.ts";
+import { containerArgv, findCommand } from "../host/spawn.ts";
+import { exists, readJson, type Store } from "../store/store.ts";
+import { checkMounts, type MountRequest, prepareMounts } from "./volumes.ts";
+import {
+  CGROUP_ROOT,
+  type CgroupPlan,
+  createCgroup,
+  detectVersion,
+  type Limits,
+  planCgroup,
+  removeCgroup,
+  wasOomKilled,
+} from "../host/cgroup/cgroups.ts";
+
+/** What the user asked `run` for. */
+export interface RunOptions {
+  /** An image reference, or a path to a rootfs tarball. */
+  image: string;
+  /** The command and its arguments; empty for the image's default. */
+  command: string[];
+  name?: string;
+  /** `KEY=VALUE` pairs, applied over the image's environment. */
+  env?: string[];
+  workdir?: string;
+  hostname?: string;
+  /** Keep stdin open (`-i`). */
+  interactive?: boolean;
+  /** Give the container the terminal (`-t`). */
+  tty?: boolean;
+  /** Remove the container when it exits (`--rm`). */
+  remove?: boolean;
+  /** Volumes (see lib/volumes.ts for parsing `-v` and `--mount`). */
+  mounts?: MountRequest[];
+  /** Resource limits (see lib/cgroups.ts for parsing them). */
+  limits?: Limits;
+}
+
+/** The start failed: nothing of the container is left. */
+export class StartError extends Error {
+  override name = "StartError";
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const HOSTNAME =
+  /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/**
+ * Checks `-e` values and the other free-form options before anything is
+ * created.
+ *
+ * @throws {UsageError} naming the bad value
+ */
+export function validateRunOptions(opts: RunOptions, detach = false): void {
+  if (opts.hostname !== undefined && (opts.hostname.length > 64 || !HOSTNAME.test(opts.hostname))) {
+    throw new UsageError(
+      `Invalid hostname "${opts.hostname}": use letters, digits, "-" and ".", at most 64 characters`,
+    );
+  }
+  checkMounts(opts.mounts ?? []);
+  if (detach && (opts.tty || opts.interactive)) {
+    throw new UsageError("Detached containers take no terminal or stdin yet: drop -i and -t, or -d");
+  }
+  checkCommandOptions(opts);
+}
+
+/**
+ * Checks what `run` and `exec` share: `-e` values, `-w`, and `-t` only
+ * from a terminal.
+ *
+ * @throws {UsageError} naming the bad value
+ */
+export function checkCommandOptions(opts: { env?: string[]; workdir?: string; tty?: boolean }): void {
+  for (const e of opts.env ?? []) {
+    if (!/^[^=\0]+=[^\0]*$/.test(e)) {
+      throw new UsageError(`Invalid environment variable "${e}": use -e KEY=VALUE`);
+    }
+  }
+  if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
+    throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
+  }
+  if (opts.tty && !Deno.stdin.isTerminal()) {
+    throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
+  }
+}
+
+/** The argv a container runs: entrypoint, then the command or the image's Cmd. */
+export function commandFor(image: Image, command: string[]): string[] {
+  const { Entrypoint = [], Cmd = [] } = image.config.config;
+  const argv = [...Entrypoint, ...(command.length > 0 ? command : Cmd)];
+  return argv.length > 0 ? argv : ["/bin/sh"];
+}
+
+/**
+ * The container's environment: PATH, HOSTNAME, HOME and TERM defaults,
+ * the image's Env over them, the user's `-e` over those; last one wins.
+ */
+export function environmentFor(image: Image, hostname: string, opts: RunOptions): string[] {
+  return mergeEnvironment([
+    DEFAULT_PATH,
+    `HOSTNAME=${hostname}`,
+    "HOME=/root",
+    ...(opts.tty ? ["TERM=xterm"] : []),
+    ...(image.config.config.Env ?? []),
+    ...(opts.env ?? []),
+  ]);
+}
+
+/** `KEY=VALUE` pairs with one per key: the last one wins, in the place of the first. */
+export function mergeEnvironment(env: string[]): string[] {
+  const byKey = new Map(env.map((e) => [e.slice(0, e.indexOf("=")), e]));
+  return [...byKey.values()];
+}
+
+/** The init spec for a container: the mount plan and what to execute. */
+export function initSpecFor(
+  store: Store,
+  record: ContainerRecord,
+  lowerdirs: string[],
+  console?: string,
+  cgroupProcs: string[] = [],
+): InitSpec {
+  const dir = store.container(record.id);
+  return {
+    root: `${dir}/merged`,
+    steps: planRootfs({
+      root: `${dir}/merged`,
+      lowerdirs,
+      upperdir: `${dir}/upper`,
+      workdir: `${dir}/work`,
+      console,
+      userxattr: inUserNamespace(),
+      binds: record.mounts.map((m) => ({
+        source: m.source,
+        target: m.destination,
+        kind: m.kind,
+        readonly: m.readOnly,
+      })),
+    }),
+    hostname: record.hostname,
+    cwd: record.workdir,
+    argv: record.command,
+    env: record.env,
+    dropCaps: capabilitiesToDrop(),
+    cgroupProcs,
+    statusFile: `${store.runtime(record.id)}/init.status`,
+  };
+}
+
+/**
+ * Runs a container in the foreground.
+ *
+ * @returns the command's exit code (128 + N when killed by signal N)
+ * @throws {UsageError} for bad options, before anything is created
+ * @throws {StartError} when the command could not be started (nothing is left behind)
+ */
+export async function runContainer(store: Store, opts: RunOptions): Promise<number> {
+  return (await run(store, opts, false)).exitCode;
+}
+
+/**
+ * Runs a container in the background under a supervisor (`run -d`),
+ * returning once its command runs.
+ *
+ * @returns the container's id
+ * @throws {UsageError} for bad options, before anything is created
+ * @throws {StartError} when the command could not be started (nothing is left behind)
+ */
+export async function runDetached(store: Store, opts: RunOptions): Promise<string> {
+  return (await run(store, opts, true)).id;
+}
+
+async function run(
+  store: Store,
+  opts: RunOptions,
+  detach: boolean,
+): Promise<{ id: string; exitCode: number }> {
+  validateRunOptions(opts, detach);
+  checkPrivileges();
+  await store.init();
+  const image = await resolveImage(store, opts.image);
+  const id = newId();
+  const hostname = opts.hostname ?? id.slice(0, 12);
+  // Planned now, so the record names it from the start; made at start.
+  const cgroup = cgroupFor(id, opts.limits ?? {});
+  const record = await createContainer(store, {
+    id,
+    name: opts.name,
+    image: opts.image,
+    imageId: image.id,
+    command: commandFor(image, opts.command),
+    env: environmentFor(image, hostname, opts),
+    workdir: opts.workdir ?? image.config.config.WorkingDir ?? "/",
+    hostname,
+    autoRemove: opts.remove ?? false,
+    mounts: [],
+    limits: opts.limits ?? {},
+    cgroup: { version: cgroup.version, own: cgroup.own },
+  });
+
+  let started = false;
+  try {
+    // Host directories and named volumes are made only now that the name
+    // is known to be free: bad input leaves nothing behind.
+    if (opts.mounts?.length) {
+      record.mounts = await prepareMounts(store, opts.mounts);
+      await updateContainer(store, record.id, { mounts: record.mounts });
+    }
+    if (detach) {
+      await startDetached(store, record, image.config, cgroup);
+      started = true;
+      return { id: record.id, exitCode: 0 };
+    }
+    const { exitCode, oomKilled } = await start(store, record, image.config, opts, cgroup);
+    started = true;
+    if (!record.autoRemove) {
+      // rm -f may have removed it meanwhile: nothing left to record, then.
+      await markExited(store, record.id, exitCode, oomKilled).catch((e) => {
+        if (!(e instanceof NotFoundError)) throw e;
+      });
+    }
+    return { id: record.id, exitCode };
+  } finally {
+    if (!started || (record.autoRemove && !detach)) {
+      // Another skiff may have seen the process gone and removed it already.
+      await removeContainer(store, record.id, true).catch((e) => {
+        if (!(e instanceof NotFoundError)) throw e;
+      });
+    }
+  }
+}
+
+/**
+ * The container's cgroup. Rootless, there is none: the v1 hierarchies are
+ * root's, so limits are refused rather than silently dropped.
+ *
+ * @throws {UsageError} for limits without cgroups
+ */
+function cgroupFor(id: string, limits: Limits): CgroupPlan {
+  if (!inUserNamespace()) return planCgroup(detectVersion(), CGROUP_ROOT, id, limits);
+  if (Object.keys(limits).length > 0) {
+    throw new UsageError(
+      "Resource limits need cgroups, and rootless skiff has none here (the cgroup v1 hierarchies are root's; a cgroup v2 hierarchy delegated to you, as systemd gives, would do): drop the limit options, or run with sudo",
+    );
+  }
+  return { version: detectVersion(), dirs: [], writes: [], procs: [], own: [] };
+}
+
+/** How a container ended. */
+interface Ending {
+  exitCode: number;
+  oomKilled: boolean;
+}
+
+/** Runs a container in the foreground, in its cgroup for as long as it lives. */
+async function start(
+  store: Store,
+  record: ContainerRecord,
+  config: ImageConfig,
+  opts: Pick<RunOptions, "tty" | "interactive">,
+  cgroup: CgroupPlan,
+): Promise<Ending> {
+  createCgroup(cgroup);
+  try {
+    return await startInCgroup(store, record, config, opts, cgroup);
+  } finally {
+    await removeCgroup(cgroup);
+  }
+}
+
+async function startInCgroup(
+  store: Store,
+  record: ContainerRecord,
+  config: ImageConfig,
+  opts: Pick<RunOptions, "tty" | "interactive">,
+  cgroup: CgroupPlan,
+): Promise<Ending> {
+  // The terminal's own path (/dev/pts/N): the new mount namespace has a
+  // copy of that mount. Binding /proc/self/fd/0 itself fails with EINVAL,
+  // as its mount belongs to skiff's namespace.
+  const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
+  const spec = {
+    ...initSpecFor(store, record, layerDirs(store, config), terminal, cgroup.procs),
+    keeperParent: Deno.pid,
+  };
+  const argv = keeperArgv(store.runtime(record.id), spec);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      // A terminal is shared, so `run busybox sh` typed at a prompt is a
+      // shell; piped input takes -i, as with docker.
+      stdin: opts.interactive || opts.tty || Deno.stdin.isTerminal() ? "inherit" : "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StartError(
+        `Cannot start a container: "${argv[0]}" is not installed; install util-linux`,
+        EXIT_SKIFF,
+      );
+    }
+    throw e;
+  }
+  await markRunning(store, record.id, child.pid);
+  const stop = forwardSignals(child.pid, Boolean(opts.tty) || Deno.stdin.isTerminal());
+  const status = await child.status.finally(stop);
+  const oomKilled = wasOomKilled(cgroup);
+
+  checkStarted(Deno.readTextFileSync(spec.statusFile));
+  return { exitCode: exitCodeOf(status), oomKilled };
+}
+
+/**
+ * Starts an exited container again, on its kept upper dir, with its
+ * command, mounts and limits (`start`). Detached unless `attach`, which
+ * waits and returns the exit code.
+ *
+ * @throws {InvalidStateError} when it is not exited (another start got it first, say)
+ */
+export async function startContainer(store: Store, ref: string, attach = false): Promise<number> {
+  checkPrivileges();
+  const record = await claimForStart(store, ref);
+  let exitCode = EXIT_SKIFF;
+  let oomKilled = false;
+  try {
+    const config = await readJson<ImageConfig>(store.blob(record.imageId));
+    if (config === null) {
+      throw new StartError(`Cannot start "${ref}": its image's config is gone`, EXIT_SKIFF);
+    }
+    const cgroup = cgroupFor(record.id, record.limits);
+    await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
+    if (!attach) {
+      await startDetached(store, record, config, cgroup);
+      return 0;
+    }
+    ({ exitCode, oomKilled } = await start(store, record, config, {}, cgroup));
+    return exitCode;
+  } catch (e) {
+    if (e instanceof StartError) exitCode = e.exitCode;
+    throw e;
+  } finally {
+    // Unless the supervisor owns it now, this process records the end.
+    const now = await readJson<ContainerRecord>(`${store.container(record.id)}/config.json`);
+    if (now?.owner?.pid === Deno.pid) {
+      if (record.autoRemove) await removeContainer(store, record.id, true);
+      else await markExited(store, record.id, exitCode, oomKilled);
+    }
+  }
+}
+
+/**
+ * Writes the init spec and returns the keeper's argv. The spec holds the
+ * environment: a 0600 file, not argv, which every user of the host can
+ * read in ps.
+ */
+function keeperArgv(runtime: string, spec: InitSpec): string[] {
+  Deno.mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  const specFile = `${runtime}/init.json`;
+  Deno.writeFileSync(spec.statusFile, new Uint8Array());
+  Deno.writeTextFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
+  return containerArgv({ deno: Deno.execPath(), initModule: initModule(), initSpec: specFile });
+}
+
+/**
+ * Reads init's report (see lib/init.ts): the command was reached, or a
+ * StartError says why not.
+ */
+function checkStarted(report: string): void {
+  if (report === "") {
+    throw new StartError(
+      "Cannot start the container: its init exited before reaching the command",
+      EXIT_SKIFF,
+    );
+  }
+  if (report !== "exec\n") {
+    const failure = JSON.parse(report) as StartFailure;
+    throw new StartError(failure.message, failure.exitCode);
+  }
+}
+
+/**
+ * Starts a container under a supervisor (lib/supervise.ts) and returns
+ * once its command runs: the supervisor owns it from then on.
+ *
+ * @throws {StartError} when the command could not be started
+ */
+async function startDetached(
+  store: Store,
+  record: ContainerRecord,
+  config: ImageConfig,
+  cgroup: CgroupPlan,
+): Promise<void> {
+  const dir = store.container(record.id);
+  const runtime = store.runtime(record.id);
+  // A start after a stop: the last run's reports must not be read as this one's.
+  for (const stale of [`${dir}/exit`, `${runtime}/keeper`]) {
+    try {
+      Deno.removeSync(stale);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  createCgroup(cgroup);
+  let supervisor: Deno.ChildProcess | undefined;
+  try {
+    const spec = initSpecFor(store, record, layerDirs(store, config), undefined, cgroup.procs);
+    const keeper = keeperArgv(runtime, spec);
+    keeper[0] = findCommand(keeper[0]);
+    const argv = supervisorArgv({
+      dir,
+      runtime,
+      lock: store.lockFile,
+      trash: `${store.tmpDir}/rm-${record.id}`,
+      autoRemove: record.autoRemove,
+      cgroups: cgroup.own,
+    }, keeper);
+    try {
+      supervisor = new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+        detached: true,
+      }).spawn();
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new StartError(
+          `Cannot start a detached container: ${BUSYBOX} is missing; install busybox-static`,
+          EXIT_SKIFF,
+        );
+      }
+      throw e;
+    }
+    supervisor.unref();
+    // Wait for init's report (or the supervisor's end), then hand over.
+    let report = "";
+    for (let i = 0; i < 2000; i++) {
+      report = Deno.readTextFileSync(spec.statusFile);
+      if (report !== "" && (report === "exec\n" || report.endsWith("}"))) break;
+      if (exists(`${dir}/exit`)) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    try {
+      checkStarted(report);
+    } catch (e) {
+      await supervisor.status; // it ends with init; then the container can go
+      // What init printed went to the log: the first error line says why.
+      const said = parseLog(exists(`${dir}/log`) ? Deno.readTextFileSync(`${dir}/log`) : "")
+        .find((l) => l.stream === "stderr")?.text;
+      if (report === "" && said) throw new StartError(`Cannot start the container: ${said}`, EXIT_SKIFF);
+      throw e;
+    }
+    for (let i = 0; !exists(`${runtime}/keeper`); i++) {
+      if (i === 2000) {
+        throw new StartError("Cannot start the container: its supervisor did not report", EXIT_SKIFF);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const keeperPid = Number(Deno.readTextFileSync(`${runtime}/keeper`));
+    const handover = supervisor;
+    await updateContainer(store, record.id, {
+      status: "running",
+      startedAt: new Date().toISOString(),
+      owner: { pid: handover.pid, startTime: processStartTime(handover.pid) ?? -1 },
+      pid: keeperPid,
+      pidStartTime: processStartTime(keeperPid) ?? undefined,
+    });
+  } catch (e) {
+    // Not handed over: the container must not outlive this failure. The
+    // supervisor's death takes the keeper, and so the container, with it.
+    if (supervisor !== undefined) {
+      try {
+        supervisor.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await supervisor.status;
+    }
+    await removeCgroup(cgroup);
+    throw e;
+  }
+}
+
+/** Where init lives: beside this module, whether that is a file or a URL. */
+function initModule(): string {
+  const url = new URL("./init.ts", import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
+}
+
+/**
+ * Containers need root: the CLI runs an ordinary user's skiff as root of a
+ * user namespace (lib/rootless.ts) before it gets here.
+ *
+ * @param uid the caller's uid
+ * @throws {UsageError} saying how to run it instead
+ */
+export function checkPrivileges(uid: number | null = Deno.uid()): void {
+  if (uid === 0) return;
+  throw new UsageError(
+    "Containers need root: run skiff with sudo, or rootless through its CLI (deno task run ...), which enters a user namespace",
+  );
+}

@@ -1,0 +1,355 @@
+/**
+ * Resource limits and accounting with cgroups, v1 (one hierarchy per
+ * controller under /sys/fs/cgroup/<controller>, as on this project's
+ * machines) or v2 (the unified hierarchy, controllers delegated through
+ * cgroup.subtree_control, as on systemd hosts).
+ *
+ * {@link planCgroup} decides which directories and files a container's
+ * limits mean, as data; {@link createCgroup} writes them. The container's
+ * init joins the cgroup (writes 0 to each cgroup.procs) before it execs the
+ * command, so nothing the command forks escapes it. Every function takes
+ * the cgroupfs root, so tests use a fake tree.
+ *
+ * @module
+ */
+
+import { UsageError } from "../../errors.ts";
+
+/** The cgroupfs mount point. */
+export const CGROUP_ROOT = "/sys/fs/cgroup";
+
+/** Limits as the user gave them, validated. */
+export interface Limits {
+  /** Bytes. */
+  memory?: number;
+  /** Memory plus swap, bytes; -1 for unlimited swap. */
+  memorySwap?: number;
+  /** CPUs' worth of time per period, e.g. 0.5. */
+  cpus?: number;
+  /** Relative weight, 2-262144 (v1 cpu.shares). */
+  cpuShares?: number;
+  /** CPUs to run on, e.g. "0", "0-1", "0,2". */
+  cpusetCpus?: string;
+  /** Maximum number of processes. */
+  pidsLimit?: number;
+}
+
+/** Which cgroup version a root holds. */
+export type CgroupVersion = "v1" | "v2";
+
+/** A container's cgroup: the directories made and the values written. */
+export interface CgroupPlan {
+  version: CgroupVersion;
+  /** Directories to make, parents first; each one skiff's. */
+  dirs: string[];
+  /** Files to write, in order, with their values. */
+  writes: [path: string, value: string][];
+  /** The cgroup.procs files init writes 0 to. */
+  procs: string[];
+  /** The container's own directories, removed when it is gone, children first. */
+  own: string[];
+}
+
+const PERIOD_US = 100_000;
+const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/**
+ * A size with an optional unit, b, k, m or g (any case, an optional
+ * trailing "b": "512m", "1GB"), in bytes.
+ *
+ * @throws {UsageError} naming the option and the accepted form
+ */
+export function parseBytes(value: string, option: string): number {
+  const match = /^(\d+(?:\.\d+)?)([bkmg])?b?$/i.exec(value.trim());
+  if (!match) {
+    throw new UsageError(
+      `Invalid ${option} "${value}": use a number with an optional unit b, k, m or g, e.g. 512m`,
+    );
+  }
+  const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? "b").toLowerCase()]);
+  if (bytes <= 0) throw new UsageError(`Invalid ${option} "${value}": it must be more than 0`);
+  return bytes;
+}
+
+/** The user's limit options, as strings from the command line. */
+export interface LimitOptions {
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
+}
+
+/**
+ * Checks and converts limit options.
+ *
+ * @param cpuCount the CPUs this machine has (for --cpus and --cpuset-cpus)
+ * @throws {UsageError} for each malformed or impossible value
+ */
+export function parseLimits(o: LimitOptions, cpuCount: number): Limits {
+  const limits: Limits = {};
+  if (o.memory !== undefined) limits.memory = parseBytes(o.memory, "--memory");
+  if (o.memorySwap !== undefined) {
+    limits.memorySwap = o.memorySwap.trim() === "-1" ? -1 : parseBytes(o.memorySwap, "--memory-swap");
+    if (limits.memory === undefined) {
+      throw new UsageError("Invalid --memory-swap: it needs --memory too (it is memory plus swap)");
+    }
+    if (limits.memorySwap !== -1 && limits.memorySwap < limits.memory) {
+      throw new UsageError("Invalid --memory-swap: it is memory plus swap, so it must be at least --memory");
+    }
+  }
+  if (o.cpus !== undefined) {
+    const cpus = Number(o.cpus);
+    if (!/^\d*\.?\d+$/.test(o.cpus) || !(cpus > 0) || cpus > cpuCount) {
+      throw new UsageError(
+        `Invalid --cpus "${o.cpus}": use a number above 0 and at most ${cpuCount}, e.g. 0.5`,
+      );
+    }
+    limits.cpus = cpus;
+  }
+  if (o.cpuShares !== undefined) {
+    const shares = Number(o.cpuShares);
+    if (!/^\d+$/.test(o.cpuShares) || shares < 2 || shares > 262144) {
+      throw new UsageError(`Invalid --cpu-shares "${o.cpuShares}": use a whole number from 2 to 262144`);
+    }
+    limits.cpuShares = shares;
+  }
+  if (o.cpusetCpus !== undefined) {
+    const cpus = parseCpuList(o.cpusetCpus);
+    if (cpus === null) {
+      throw new UsageError(`Invalid --cpuset-cpus "${o.cpusetCpus}": use a list like 0, 0-1 or 0,2`);
+    }
+    const outside = cpus.filter((c) => c >= cpuCount);
+    if (outside.length > 0) {
+      throw new UsageError(
+        `Invalid --cpuset-cpus "${o.cpusetCpus}": this machine has CPUs 0-${cpuCount - 1}, not ${
+          outside.join(",")
+        }`,
+      );
+    }
+    limits.cpusetCpus = o.cpusetCpus;
+  }
+  if (o.pidsLimit !== undefined) {
+    const pids = Number(o.pidsLimit);
+    if (!/^\d+$/.test(o.pidsLimit) || pids < 1) {
+      throw new UsageError(
+        `Invalid --pids-limit "${o.pidsLimit}": use a whole number of processes, at least 1`,
+      );
+    }
+    limits.pidsLimit = pids;
+  }
+  return limits;
+}
+
+/** "0-2,5" as [0, 1, 2, 5], or null when malformed. */
+export function parseCpuList(list: string): number[] | null {
+  const cpus: number[] = [];
+  for (const part of list.split(",")) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!match) return null;
+    const [from, to] = [Number(match[1]), Number(match[2] ?? match[1])];
+    if (to < from) return null;
+    for (let c = from; c <= to; c++) cpus.push(c);
+  }
+  return cpus;
+}
+
+/** Which version the cgroupfs at `root` is: v2 when the root itself is the unified hierarchy. */
+export function detectVersion(root = CGROUP_ROOT): CgroupVersion {
+  try {
+    Deno.statSync(`${root}/cgroup.controllers`);
+    return "v2";
+  } catch {
+    return "v1";
+  }
+}
+
+/**
+ * The cgroup of container `id` with `limits`. Memory, CPU accounting and
+ * pids are always there (for `stats` and OOM detection); cpu and cpuset
+ * only when limited.
+ */
+export function planCgroup(version: CgroupVersion, root: string, id: string, limits: Limits): CgroupPlan {
+  return version === "v1" ? planV1(root, id, limits) : planV2(root, id, limits);
+}
+
+function planV1(root: string, id: string, l: Limits): CgroupPlan {
+  const plan: CgroupPlan = { version: "v1", dirs: [], writes: [], procs: [], own: [] };
+  const use = (controller: string, files: [string, string][]) => {
+    const parent = `${root}/${controller}/skiff`;
+    const dir = `${parent}/${id}`;
+    plan.dirs.push(parent, dir);
+    if (controller === "cpuset") {
+      // A cpuset cgroup takes no task until its cpus and mems are set; the
+      // parent copies them from the root.
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+        plan.writes.push([`${parent}/${f}`, `@${root}/cpuset/${f}`]);
+      }
+      if (!files.some(([f]) => f === "cpuset.cpus")) files.push(["cpuset.cpus", `@${parent}/cpuset.cpus`]);
+      files.push(["cpuset.mems", `@${parent}/cpuset.mems`]);
+    }
+    for (const [file, value] of files) plan.writes.push([`${dir}/${file}`, value]);
+    plan.procs.push(`${dir}/cgroup.procs`);
+    plan.own.push(dir);
+  };
+  const memory: [string, string][] = [];
+  if (l.memory !== undefined) memory.push(["memory.limit_in_bytes", String(l.memory)]);
+  if (l.memorySwap !== undefined) memory.push(["memory.memsw.limit_in_bytes", String(l.memorySwap)]);
+  use("memory", memory);
+  use("cpuacct", []);
+  use("pids", l.pidsLimit === undefined ? [] : [["pids.max", String(l.pidsLimit)]]);
+  const cpu: [string, string][] = [];
+  if (l.cpus !== undefined) {
+    cpu.push(["cpu.cfs_period_us", String(PERIOD_US)], [
+      "cpu.cfs_quota_us",
+      String(Math.round(l.cpus * PERIOD_US)),
+    ]);
+  }
+  if (l.cpuShares !== undefined) cpu.push(["cpu.shares", String(l.cpuShares)]);
+  if (cpu.length > 0) use("cpu", cpu);
+  if (l.cpusetCpus !== undefined) use("cpuset", [["cpuset.cpus", l.cpusetCpus]]);
+  return plan;
+}
+
+function planV2(root: string, id: string, l: Limits): CgroupPlan {
+  const parent = `${root}/skiff`;
+  const dir = `${parent}/${id}`;
+  const controllers = ["+memory", "+pids", "+cpu", ...(l.cpusetCpus !== undefined ? ["+cpuset"] : [])].join(
+    " ",
+  );
+  const writes: [string, string][] = [
+    // delegate the controllers down to the container's cgroup
+    [`${root}/cgroup.subtree_control`, controllers],
+    [`${parent}/cgroup.subtree_control`, controllers],
+  ];
+  if (l.memory !== undefined) writes.push([`${dir}/memory.max`, String(l.memory)]);
+  if (l.memorySwap !== undefined && l.memory !== undefined) {
+    writes.push([`${dir}/memory.swap.max`, l.memorySwap === -1 ? "max" : String(l.memorySwap - l.memory)]);
+  }
+  if (l.cpus !== undefined) writes.push([`${dir}/cpu.max`, `${Math.round(l.cpus * PERIOD_US)} ${PERIOD_US}`]);
+  // cpu.shares 2-262144 onto cpu.weight 1-10000, as runc maps them
+  if (l.cpuShares !== undefined) {
+    writes.push([`${dir}/cpu.weight`, String(1 + Math.floor(((l.cpuShares - 2) * 9999) / 262142))]);
+  }
+  if (l.cpusetCpus !== undefined) writes.push([`${dir}/cpuset.cpus`, l.cpusetCpus]);
+  if (l.pidsLimit !== undefined) writes.push([`${dir}/pids.max`, String(l.pidsLimit)]);
+  return { version: "v2", dirs: [parent, dir], writes, procs: [`${dir}/cgroup.procs`], own: [dir] };
+}
+
+/**
+ * Makes the planned directories and writes the planned values. A value
+ * `@PATH` is copied from that file. On failure, what was made is removed.
+ *
+ * @throws {Error} naming the file the kernel refused and why
+ */
+export function createCgroup(plan: CgroupPlan): void {
+  try {
+    for (const dir of plan.dirs) Deno.mkdirSync(dir, { recursive: true });
+    for (const [path, value] of plan.writes) {
+      const text = value.startsWith("@") ? Deno.readTextFileSync(value.slice(1)).trim() : value;
+      try {
+        Deno.writeTextFileSync(path, text);
+      } catch (e) {
+        throw new Error(`Cannot set the container's cgroup: writing "${text}" to "${path}" failed`, {
+          cause: e,
+        });
+      }
+    }
+  } catch (e) {
+    removeUnused(plan);
+    throw e;
+  }
+}
+
+/**
+ * Removes the container's own cgroup directories (a cgroup goes with
+ * rmdir). The container's last processes may still be exiting when its
+ * keeper is gone, and rmdir says EBUSY until they have: it is retried for
+ * up to two seconds.
+ */
+export async function removeCgroup(plan: Pick<CgroupPlan, "own">): Promise<void> {
+  for (const dir of plan.own) {
+    for (let attempt = 0;; attempt++) {
+      try {
+        Deno.removeSync(dir);
+        break;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) break;
+        // Deno has no class for EBUSY (its Busy is another thing): go by the code.
+        if ((e as { code?: string }).code !== "EBUSY" || attempt === 200) throw e;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  }
+}
+
+/** Removes cgroup directories that no process has joined yet. */
+function removeUnused(plan: Pick<CgroupPlan, "own">): void {
+  for (const dir of plan.own) {
+    try {
+      Deno.removeSync(dir);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+}
+
+/** A container's usage, read from its cgroup. */
+export interface CgroupStats {
+  /** CPU time used, nanoseconds. */
+  cpuNs: number;
+  memoryBytes: number;
+  /** The memory limit, or null when unlimited. */
+  memoryLimit: number | null;
+  pids: number;
+  oomKilled: boolean;
+}
+
+const readNumber = (path: string) => Number(Deno.readTextFileSync(path).trim());
+
+function readKeyed(path: string): Record<string, number> {
+  try {
+    return Object.fromEntries(
+      Deno.readTextFileSync(path).trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)]),
+    );
+  } catch {
+    return {};
+  }
+}
+
+/** Whether the kernel's OOM killer killed a process of the cgroup (one file read). */
+export function wasOomKilled(plan: Pick<CgroupPlan, "version" | "own">): boolean {
+  const memory = plan.version === "v2" ? plan.own[0] : plan.own.find((d) => d.includes("/memory/skiff/"));
+  if (memory === undefined) return false;
+  const file = plan.version === "v2" ? `${memory}/memory.events` : `${memory}/memory.oom_control`;
+  return (readKeyed(file).oom_kill ?? 0) > 0;
+}
+
+/** Reads a container's cgroup accounting. */
+export function readStats(plan: CgroupPlan): CgroupStats {
+  if (plan.version === "v2") {
+    const dir = plan.own[0];
+    const max = Deno.readTextFileSync(`${dir}/memory.max`).trim();
+    return {
+      cpuNs: (readKeyed(`${dir}/cpu.stat`).usage_usec ?? 0) * 1000,
+      memoryBytes: readNumber(`${dir}/memory.current`),
+      memoryLimit: max === "max" ? null : Number(max),
+      pids: readNumber(`${dir}/pids.current`),
+      oomKilled: wasOomKilled(plan),
+    };
+  }
+  const dir = (controller: string) => plan.own.find((d) => d.includes(`/${controller}/skiff/`))!;
+  const memory = dir("memory");
+  const limit = readNumber(`${memory}/memory.limit_in_bytes`);
+  // docker's usage: all charged memory but the inactive file cache
+  const stat = readKeyed(`${memory}/memory.stat`);
+  return {
+    cpuNs: readNumber(`${dir("cpuacct")}/cpuacct.usage`),
+    memoryBytes: readNumber(`${memory}/memory.usage_in_bytes`) - (stat.total_inactive_file ?? 0),
+    // v1 writes "unlimited" as the largest page-aligned number
+    memoryLimit: limit >= 2 ** 62 ? null : limit,
+    pids: readNumber(`${dir("pids")}/pids.current`),
+    oomKilled: wasOomKilled(plan),
+  };
+}

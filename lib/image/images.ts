@@ -1,0 +1,302 @@
+/**
+ * The image store, as OCI image-spec content: an image is a manifest blob
+ * naming a config blob (whose sha256 is the image id) and layer blobs
+ * (uncompressed tars, named by their diff ids). Each layer is also
+ * extracted once into `layers/DIFFID/` and shared by every image and
+ * container that uses it. `images/index.json` maps `name:tag` to images.
+ *
+ * @module
+ */
+
+import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
+import type { Layer } from "./layers.ts";
+import { readJson, sha256Hex, type Store, writeAtomic } from "../store/store.ts";
+
+/** The parts of an OCI image config (image-spec config.md) skiff uses. */
+export interface ImageConfig {
+  created: string;
+  architecture: string;
+  os: "linux";
+  config: {
+    Cmd?: string[];
+    Entrypoint?: string[];
+    Env?: string[];
+    WorkingDir?: string;
+  };
+  rootfs: { type: "layers"; diff_ids: string[] };
+  history?: { created: string; created_by?: string; comment?: string }[];
+}
+
+/** An OCI image manifest (image-spec manifest.md). */
+export interface Manifest {
+  schemaVersion: 2;
+  mediaType: typeof MEDIA_MANIFEST;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+/** An OCI content descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+export const MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+export const MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json";
+export const MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar";
+
+/** An index entry: what a `name:tag` points at. */
+interface IndexEntry {
+  /** The config's sha256, hex: the image id. */
+  id: string;
+  /** The manifest's sha256, hex. */
+  manifest: string;
+  /** Bytes of the uncompressed layer tars. */
+  size: number;
+}
+
+type Index = Record<string, IndexEntry>;
+
+/** An image as listed: its reference, id, config and size. */
+export interface Image {
+  /** `name:tag`. */
+  ref: string;
+  /** sha256 of the config, as hex. */
+  id: string;
+  /** sha256 of the manifest, as hex. */
+  manifest: string;
+  size: number;
+  config: ImageConfig;
+}
+
+/** docker's reference grammar: an optional registry host[:port], then path components. */
+const NAME =
+  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * Normalises an image reference to `name:tag` (tag `latest` by default).
+ *
+ * @throws {UsageError} when the name or tag is malformed
+ */
+export function normalizeRef(ref: string): string {
+  const colon = ref.lastIndexOf(":");
+  const [name, tag] = colon > ref.lastIndexOf("/")
+    ? [ref.slice(0, colon), ref.slice(colon + 1)]
+    : [ref, "latest"];
+  if (!NAME.test(name) || !TAG.test(tag)) {
+    throw new UsageError(
+      `Invalid image reference "${ref}": use NAME[:TAG] with a lowercase name (a-z, 0-9, ".", "_", "-", "/")`,
+    );
+  }
+  return `${name}:${tag}`;
+}
+
+async function readIndex(store: Store): Promise<Index> {
+  return (await readJson<Index>(store.imageIndex)) ?? {};
+}
+
+async function readConfig(store: Store, id: string): Promise<ImageConfig> {
+  const config = await readJson<ImageConfig>(store.blob(id));
+  if (config === null) throw new Error(`Image ${id.slice(0, 12)} is damaged: its config blob is missing`);
+  return config;
+}
+
+/** Every tagged image, sorted by reference. */
+export async function listImages(store: Store): Promise<Image[]> {
+  const index = await readIndex(store);
+  const images: Image[] = [];
+  for (const [ref, entry] of Object.entries(index).sort()) {
+    images.push({ ref, ...entry, config: await readConfig(store, entry.id) });
+  }
+  return images;
+}
+
+/**
+ * Finds an image by `name[:tag]`, or by a prefix of its id.
+ *
+ * @returns the image, or null when nothing matches
+ */
+export async function findImage(store: Store, ref: string): Promise<Image | null> {
+  const index = await readIndex(store);
+  const hex = ref.replace(/^sha256:/, "");
+  const byId = /^[0-9a-f]{4,64}$/.test(hex)
+    ? Object.entries(index).find(([, e]) => e.id.startsWith(hex))
+    : undefined;
+  let found = byId;
+  if (found === undefined) {
+    const key = normalizeRef(ref);
+    if (index[key]) found = [key, index[key]];
+  }
+  if (found === undefined) return null;
+  const [key, entry] = found;
+  return { ref: key, ...entry, config: await readConfig(store, entry.id) };
+}
+
+/** The host directories of an image's layers, topmost first (overlay's lowerdir order). */
+export function layerDirs(store: Store, config: ImageConfig): string[] {
+  return config.rootfs.diff_ids.map((d) => store.layer(d.replace(/^sha256:/, ""))).reverse();
+}
+
+/** What {@link importImage} needs besides the tar file. */
+export interface ImportOptions {
+  /** `name[:tag]` to give the image. */
+  ref: string;
+  /** What to call the source in errors, e.g. the file name. */
+  label: string;
+  /** The image's default command and environment. */
+  config?: ImageConfig["config"];
+  /** The history line, e.g. how the image was made. */
+  createdBy?: string;
+  /** The file is a temporary of skiff's, to be moved into the store. */
+  move?: boolean;
+}
+
+/**
+ * Imports a rootfs tarball file (plain or gzip) as a one-layer image.
+ *
+ * @throws {Error} when the input is not a tar archive (nothing is kept)
+ */
+export async function importImage(store: Store, file: string, opts: ImportOptions): Promise<Image> {
+  const ref = normalizeRef(opts.ref);
+  // Loaded here: `run` rarely imports, and every module costs start-up time.
+  const { extractLayer } = await import("./layers.ts");
+  const layer = await extractLayer(store, file, opts.label, { move: opts.move });
+  const created = new Date().toISOString();
+  return await storeImage(store, ref, {
+    created,
+    architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+    os: "linux",
+    config: opts.config ?? {},
+    rootfs: { type: "layers", diff_ids: [`sha256:${layer.diffId}`] },
+    history: [{ created, created_by: opts.createdBy ?? `skiff import ${opts.label}` }],
+  }, [layer]);
+}
+
+/**
+ * Stores an image whose layers are already in the store: its config and
+ * manifest as blobs, and `ref` in the index.
+ */
+export async function storeImage(
+  store: Store,
+  ref: string,
+  config: ImageConfig,
+  layers: Layer[],
+  /** The config's bytes as they came (a loaded image keeps its id). */
+  configJson = JSON.stringify(config),
+): Promise<Image> {
+  const key = normalizeRef(ref);
+  const id = await sha256Hex(configJson);
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_MANIFEST,
+    config: { mediaType: MEDIA_CONFIG, digest: `sha256:${id}`, size: byteLength(configJson) },
+    layers: layers.map((l) => ({ mediaType: MEDIA_LAYER, digest: `sha256:${l.diffId}`, size: l.size })),
+  };
+  const manifestJson = JSON.stringify(manifest);
+  const manifestId = await sha256Hex(manifestJson);
+  const size = layers.reduce((sum, l) => sum + l.size, 0);
+  await store.locked(async () => {
+    await writeAtomic(store.blob(id), configJson);
+    await writeAtomic(store.blob(manifestId), manifestJson);
+    const index = await readIndex(store);
+    index[key] = { id, manifest: manifestId, size };
+    await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+  });
+  return { ref: key, id, manifest: manifestId, size, config };
+}
+
+/** An image's layers, with sizes, from its manifest. */
+export async function imageLayers(store: Store, image: Image): Promise<Layer[]> {
+  const manifest = await readJson<Manifest>(store.blob(image.manifest));
+  if (manifest === null) {
+    throw new Error(`Image ${image.id.slice(0, 12)} is damaged: its manifest blob is missing`);
+  }
+  return manifest.layers.map((d) => ({ diffId: d.digest.replace(/^sha256:/, ""), size: d.size }));
+}
+
+/**
+ * Removes a tag, then every blob and layer directory no image and no
+ * container needs any more.
+ *
+ * @param inUse ids of images that containers use
+ * @param force untag even when containers use the image (they keep its layers)
+ * @throws {InvalidStateError} when a container uses it and `force` is false
+ */
+export async function removeImage(
+  store: Store,
+  ref: string,
+  inUse: Set<string>,
+  force = false,
+): Promise<Image> {
+  const image = await findImage(store, ref);
+  if (!image) throw new NotFoundError(`No such image: ${ref}`);
+  if (inUse.has(image.id) && !force) {
+    throw new InvalidStateError(
+      `Cannot remove image "${ref}": a container uses it; remove the container first, or use rmi -f`,
+    );
+  }
+  await store.locked(async () => {
+    const index = await readIndex(store);
+    delete index[image.ref];
+    await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+    await collectGarbage(store, index, inUse);
+  });
+  return image;
+}
+
+/**
+ * Deletes blobs and layer directories that neither a tagged image nor an
+ * image a container uses refers to. The caller holds the store lock.
+ */
+async function collectGarbage(store: Store, index: Index, inUse: Set<string>): Promise<void> {
+  const keep = new Set<string>();
+  const keepConfig = async (id: string) => {
+    keep.add(id);
+    const config = await readJson<ImageConfig>(store.blob(id));
+    for (const d of config?.rootfs.diff_ids ?? []) keep.add(d.replace(/^sha256:/, ""));
+  };
+  for (const entry of Object.values(index)) {
+    keep.add(entry.manifest);
+    await keepConfig(entry.id);
+  }
+  for (const id of inUse) await keepConfig(id);
+  for (const dir of [`${store.root}/blobs/sha256`, `${store.root}/layers`]) {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (keep.has(entry.name.replace(/\.split$/, ""))) continue;
+      const trash = `${store.tmpDir}/gc-${entry.name}`;
+      await Deno.rename(`${dir}/${entry.name}`, trash);
+      await Deno.remove(trash, { recursive: true });
+    }
+  }
+}
+
+function byteLength(s: string): number {
+  return new TextEncoder().encode(s).length;
+}
+
+/** The image name a tarball's file name gives: `busybox.tar` -> `busybox`. */
+export function tarballName(path: string): string {
+  const base = path.split("/").pop()!.replace(/\.(tar|tgz|tar\.gz)$/, "").toLowerCase();
+  return base.replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "") || "imported";
+}
+
+/**
+ * Imports a tarball file as image `ref`.
+ *
+ * @throws {NotFoundError} when the file does not exist
+ */
+export async function importFile(store: Store, path: string, ref: string): Promise<Image> {
+  normalizeRef(ref);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new NotFoundError(`Cannot import "${path}": no such file`);
+    throw new Error(`Cannot import "${path}"`, { cause: e });
+  }
+  if (!info.isFile) throw new UsageError(`Cannot import "${path}": not a regular file`);
+  // Like `docker import`, the image gets no default command: run falls back to /bin/sh.
+  return await importImage(store, path, { ref, label: path });
+}

@@ -1,0 +1,304 @@
+/**
+ * Layers: tar streams in OCI form (image-spec layer.md) on one side,
+ * directories overlay can stack on the other.
+ *
+ * - {@link extractLayer} takes a layer tar file (plain or gzip), keeps it
+ *   as a blob named by its diff id (the sha256 of the uncompressed tar),
+ *   or split when it is the user's file (lib/tarsplit.ts: headers only, the
+ *   data read back from the tree when `save` needs the tar), and extracts
+ *   it with GNU tar into `layers/DIFFID/`, turning OCI whiteouts (`.wh.NAME`,
+ *   `.wh..wh..opq`) into overlay's (a 0:0 character device, the
+ *   trusted.overlay.opaque xattr, or user.overlay.opaque rootless). GNU tar
+ *   refuses `..` members, writes through symlinks and hard links out of the
+ *   directory, and strips absolute names; any such refusal fails the whole
+ *   extraction.
+ * - {@link layerFromUpper} does the reverse for a container's upper dir:
+ *   overlay whiteouts become `.wh.` entries, opaque directories get
+ *   `.wh..wh..opq`, overlay's own xattrs are left out.
+ *
+ * Either way the work is in a temporary directory renamed into place, so a
+ * failed or interrupted layer leaves nothing.
+ *
+ * @module
+ */
+
+import { lgetxattr, lsetxattr, mknodWhiteout } from "../../ffi/xattr.ts";
+import { inUserNamespace, mappedIds } from "../host/proc.ts";
+import { joinTar, splitSize, splitTar, writeSplit } from "./tarsplit.ts";
+import { exists, sha256Hex, type Store } from "../store/store.ts";
+
+/** A layer as an image lists it. */
+export interface Layer {
+  /** sha256 of the uncompressed tar, hex. */
+  diffId: string;
+  /** Bytes of the uncompressed tar. */
+  size: number;
+}
+
+const WHITEOUT = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+/** Where overlay marks an opaque dir: trusted.*, or user.* in a user namespace (userxattr). */
+const OPAQUE_XATTR = "trusted.overlay.opaque";
+const OPAQUE_USER_XATTR = "user.overlay.opaque";
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+/**
+ * Extracts a layer tar file into the store (see the module doc). GNU tar
+ * reads the file itself while openssl hashes it and, unless it is ours to
+ * move, cp keeps a copy as the blob: three processes in parallel, no byte
+ * passing through Deno. (openssl, not sha256sum: it uses the CPU's SHA
+ * instructions, 3x faster here.) A gzip file is first gunzipped into the blob.
+ *
+ * @param file the layer tar, plain or gzip
+ * @param label what to call the source in errors, e.g. its file name
+ * @param move the file is a temporary of skiff's: rename it into the store
+ *   instead of copying (it is gone afterwards either way)
+ * @param whiteouts false when the caller knows the tar has no `.wh.`
+ *   entries (commit counts them): no search for them then
+ * @throws {Error} when it is not a tar or GNU tar refused a member; nothing is kept
+ */
+export async function extractLayer(
+  store: Store,
+  file: string,
+  label: string,
+  { move = false, whiteouts = true } = {},
+): Promise<Layer> {
+  await store.init();
+  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `layer-${Deno.pid}-` });
+  const blob = `${dir}.tar`;
+  try {
+    let source = file;
+    let owned = move;
+    if (await isGzip(file)) {
+      await run("sh", ["-c", 'exec gzip -dc -- "$1" > "$2"', "sh", file, blob], `Cannot import "${label}"`);
+      if (move) await Deno.remove(file);
+      [source, owned] = [blob, true];
+    }
+    const tarArgs = ["-x", "-f", source, "-C", dir, "--numeric-owner", ...ownership()];
+    const extracting = new Deno.Command("tar", { args: tarArgs, stdout: "null", stderr: "piped" }).output();
+    const hashing = sha256File(source);
+    // A file that is not ours is kept split (headers only: lib/tarsplit.ts),
+    // read while tar extracts and the digest runs, or else copied.
+    const split = owned ? null : splitTar(source);
+    const [tar, diffId] = await Promise.all([
+      extracting,
+      hashing,
+      owned || split
+        ? Promise.resolve()
+        : run("cp", ["--reflink=auto", "--", source, blob], `Cannot import "${label}"`),
+    ]);
+    if (!tar.success) {
+      const said = new TextDecoder().decode(tar.stderr).split("\n").find((l) => l.trim() !== "") ?? "";
+      const why = /does not look like a tar archive|Unexpected EOF|Skipping to next header/.test(said)
+        ? "it is not a tar archive"
+        : said.replace(/^tar: /, "");
+      throw new Error(`Cannot import "${label}": ${why}`);
+    }
+    if (owned && source !== blob) await Deno.rename(source, blob);
+    const size = split ? split.index.size : (await Deno.stat(blob)).size;
+    if (split) writeSplit(`${dir}.split`, split);
+    if (whiteouts) await convertWhiteouts(dir);
+    await store.locked(async () => {
+      // Another extraction may have made the same layer: identical by definition.
+      await renameUnlessExists(dir, store.layer(diffId));
+      if (!split) await renameUnlessExists(blob, store.blob(diffId));
+      else if (!exists(store.blob(diffId))) await renameUnlessExists(`${dir}.split`, splitOf(store, diffId));
+    });
+    return { diffId, size };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(`${dir}.split`, { recursive: true }).catch(() => {});
+    await Deno.remove(blob).catch(() => {});
+    if (move) await Deno.remove(file).catch(() => {});
+  }
+}
+
+/**
+ * tar's options for owners, modes and xattrs. Root keeps them all. In a
+ * user namespace trusted.* xattrs are out of reach, and with only the
+ * user's own id mapped every file becomes root's (rootless skiff warned).
+ */
+function ownership(): string[] {
+  if (Deno.uid() !== 0) return ["--no-same-owner"];
+  const keep = ["--same-permissions", "--xattrs", "--xattrs-include=*"];
+  if (!inUserNamespace()) return ["--same-owner", ...keep];
+  return [mappedIds() > 1 ? "--same-owner" : "--no-same-owner", ...keep, "--xattrs-exclude=trusted.*"];
+}
+
+/** Below this size a file is hashed in-process: openssl's own start-up (about 14 ms here) would dominate. */
+const SMALL = 16 << 20;
+
+/**
+ * sha256 of a file, as hex: by openssl (with the CPU's SHA instructions,
+ * 3x coreutils' sha256sum here) for a large file, in-process for a small one.
+ */
+export async function sha256File(path: string): Promise<string> {
+  if (Deno.statSync(path).size <= SMALL) return await sha256Hex(Deno.readFileSync(path));
+  const out = await new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", path], stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(`Cannot hash "${path}": openssl dgst failed`);
+  return new TextDecoder().decode(out.stdout).slice(0, 64);
+}
+
+/** Where a layer kept split lives: beside where its blob would be. */
+function splitOf(store: Store, diffId: string): string {
+  return `${store.blob(diffId)}.split`;
+}
+
+/** The size of a layer's tar, whether kept whole or split. */
+export function layerTarSize(store: Store, diffId: string): number {
+  return exists(store.blob(diffId))
+    ? Deno.statSync(store.blob(diffId)).size
+    : splitSize(splitOf(store, diffId));
+}
+
+/**
+ * Puts a layer's exact tar at `dest`: a hard link to its blob, or rebuilt
+ * from its split and the extracted layer, and checked against its digest.
+ *
+ * @throws {Error} when the rebuilt tar is not the layer's (a damaged layer)
+ */
+export async function placeLayerTar(store: Store, diffId: string, dest: string): Promise<void> {
+  if (exists(store.blob(diffId))) return await Deno.link(store.blob(diffId), dest);
+  joinTar(splitOf(store, diffId), store.layer(diffId), dest);
+  if (await sha256File(dest) !== diffId) {
+    throw new Error(`Layer ${diffId.slice(0, 12)} is damaged: its files no longer give its digest`);
+  }
+}
+
+async function renameUnlessExists(from: string, to: string): Promise<void> {
+  try {
+    await Deno.lstat(to);
+  } catch {
+    await Deno.rename(from, to);
+  }
+}
+
+async function isGzip(file: string): Promise<boolean> {
+  using f = await Deno.open(file);
+  const head = new Uint8Array(2);
+  const n = await f.read(head);
+  return n === 2 && GZIP_MAGIC.every((b, i) => head[i] === b);
+}
+
+/** Runs a command to completion; throws `context: its first stderr line` on failure. */
+async function run(cmd: string, args: string[], context: string): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(
+      `${context}: ${new TextDecoder().decode(out.stderr).trim().split("\n")[0] || `${cmd} failed`}`,
+    );
+  }
+}
+
+/**
+ * Turns OCI whiteout files in an extracted layer into overlay's: `.wh.NAME`
+ * becomes a 0:0 character device NAME, `.wh..wh..opq` marks its directory
+ * opaque. find(1) lists them, so the cost follows the layer, once.
+ */
+async function convertWhiteouts(dir: string): Promise<void> {
+  const found = await new Deno.Command("find", {
+    args: [dir, "-name", `${WHITEOUT}*`, "-type", "f", "-print0"],
+    stderr: "inherit",
+  }).output();
+  const paths = new TextDecoder().decode(found.stdout).split("\0").filter((p) => p !== "");
+  for (const path of paths) {
+    const slash = path.lastIndexOf("/");
+    const parent = path.slice(0, slash);
+    const name = path.slice(slash + 1);
+    await Deno.remove(path);
+    if (name === OPAQUE) {
+      lsetxattr(parent, inUserNamespace() ? OPAQUE_USER_XATTR : OPAQUE_XATTR, "y");
+      continue;
+    }
+    const target = `${parent}/${name.slice(WHITEOUT.length)}`;
+    try {
+      mknodWhiteout(target);
+    } catch (e) {
+      throw new Error(`Invalid layer: "${target.slice(dir.length)}" is both present and whited out`, {
+        cause: e,
+      });
+    }
+  }
+}
+
+/**
+ * Makes an OCI layer tar stream from a container's upper dir.
+ *
+ * @param staging an empty directory for the whiteout markers
+ * @param out the tar file to write
+ * @param exclude paths relative to `upper` (e.g. `proc`, a volume's mount
+ *   point) left out with everything under them: skiff's own mount points
+ * @returns how many whiteout and opaque markers the tar has
+ * @throws {Error} when GNU tar fails
+ */
+export async function layerFromUpper(
+  upper: string,
+  staging: string,
+  out: string,
+  exclude: string[],
+): Promise<{ whiteouts: number }> {
+  const skip = new Set(exclude);
+  const members: string[] = [];
+  const markers: string[] = [];
+  const walk = async (rel: string) => {
+    for (const entry of [...Deno.readDirSync(rel === "" ? upper : `${upper}/${rel}`)].sort(byName)) {
+      const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      if (skip.has(path)) continue;
+      const info = Deno.lstatSync(`${upper}/${path}`);
+      if (info.isCharDevice && info.rdev === 0) {
+        markers.push(await marker(staging, rel, `${WHITEOUT}${entry.name}`));
+        continue;
+      }
+      members.push(path);
+      if (info.isDirectory) {
+        if ([OPAQUE_XATTR, OPAQUE_USER_XATTR].some((x) => lgetxattr(`${upper}/${path}`, x) === "y")) {
+          markers.push(await marker(staging, path, OPAQUE));
+        }
+        await walk(path);
+      }
+    }
+  };
+  await walk("");
+  const lists = { upper: `${staging}.upper.list`, markers: `${staging}.markers.list` };
+  await Deno.writeTextFile(lists.upper, members.map((m) => `${m}\0`).join(""));
+  await Deno.writeTextFile(lists.markers, markers.map((m) => `${m}\0`).join(""));
+  try {
+    await run("tar", [
+      "-c",
+      "-f",
+      out,
+      "--numeric-owner",
+      "--xattrs",
+      "--xattrs-include=*",
+      "--xattrs-exclude=trusted.overlay.*",
+      "--xattrs-exclude=user.overlay.*",
+      "--null",
+      "--no-recursion",
+      "-C",
+      upper,
+      "-T",
+      lists.upper,
+      "-C",
+      staging,
+      "-T",
+      lists.markers,
+    ], `Cannot make a layer of "${upper}"`);
+  } finally {
+    await Deno.remove(lists.upper);
+    await Deno.remove(lists.markers);
+  }
+  return { whiteouts: markers.length };
+}
+
+function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Creates an empty marker file `staging/dir/name`; returns its relative path. */
+async function marker(staging: string, dir: string, name: string): Promise<string> {
+  const rel = dir === "" ? name : `${dir}/${name}`;
+  await Deno.mkdir(`${staging}/${dir}`, { recursive: true });
+  await Deno.writeFile(`${staging}/${rel}`, new Uint8Array(), { mode: 0o644 });
+  return rel;
+}
