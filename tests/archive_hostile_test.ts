@@ -801,6 +801,18 @@ test("an empty index, or one without the host's platform, is a one-line error", 
   });
 });
 
+test("save -o onto a directory fails and leaves the directory", async () => {
+  await withVictim(async ({ store, dir }) => {
+    const out = `${dir}/out`;
+    await Deno.mkdir(out);
+    const r = await skiff(store, ["save", "-o", out, "busybox"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /^skiff: Cannot write ".*\/out": it is a directory$/m);
+    assert.ok(Deno.statSync(out).isDirectory, "the directory is still there");
+    assert.deepEqual(entries(`${store}/tmp`), []);
+  });
+});
+
 test("a loaded config with docker's nulls, or without run defaults, runs", async () => {
   await withVictim(async ({ store, dir }) => {
     const tar = await tarBytes(dir, [

@@ -77,6 +77,18 @@ export async function saveImage(
   const image = await findImage(store, ref);
   if (!image) throw new NotFoundError(`No such image: ${ref}`);
   const layers = await imageLayers(store, image);
+  for (const hex of [image.id, image.manifest, ...layers.map((l) => l.diffId)]) {
+    // names of files in the store and the staging dir: never a path
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      throw new Error(`Image ${image.id.slice(0, 12)} is damaged: bad digest "${hex}"`);
+    }
+  }
+  // tar would fail on a directory, and the cleanup below must only remove
+  // a file this save made.
+  const existed = exists(path);
+  if (existed && isDirectory(path)) {
+    throw new UsageError(`Cannot write "${path}": it is a directory`);
+  }
   await store.init();
   const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `save-${Deno.pid}-` });
   try {
@@ -98,13 +110,21 @@ export async function saveImage(
       stderr: "piped",
     }).output();
     if (!tar.success) {
-      await Deno.remove(path).catch(() => {});
+      if (!existed) await Deno.remove(path).catch(() => {});
       throw new Error(
         `Cannot write "${path}": ${new TextDecoder().decode(tar.stderr).trim().split("\n")[0]}`,
       );
     }
   } finally {
     await Deno.remove(staging, { recursive: true });
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false; // a dangling symlink: tar makes its target
   }
 }
 
