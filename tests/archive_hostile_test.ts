@@ -705,6 +705,11 @@ test("malformed archive documents are one-line errors naming the document", asyn
         /: Invalid image reference "Bad:Name"/m,
       ],
       [
+        "docker-count",
+        dockerWith(dockerManifest("config.json", ["l1/layer.tar", "l1/layer.tar"])),
+        /: config "config\.json" lists 1 layers, the manifest 2$/m,
+      ],
+      [
         "docker-env",
         dockerWith(dockerManifest("env.json", ["l1/layer.tar"]), [{
           name: "env.json",

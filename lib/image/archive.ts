@@ -269,7 +269,7 @@ async function planOci(files: ArchiveFiles): Promise<Plan[]> {
   for (const group of groups.values()) {
     const entry = group.length === 1 ? group[0] : withWhere(top.what, () => choosePlatform(group));
     const name = nameOf(entry);
-    plans.push(await planManifest(files, entry, name === undefined ? [] : [checkedRef(name)], 0));
+    plans.push(await planManifest(files, entry, name === undefined ? [] : [normalizeRef(name)], 0));
   }
   return plans;
 }
@@ -317,7 +317,7 @@ async function planDocker(files: ArchiveFiles): Promise<Plan[]> {
     const configFile = files.open(inside(entry.Config), `config "${entry.Config}"`);
     const config = await readDocument(files, configFile);
     const layers = entry.Layers.map((p) => files.open(inside(p), `layer "${p}"`));
-    plans.push(plan(entry.RepoTags.map(checkedRef), config, configFile.what, layers));
+    plans.push(plan(entry.RepoTags.map(normalizeRef), config, configFile.what, layers));
   }
   return plans;
 }
@@ -326,10 +326,6 @@ async function planDocker(files: ArchiveFiles): Promise<Plan[]> {
 function inside(p: string): string {
   if (p.startsWith("/") || p.split("/").includes("..")) throw new Error(`path "${p}" leaves the archive`);
   return p;
-}
-
-function checkedRef(name: string): string {
-  return normalizeRef(name);
 }
 
 /** Runs `fn`, putting `where: ` before its error. */
@@ -350,7 +346,7 @@ function plan(
   const checked = checkConfig(config.doc, where);
   const diffIds = checked.rootfs.diff_ids;
   if (diffIds.length !== layers.length) {
-    throw new Error(`the config lists ${diffIds.length} layers, the manifest ${layers.length}`);
+    throw new Error(`${where} lists ${diffIds.length} layers, the manifest ${layers.length}`);
   }
   return { refs, config: checked, configText: config.text, id: config.hex, layers };
 }
