@@ -5,24 +5,40 @@
  *
  * Saving hard-links the store's blobs into a staging directory (the store
  * and its tmp/ share a filesystem), so nothing is copied but by tar.
- * Loading checks every layer against its config's diff id and the config
- * against its manifest's digest before anything is tagged.
+ * Loading reads every file of the archive inside it (lib/image/_archive_files.ts:
+ * no symlink or `..` leads out, and only regular files are read), checks
+ * each document's shape (lib/image/documents.ts) and digest, picks the
+ * host's platform from a multi-platform index, and checks every layer
+ * against its config's diff id, all before anything is tagged. A load that
+ * fails leaves nothing: no tag, and no layer it brought.
  *
  * @module
  */
 
 import { NotFoundError, UsageError } from "../errors.ts";
+import { type ArchiveFile, ArchiveFiles } from "./_archive_files.ts";
+import {
+  checkConfig,
+  checkDockerManifest,
+  type CheckedDescriptor,
+  checkIndex,
+  checkManifest,
+  INDEX_TYPES,
+  looksLikeIndex,
+  parseJson,
+} from "./documents.ts";
 import {
   findImage,
   type Image,
   type ImageConfig,
   imageLayers,
-  type Manifest,
+  listImages,
   MEDIA_MANIFEST,
   normalizeRef,
   storeImage,
 } from "./images.ts";
 import { extractLayer, type Layer, placeLayerTar } from "./layers.ts";
+import { choosePlatform } from "./platform.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
 
 /** The archive formats `save` writes. */
@@ -40,10 +56,10 @@ interface OciIndex {
   manifests: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[];
 }
 
-/** One entry of a `docker save` manifest.json. */
+/** One entry of a `docker save` manifest.json, as `save` writes it. */
 interface DockerEntry {
   Config: string;
-  RepoTags: string[] | null;
+  RepoTags: string[];
   Layers: string[];
 }
 
@@ -61,6 +77,18 @@ export async function saveImage(
   const image = await findImage(store, ref);
   if (!image) throw new NotFoundError(`No such image: ${ref}`);
   const layers = await imageLayers(store, image);
+  for (const hex of [image.id, image.manifest, ...layers.map((l) => l.diffId)]) {
+    // names of files in the store and the staging dir: never a path
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      throw new Error(`Image ${image.id.slice(0, 12)} is damaged: bad digest "${hex}"`);
+    }
+  }
+  // tar would fail on a directory, and the cleanup below must only remove
+  // a file this save made.
+  const existed = exists(path);
+  if (existed && isDirectory(path)) {
+    throw new UsageError(`Cannot write "${path}": it is a directory`);
+  }
   await store.init();
   const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `save-${Deno.pid}-` });
   try {
@@ -82,7 +110,7 @@ export async function saveImage(
       stderr: "piped",
     }).output();
     if (!tar.success) {
-      await Deno.remove(path).catch(() => {});
+      if (!existed) await Deno.remove(path).catch(() => {});
       throw new Error(
         `Cannot write "${path}": ${new TextDecoder().decode(tar.stderr).trim().split("\n")[0]}`,
       );
@@ -92,13 +120,20 @@ export async function saveImage(
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false; // a dangling symlink: tar makes its target
+  }
+}
+
 async function stageOci(store: Store, image: Image, staging: string): Promise<void> {
-  const manifest = JSON.parse(await Deno.readTextFile(store.blob(image.manifest))) as Manifest;
   await Deno.mkdir(`${staging}/blobs/sha256`, { recursive: true });
   for (const hex of [image.manifest, image.id]) {
     await Deno.link(store.blob(hex), `${staging}/blobs/sha256/${hex}`);
   }
-  for (const hex of manifest.layers.map((l) => l.digest.slice(7))) {
+  for (const hex of (await imageLayers(store, image)).map((l) => l.diffId)) {
     await placeLayerTar(store, hex, `${staging}/blobs/sha256/${hex}`);
   }
   const index: OciIndex = {
@@ -131,7 +166,8 @@ async function stageDocker(store: Store, image: Image, layers: Layer[], staging:
 
 /**
  * Loads every image of an archive: an OCI layout (a directory, or a tar
- * of one) or a `docker save` tar.
+ * of one) or a `docker save` tar. All or nothing: when one image fails,
+ * none is tagged, and the layers this load brought are removed.
  *
  * @returns the images, tagged as the archive names them
  * @throws {UsageError} when `path` is neither
@@ -148,6 +184,8 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
   await store.init();
   const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `load-${Deno.pid}-` });
   try {
+    // GNU tar refuses `..` members and makes a symlink only after the
+    // members (placeholders until then), so nothing is written out of dir.
     const tar = await new Deno.Command("tar", {
       args: ["-x", "-f", path, "-C", dir, "--no-same-owner"],
       stderr: "piped",
@@ -157,7 +195,7 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
       const said = new TextDecoder().decode(tar.stderr);
       const why = /does not look like a tar archive/.test(said)
         ? "it is not a tar archive"
-        : said.trim().split("\n")[0];
+        : said.trim().split("\n")[0].replace(/^tar: /, "");
       throw new UsageError(`Cannot load "${path}": ${why}`);
     }
     return await loadDir(store, dir, path, true);
@@ -166,114 +204,242 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
   }
 }
 
+/** One image of an archive, checked and ready to store. */
+interface Plan {
+  /** Normalised `name:tag`s; none for an OCI image without a name. */
+  refs: string[];
+  config: ImageConfig;
+  /** The config's exact text: its sha256 is the image id. */
+  configText: string;
+  id: string;
+  layers: ArchiveFile[];
+}
+
 /** `owned`: `dir` is skiff's unpacked copy, whose layer files may be moved. */
 async function loadDir(store: Store, dir: string, label: string, owned: boolean): Promise<Image[]> {
-  if (exists(`${dir}/oci-layout`)) return await loadOci(store, dir, label, owned);
-  if (exists(`${dir}/manifest.json`)) return await loadDocker(store, dir, label, owned);
-  throw new UsageError(`Cannot load "${label}": it is neither an OCI image layout nor a docker archive`);
-}
-
-/** A blob of an OCI layout, by digest; digests are checked for their form. */
-function blobPath(dir: string, digest: string, label: string): string {
-  const match = /^sha256:([0-9a-f]{64})$/.exec(digest);
-  if (!match) throw new UsageError(`Cannot load "${label}": unsupported digest "${digest}"`);
-  return `${dir}/blobs/sha256/${match[1]}`;
-}
-
-async function loadOci(store: Store, dir: string, label: string, owned: boolean): Promise<Image[]> {
-  const index = JSON.parse(await Deno.readTextFile(`${dir}/index.json`)) as OciIndex;
-  const images: Image[] = [];
-  for (const descriptor of index.manifests) {
-    // A nested index (a multi-platform image): take its first manifest.
-    let entry = descriptor;
-    if (entry.mediaType === MEDIA_INDEX) {
-      const nested = JSON.parse(await Deno.readTextFile(blobPath(dir, entry.digest, label))) as OciIndex;
-      entry = {
-        ...nested.manifests[0],
-        annotations: { ...nested.manifests[0].annotations, ...entry.annotations },
-      };
-    }
-    const manifest = JSON.parse(await Deno.readTextFile(blobPath(dir, entry.digest, label))) as Manifest;
-    const names = entry.annotations ?? {};
-    const name = names[IMAGE_NAME] ?? names[REF_NAME];
-    images.push(
-      await loadOne(store, {
-        label,
-        name,
-        owned,
-        config: blobPath(dir, manifest.config.digest, label),
-        configDigest: manifest.config.digest,
-        layers: manifest.layers.map((l) => blobPath(dir, l.digest, label)),
-      }),
-    );
+  try {
+    using files = new ArchiveFiles(dir);
+    let plans: Plan[];
+    if (files.has("oci-layout")) plans = await planOci(files);
+    else if (files.has("manifest.json")) plans = await planDocker(files);
+    else throw new UsageError("it is neither an OCI image layout nor a docker archive");
+    return await storePlans(store, files, plans, owned);
+  } catch (e) {
+    const error = new Error(`Cannot load "${label}"`, { cause: e });
+    throw e instanceof UsageError ? new UsageError(error.message, { cause: e }) : error;
   }
-  return images;
 }
 
-async function loadDocker(store: Store, dir: string, label: string, owned: boolean): Promise<Image[]> {
-  const entries = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`)) as DockerEntry[];
-  const images: Image[] = [];
+/** Reads, checks and parses a JSON document of the archive; checks its digest when given. */
+async function readDocument(
+  files: ArchiveFiles,
+  file: ArchiveFile,
+  digest?: { digest: string; size: number },
+): Promise<{ doc: unknown; text: string; hex: string }> {
+  const { text, bytes } = files.read(file);
+  const hex = await sha256Hex(bytes);
+  if (digest !== undefined) {
+    if (digest.digest !== `sha256:${hex}`) throw new Error(`${file.what} does not match its digest`);
+    if (digest.size !== bytes.length) {
+      throw new Error(`${file.what} is ${bytes.length} bytes, not the ${digest.size} its descriptor says`);
+    }
+  }
+  return { doc: parseJson(text, file.what), text, hex };
+}
+
+/** A blob of an OCI layout, by its (checked) digest. */
+function openBlob(files: ArchiveFiles, digest: string, kind: string): ArchiveFile {
+  return files.open(`blobs/sha256/${digest.slice("sha256:".length)}`, `${kind} ${digest}`);
+}
+
+/** How deep indexes may nest (an index of multi-platform indexes is two). */
+const MAX_NESTING = 4;
+
+async function planOci(files: ArchiveFiles): Promise<Plan[]> {
+  const top = files.open("index.json", '"index.json"');
+  const index = checkIndex((await readDocument(files, top)).doc, top.what);
+  if (index.manifests.length === 0) throw new Error(`${top.what} lists no images`);
+  // Entries with a platform that share a name are the platforms of one image.
+  const groups = new Map<string, CheckedDescriptor[]>();
+  for (const [i, entry] of index.manifests.entries()) {
+    const key = entry.platform === undefined ? `#${i}` : `name:${nameOf(entry) ?? ""}`;
+    groups.set(key, [...groups.get(key) ?? [], entry]);
+  }
+  const plans: Plan[] = [];
+  for (const group of groups.values()) {
+    const entry = group.length === 1 ? group[0] : withWhere(top.what, () => choosePlatform(group));
+    const name = nameOf(entry);
+    plans.push(await planManifest(files, entry, name === undefined ? [] : [normalizeRef(name)], 0));
+  }
+  return plans;
+}
+
+/** An OCI image's full name, else its tag name (a layout's ref.name). */
+function nameOf(entry: CheckedDescriptor): string | undefined {
+  return entry.annotations?.[IMAGE_NAME] ?? entry.annotations?.[REF_NAME];
+}
+
+async function planManifest(
+  files: ArchiveFiles,
+  entry: CheckedDescriptor,
+  refs: string[],
+  depth: number,
+): Promise<Plan> {
+  const isIndex = entry.mediaType !== undefined ? INDEX_TYPES.includes(entry.mediaType) : undefined;
+  const file = openBlob(files, entry.digest, isIndex ? "index" : "manifest");
+  const { doc } = await readDocument(files, file, entry);
+  if (isIndex ?? looksLikeIndex(doc)) {
+    const where = `index ${entry.digest}`;
+    if (depth >= MAX_NESTING) throw new Error(`${where}: indexes nest more than ${MAX_NESTING} deep`);
+    const nested = checkIndex(doc, where);
+    const chosen = withWhere(where, () => choosePlatform(nested.manifests));
+    return await planManifest(files, chosen, refs, depth + 1);
+  }
+  const manifest = checkManifest(doc, `manifest ${entry.digest}`);
+  const configFile = openBlob(files, manifest.config.digest, "config");
+  const config = await readDocument(files, configFile, manifest.config);
+  const layers = manifest.layers.map((d) => {
+    const layer = openBlob(files, d.digest, "layer");
+    if (layer.size !== d.size) {
+      throw new Error(`${layer.what} is ${layer.size} bytes, not the ${d.size} its descriptor says`);
+    }
+    return layer;
+  });
+  return plan(refs, config, configFile.what, layers);
+}
+
+async function planDocker(files: ArchiveFiles): Promise<Plan[]> {
+  const top = files.open("manifest.json", '"manifest.json"');
+  const entries = checkDockerManifest((await readDocument(files, top)).doc, top.what);
+  if (entries.length === 0) throw new Error(`${top.what} lists no images`);
+  const plans: Plan[] = [];
   for (const entry of entries) {
-    const inside = (p: string) => {
-      if (p.startsWith("/") || p.split("/").includes("..")) {
-        throw new UsageError(`Cannot load "${label}": path "${p}" leaves the archive`);
+    const configFile = files.open(inside(entry.Config), `config "${entry.Config}"`);
+    const config = await readDocument(files, configFile);
+    const layers = entry.Layers.map((p) => files.open(inside(p), `layer "${p}"`));
+    plans.push(plan(entry.RepoTags.map(normalizeRef), config, configFile.what, layers));
+  }
+  return plans;
+}
+
+/** A docker archive's path, checked to stay in it (RESOLVE_IN_ROOT would clamp it; this says so). */
+function inside(p: string): string {
+  if (p.startsWith("/") || p.split("/").includes("..")) throw new Error(`path "${p}" leaves the archive`);
+  return p;
+}
+
+/** Runs `fn`, putting `where: ` before its error. */
+function withWhere<T>(where: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
+}
+
+function plan(
+  refs: string[],
+  config: { doc: unknown; text: string; hex: string },
+  where: string,
+  layers: ArchiveFile[],
+): Plan {
+  const checked = checkConfig(config.doc, where);
+  const diffIds = checked.rootfs.diff_ids;
+  if (diffIds.length !== layers.length) {
+    throw new Error(`${where} lists ${diffIds.length} layers, the manifest ${layers.length}`);
+  }
+  return { refs, config: checked, configText: config.text, id: config.hex, layers };
+}
+
+/**
+ * Extracts every image's layers (each file once, however many images or
+ * links name it), checks them against the diff ids, then tags. On failure
+ * the layers that were not in the store before are removed again.
+ */
+async function storePlans(
+  store: Store,
+  files: ArchiveFiles,
+  plans: Plan[],
+  owned: boolean,
+): Promise<Image[]> {
+  await store.init();
+  const before = new Set([...storeEntries(store)]);
+  const extracted = new Map<string, Layer>();
+  try {
+    const layersOf: Layer[][] = [];
+    for (const plan of plans) {
+      const layers: Layer[] = [];
+      for (const [i, file] of plan.layers.entries()) {
+        let layer = extracted.get(file.key);
+        if (layer === undefined) {
+          layer = await extract(store, files, file, owned);
+          extracted.set(file.key, layer);
+        }
+        const want = plan.config.rootfs.diff_ids[i];
+        if (`sha256:${layer.diffId}` !== want) {
+          throw new Error(`layer ${i + 1} does not match its diff id ${want}`);
+        }
+        layers.push(layer);
       }
-      return `${dir}/${p}`;
-    };
-    const tags = entry.RepoTags ?? [];
-    const spec = { label, owned, config: inside(entry.Config), layers: entry.Layers.map(inside) };
-    const first = await loadOne(store, { ...spec, name: tags[0] });
-    images.push(first);
-    for (const tag of tags.slice(1)) {
-      images.push(
-        await storeImage(store, tag, first.config, await imageLayers(store, first), await configText(first)),
-      );
+      layersOf.push(layers);
     }
-  }
-  return images;
-
-  async function configText(image: Image): Promise<string> {
-    return await Deno.readTextFile(store.blob(image.id));
+    const images: Image[] = [];
+    for (const [i, plan] of plans.entries()) {
+      // An archive without a name (an OCI layout with no annotations) is
+      // named after its id, since skiff keeps no untagged images.
+      const refs = plan.refs.length > 0 ? plan.refs : [`loaded-${plan.id.slice(0, 12)}`];
+      for (const ref of refs) {
+        images.push(await storeImage(store, ref, plan.config, layersOf[i], plan.configText));
+      }
+    }
+    return images;
+  } catch (e) {
+    await discardNew(store, before, [...extracted.values()].map((l) => l.diffId));
+    throw e;
   }
 }
 
-/** One image to load: where its config and layers are, and its name. */
-interface LoadSpec {
-  label: string;
-  name?: string;
-  /** The layer files are skiff's own copies: move them instead of copying. */
-  owned: boolean;
-  config: string;
-  /** The manifest's digest of the config, checked when given. */
-  configDigest?: string;
-  layers: string[];
+/** Names in the store's layers/ and blobs/: what a load may add. */
+function* storeEntries(store: Store): Generator<string> {
+  for (const dir of ["layers", "blobs/sha256"]) {
+    for (const e of Deno.readDirSync(`${store.root}/${dir}`)) yield `${dir}/${e.name}`;
+  }
 }
 
-async function loadOne(store: Store, spec: LoadSpec): Promise<Image> {
-  const text = await Deno.readTextFile(spec.config);
-  const config = JSON.parse(text) as ImageConfig;
-  const id = await sha256Hex(text);
-  if (spec.configDigest !== undefined && spec.configDigest !== `sha256:${id}`) {
-    throw new Error(`Cannot load "${spec.label}": the config does not match its digest ${spec.configDigest}`);
+async function extract(store: Store, files: ArchiveFiles, file: ArchiveFile, owned: boolean): Promise<Layer> {
+  // skiff's own unpacked copy may be moved into the store; anything else
+  // (the user's layout directory) is only read, through its descriptor.
+  const mine = owned ? files.pathInDir(file) : null;
+  try {
+    return await extractLayer(store, mine ?? file.childPath, file.what, { move: mine !== null });
+  } catch (e) {
+    // extractLayer says `Cannot import "WHAT": why`; here it is `WHAT: why`
+    const prefix = `Cannot import "${file.what}": `;
+    const message = (e as Error).message;
+    throw message.startsWith(prefix) ? new Error(`${file.what}: ${message.slice(prefix.length)}`) : e;
   }
-  const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== spec.layers.length) {
-    throw new Error(
-      `Cannot load "${spec.label}": the config lists ${diffIds.length} layers, the manifest ${spec.layers.length}`,
-    );
-  }
-  const layers: Layer[] = [];
-  for (const [i, path] of spec.layers.entries()) {
-    // A layer listed twice can be moved only the first time.
-    const move = spec.owned && spec.layers.indexOf(path) === i && spec.layers.lastIndexOf(path) === i;
-    const layer = await extractLayer(store, path, `${spec.label}: layer ${i + 1}`, { move });
-    if (`sha256:${layer.diffId}` !== diffIds[i]) {
-      throw new Error(`Cannot load "${spec.label}": layer ${i + 1} does not match its diff id ${diffIds[i]}`);
+}
+
+/**
+ * Removes what a failed load added to layers/ and blobs/ for `diffIds`,
+ * unless an image tagged meanwhile uses it (another load of the same
+ * layer, say): under the lock, as rmi's garbage collection.
+ */
+async function discardNew(store: Store, before: Set<string>, diffIds: string[]): Promise<void> {
+  const trash: string[] = [];
+  await store.locked(async () => {
+    const used = new Set<string>();
+    for (const image of await listImages(store)) {
+      for (const d of image.config.rootfs.diff_ids) used.add(d.replace(/^sha256:/, ""));
     }
-    layers.push(layer);
-  }
-  // An archive without a name (an OCI layout with no annotations) is named
-  // after its id, since skiff keeps no untagged images.
-  const ref = spec.name === undefined ? `loaded-${id.slice(0, 12)}` : normalizeRef(spec.name);
-  return await storeImage(store, ref, config, layers, text);
+    for (const hex of diffIds.filter((d) => !used.has(d))) {
+      for (const path of [`layers/${hex}`, `blobs/sha256/${hex}`, `blobs/sha256/${hex}.split`]) {
+        if (before.has(path) || !exists(`${store.root}/${path}`)) continue;
+        const to = `${store.tmpDir}/discard-${Deno.pid}-${trash.length}`;
+        await Deno.rename(`${store.root}/${path}`, to);
+        trash.push(to);
+      }
+    }
+  }).catch(() => {}); // a store too damaged to list keeps the layers: rmi removes them later
+  for (const path of trash) await Deno.remove(path, { recursive: true });
 }

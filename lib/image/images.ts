@@ -100,6 +100,10 @@ async function readIndex(store: Store): Promise<Index> {
 async function readConfig(store: Store, id: string): Promise<ImageConfig> {
   const config = await readJson<ImageConfig>(store.blob(id));
   if (config === null) throw new Error(`Image ${id.slice(0, 12)} is damaged: its config blob is missing`);
+  // A loaded config may lack `config` or hold nulls ("Entrypoint": null, as
+  // docker writes): read them as absent. The blob keeps its bytes (its id).
+  const run = (config.config ??= {}) as Record<string, unknown>;
+  for (const key of Object.keys(run)) if (run[key] === null) delete run[key];
   return config;
 }
 
