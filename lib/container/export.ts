@@ -8,6 +8,7 @@
 import { findContainer, listContainers } from "./containers.ts";
 import { type ImageConfig, layerDirs } from "../image/images.ts";
 import { childrenOf } from "../host/proc.ts";
+import { helperArgv, helperFailure } from "../host/spawn.ts";
 import { readJson, type Store } from "../store/store.ts";
 
 /** GNU tar's options for a faithful tree, overlay's own xattrs left out. */
@@ -54,8 +55,11 @@ export async function exportContainer(
       ".",
     ];
   }
-  const tar = new Deno.Command(argv[0], {
-    args: argv.slice(1),
+  // unshare and sh exec: tar keeps setpriv's parent-death signal, and dies with skiff
+  const [cmd, ...args] = helperArgv(argv[0], argv.slice(1));
+  const tar = new Deno.Command(cmd, {
+    args,
+    stdin: "null",
     stdout: out === "inherit" ? "inherit" : "piped",
     stderr: "piped",
   }).spawn();
@@ -64,5 +68,7 @@ export async function exportContainer(
     tar.status,
     new Response(tar.stderr).text(),
   ]);
-  if (!status.success) throw new Error(`Cannot export "${ref}": ${said.trim().split("\n")[0]}`);
+  if (!status.success) {
+    throw new Error(`Cannot export "${ref}": ${helperFailure("tar", { ...status, stderr: said })}`);
+  }
 }

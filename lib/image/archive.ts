@@ -23,6 +23,7 @@ import {
   storeImage,
 } from "./images.ts";
 import { extractLayer, type Layer, placeLayerTar } from "./layers.ts";
+import { helperCommand, helperFailure } from "../host/spawn.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
 
 /** The archive formats `save` writes. */
@@ -66,7 +67,7 @@ export async function saveImage(
   try {
     if (format === "oci") await stageOci(store, image, staging);
     else await stageDocker(store, image, layers, staging);
-    const tar = await new Deno.Command("tar", {
+    const tar = await helperCommand("tar", {
       args: [
         "-c",
         "-f",
@@ -79,13 +80,12 @@ export async function saveImage(
         "--sort=name",
         ".",
       ],
+      stdin: "null",
       stderr: "piped",
     }).output();
     if (!tar.success) {
       await Deno.remove(path).catch(() => {});
-      throw new Error(
-        `Cannot write "${path}": ${new TextDecoder().decode(tar.stderr).trim().split("\n")[0]}`,
-      );
+      throw new Error(`Cannot write "${path}": ${helperFailure("tar", tar)}`);
     }
   } finally {
     await Deno.remove(staging, { recursive: true });
@@ -148,16 +148,16 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
   await store.init();
   const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `load-${Deno.pid}-` });
   try {
-    const tar = await new Deno.Command("tar", {
+    const tar = await helperCommand("tar", {
       args: ["-x", "-f", path, "-C", dir, "--no-same-owner"],
+      stdin: "null",
       stderr: "piped",
-    })
-      .output();
+    }).output();
     if (!tar.success) {
       const said = new TextDecoder().decode(tar.stderr);
       const why = /does not look like a tar archive/.test(said)
         ? "it is not a tar archive"
-        : said.trim().split("\n")[0];
+        : helperFailure("tar", tar);
       throw new UsageError(`Cannot load "${path}": ${why}`);
     }
     return await loadDir(store, dir, path, true);

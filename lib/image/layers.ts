@@ -24,6 +24,7 @@
 
 import { lgetxattr, lsetxattr, mknodWhiteout } from "../../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "../host/proc.ts";
+import { helperCommand, helperFailure, runHelper } from "../host/spawn.ts";
 import { joinTar, splitSize, splitTar, writeSplit } from "./tarsplit.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
 
@@ -70,34 +71,36 @@ export async function extractLayer(
     let source = file;
     let owned = move;
     if (await isGzip(file)) {
-      await run("sh", ["-c", 'exec gzip -dc -- "$1" > "$2"', "sh", file, blob], `Cannot import "${label}"`);
+      // sh only opens the output: gzip replaces it (exec), keeping the parent-death signal
+      const gunzip = ["-c", 'exec gzip -dc -- "$1" > "$2"', "sh", file, blob];
+      await runHelper("sh", gunzip, `Cannot import "${label}"`, { name: "gzip" });
       if (move) await Deno.remove(file);
       [source, owned] = [blob, true];
     }
     const tarArgs = ["-x", "-f", source, "-C", dir, "--numeric-owner", ...ownership()];
-    const extracting = new Deno.Command("tar", { args: tarArgs, stdout: "null", stderr: "piped" }).output();
+    const extracting = helperCommand("tar", { args: tarArgs, stdin: "null", stdout: "null", stderr: "piped" })
+      .output();
     const hashing = sha256File(source);
+    const copy = () => runHelper("cp", ["--reflink=auto", "--", source, blob], `Cannot import "${label}"`);
     // A file that is not ours is kept split (headers only: lib/tarsplit.ts),
     // read while tar extracts and the digest runs, or else copied.
     const split = owned ? null : splitTar(source);
-    const [tar, diffId] = await Promise.all([
-      extracting,
-      hashing,
-      owned || split
-        ? Promise.resolve()
-        : run("cp", ["--reflink=auto", "--", source, blob], `Cannot import "${label}"`),
-    ]);
+    // All three end before anything is decided: none may still write into
+    // `dir` when a failure removes it.
+    const [tar, diffId] = settled(
+      await Promise.allSettled([extracting, hashing, owned || split ? Promise.resolve() : copy()]),
+    );
     if (!tar.success) {
       const said = new TextDecoder().decode(tar.stderr).split("\n").find((l) => l.trim() !== "") ?? "";
       const why = /does not look like a tar archive|Unexpected EOF|Skipping to next header/.test(said)
         ? "it is not a tar archive"
-        : said.replace(/^tar: /, "");
+        : helperFailure("tar", tar).replace(/^tar: /, "");
       throw new Error(`Cannot import "${label}": ${why}`);
     }
     if (owned && source !== blob) await Deno.rename(source, blob);
+    if (whiteouts) await convertWhiteouts(dir, `Cannot import "${label}"`);
     const size = split ? split.index.size : (await Deno.stat(blob)).size;
     if (split) writeSplit(`${dir}.split`, split);
-    if (whiteouts) await convertWhiteouts(dir);
     await store.locked(async () => {
       // Another extraction may have made the same layer: identical by definition.
       await renameUnlessExists(dir, store.layer(diffId));
@@ -134,10 +137,12 @@ const SMALL = 16 << 20;
  */
 export async function sha256File(path: string): Promise<string> {
   if (Deno.statSync(path).size <= SMALL) return await sha256Hex(Deno.readFileSync(path));
-  const out = await new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", path], stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`Cannot hash "${path}": openssl dgst failed`);
-  return new TextDecoder().decode(out.stdout).slice(0, 64);
+  const out = await runHelper("openssl", ["dgst", "-sha256", "-r", path], `Cannot hash "${path}"`, {
+    stdout: true,
+  });
+  const hex = new TextDecoder().decode(out).slice(0, 64);
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`Cannot hash "${path}": openssl dgst printed no digest`);
+  return hex;
 }
 
 /** Where a layer kept split lives: beside where its blob would be. */
@@ -166,6 +171,13 @@ export async function placeLayerTar(store: Store, diffId: string, dest: string):
   }
 }
 
+/** The values of settled promises, or the first one's error. */
+function settled<T extends unknown[]>(results: { [K in keyof T]: PromiseSettledResult<T[K]> }): T {
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as T;
+}
+
 async function renameUnlessExists(from: string, to: string): Promise<void> {
   try {
     await Deno.lstat(to);
@@ -181,27 +193,16 @@ async function isGzip(file: string): Promise<boolean> {
   return n === 2 && GZIP_MAGIC.every((b, i) => head[i] === b);
 }
 
-/** Runs a command to completion; throws `context: its first stderr line` on failure. */
-async function run(cmd: string, args: string[], context: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(
-      `${context}: ${new TextDecoder().decode(out.stderr).trim().split("\n")[0] || `${cmd} failed`}`,
-    );
-  }
-}
-
 /**
  * Turns OCI whiteout files in an extracted layer into overlay's: `.wh.NAME`
  * becomes a 0:0 character device NAME, `.wh..wh..opq` marks its directory
  * opaque. find(1) lists them, so the cost follows the layer, once.
  */
-async function convertWhiteouts(dir: string): Promise<void> {
-  const found = await new Deno.Command("find", {
-    args: [dir, "-name", `${WHITEOUT}*`, "-type", "f", "-print0"],
-    stderr: "inherit",
-  }).output();
-  const paths = new TextDecoder().decode(found.stdout).split("\0").filter((p) => p !== "");
+async function convertWhiteouts(dir: string, context: string): Promise<void> {
+  // find's exit status counts: a directory it could not read hides whiteouts
+  const args = [dir, "-name", `${WHITEOUT}*`, "-type", "f", "-print0"];
+  const found = await runHelper("find", args, context, { stdout: true });
+  const paths = new TextDecoder().decode(found).split("\0").filter((p) => p !== "");
   for (const path of paths) {
     const slash = path.lastIndexOf("/");
     const parent = path.slice(0, slash);
@@ -264,7 +265,7 @@ export async function layerFromUpper(
   await Deno.writeTextFile(lists.upper, members.map((m) => `${m}\0`).join(""));
   await Deno.writeTextFile(lists.markers, markers.map((m) => `${m}\0`).join(""));
   try {
-    await run("tar", [
+    await runHelper("tar", [
       "-c",
       "-f",
       out,
