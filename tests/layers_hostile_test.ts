@@ -5,12 +5,115 @@
  */
 
 import assert from "node:assert/strict";
-import { background, ROOT_ONLY, waitFor, withStore } from "./helpers.ts";
-import { member } from "./tar_craft.ts";
+import { background, entries, ROOT_ONLY, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import { longName, member, pax, tar } from "./tar_craft.ts";
 import { childrenOf } from "../lib/host/proc.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** "type path size target" for every entry under `dir` (find's %y %P %s %l), sorted. */
+async function tree(dir: string): Promise<string[]> {
+  const out = await new Deno.Command("find", { args: [dir, "-mindepth", "1", "-printf", "%y %P %s %l\n"] })
+    .output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").sort();
+}
+
+async function run(cmd: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
+  assert.equal(out.code, 0, `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+const libc = Deno.dlopen("libc.so.6", {
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+});
+/** O_WRONLY | O_NONBLOCK, the same on x86_64 and aarch64. */
+const WRITE_NONBLOCK = 0o1 | 0o4000;
+
+/**
+ * Whether a process has `fifo` open (or is opening it) for reading: a
+ * non-blocking open for writing succeeds only then (fifo(7)). Opening it
+ * also lets such a reader go on (and read nothing) instead of hanging.
+ */
+function fifoHasReader(fifo: string): boolean {
+  const fd = libc.symbols.open(new TextEncoder().encode(`${fifo}\0`), WRITE_NONBLOCK);
+  if (fd === -1) return false; // ENXIO: no reader
+  libc.symbols.close(fd);
+  return true;
+}
+
+test("save gives back a tar whose longname and pax path disagree, never opening what the longname names", async () => {
+  await withStore(async (store) => {
+    const dir = await Deno.makeTempDir({ prefix: "skiff-hostile-" });
+    try {
+      // A host file of the payload's size, its atime before its mtime: a read would move it (relatime).
+      const secret = `${dir}/host-secret`;
+      await Deno.writeTextFile(secret, "secret!\n");
+      await Deno.utime(secret, 1000, new Date());
+      const before = (await Deno.stat(secret)).atime!.getTime();
+      // GNU tar names the file "real" (the pax path); the longname names the FIFO, or the symlink.
+      const lie = [pax([["path", "real"]]), longName("trap"), member("header-name", "payload\n")];
+      const variants: Record<string, Uint8Array<ArrayBuffer>> = {
+        fifo: tar(member("trap", "", { type: "6" }), ...lie) as Uint8Array<ArrayBuffer>,
+        symlink: tar(member("trap", "", { type: "2", linkname: secret }), ...lie) as Uint8Array<ArrayBuffer>,
+        // GNU tar writes s/f through the symlink s -> d: no split then, a copy
+        "symlinked dir": tar(
+          member("d/", "", { type: "5", mode: 0o755 }),
+          member("s", "", { type: "2", linkname: "d" }),
+          member("s/f", "payload\n"),
+        ) as Uint8Array<ArrayBuffer>,
+      };
+      for (const [name, bytes] of Object.entries(variants)) {
+        const file = `${dir}/${name.replace(" ", "-")}.tar`;
+        await Deno.writeFile(file, bytes);
+        const diffId = await sha256(bytes);
+        await skiffOk(store, ["import", file, name.replace(" ", "-")]);
+        const gnu = `${dir}/${name.replace(" ", "-")}.gnu`;
+        await Deno.mkdir(gnu);
+        await run("tar", "-xf", file, "-C", gnu);
+        assert.deepEqual(await tree(`${store}/layers/${diffId}`), await tree(gnu), `${name}: GNU tar's tree`);
+
+        const out = `${dir}/${name.replace(" ", "-")}.oci.tar`;
+        const saving = new Deno.Command(Deno.execPath(), {
+          args: skiffArgv(store, ["save", "-o", out, name.replace(" ", "-")]),
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        let done = false;
+        saving.finally(() => done = true);
+        let openedFifo = false;
+        while (!done) {
+          if (name === "fifo" && fifoHasReader(`${store}/layers/${diffId}/trap`)) openedFifo = true;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const saved = await saving;
+        assert.ok(!openedFifo, `${name}: save opened the layer's FIFO`);
+        assert.equal(saved.code, 0, `${name}: ${new TextDecoder().decode(saved.stderr)}`);
+        await Deno.mkdir(`${out}.d`);
+        await run("tar", "-xf", out, "-C", `${out}.d`);
+        const layer = await Deno.readFile(`${out}.d/blobs/sha256/${diffId}`);
+        assert.equal(await sha256(layer), diffId, `${name}: the saved layer is the imported tar`);
+      }
+      assert.equal((await Deno.stat(secret)).atime!.getTime(), before, "the host file was not read");
+      const symlinked = await sha256(variants["symlinked dir"]);
+      assert.ok(
+        entries(`${store}/blobs/sha256`).includes(symlinked),
+        "a layer whose split fails is kept whole",
+      );
+      assert.ok(!entries(`${store}/blobs/sha256`).includes(`${symlinked}.split`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }, { empty: true });
+});
 
 /** The processes whose command line mentions `path` and whose name is one of `names`. */
 function processesOf(path: string, names: string[]): number[] {

@@ -25,7 +25,7 @@
 import { lgetxattr, lsetxattr, mknodWhiteout } from "../../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "../host/proc.ts";
 import { helperCommand, helperFailure, runHelper } from "../host/spawn.ts";
-import { joinTar, splitSize, splitTar, writeSplit } from "./tarsplit.ts";
+import { joinTar, splitSize, splitTar, unreadablePayload, writeSplit } from "./tarsplit.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
 
 /** A layer as an image lists it. */
@@ -84,7 +84,7 @@ export async function extractLayer(
     const copy = () => runHelper("cp", ["--reflink=auto", "--", source, blob], `Cannot import "${label}"`);
     // A file that is not ours is kept split (headers only: lib/tarsplit.ts),
     // read while tar extracts and the digest runs, or else copied.
-    const split = owned ? null : splitTar(source);
+    let split = owned ? null : splitTar(source);
     // All three end before anything is decided: none may still write into
     // `dir` when a failure removes it.
     const [tar, diffId] = settled(
@@ -99,6 +99,12 @@ export async function extractLayer(
     }
     if (owned && source !== blob) await Deno.rename(source, blob);
     if (whiteouts) await convertWhiteouts(dir, `Cannot import "${label}"`);
+    // What GNU tar made of the tar must be what the split expects; if not
+    // (a crafted tar), a copy is kept instead and `save` never reads the tree.
+    if (split && unreadablePayload(split.index, dir) !== null) {
+      split = null;
+      await copy();
+    }
     const size = split ? split.index.size : (await Deno.stat(blob)).size;
     if (split) writeSplit(`${dir}.split`, split);
     await store.locked(async () => {
