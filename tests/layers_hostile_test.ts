@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { background, entries, ROOT_ONLY, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import { background, entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
 import { longName, member, pax, tar } from "./tar_craft.ts";
 import { childrenOf } from "../lib/host/proc.ts";
 
@@ -188,3 +188,53 @@ function isRunning(pid: number): boolean {
     return false;
   }
 }
+
+test("export has the container's own files, not /proc, /sys or a volume, running or stopped alike", async () => {
+  await withStore(async (store) => {
+    const host = await Deno.makeTempDir({ prefix: "skiff-hostile-" });
+    try {
+      await Deno.writeTextFile(`${host}/host-data`, "from the host\n");
+      const id = (await skiffOk(store, [
+        "run",
+        "-d",
+        "--name",
+        "c",
+        "-v",
+        `${host}:/data`,
+        "busybox",
+        "sh",
+        "-c",
+        "echo written > /written; while true; do sleep 0.1; done",
+      ])).trim();
+      await waitFor(() => entries(`${store}/containers/${id}/upper`).includes("written"));
+      await skiffOk(store, ["export", "-o", `${host}/running.tar`, "c"]);
+      await skiffOk(store, ["stop", "-t", "0", "c"]);
+      await skiffOk(store, ["export", "-o", `${host}/stopped.tar`, "c"]);
+      const names = (await run("tar", "-tf", `${host}/running.tar`)).split("\n").filter((n) => n !== "");
+      assert.ok(names.includes("./written"), "the container's file");
+      assert.ok(names.includes("./bin/busybox"), "the image's files");
+      assert.ok(names.includes("./data/"), "the volume's mount point");
+      assert.deepEqual(
+        names.filter((n) => n.startsWith("./data/") && n !== "./data/"),
+        [],
+        "no volume contents",
+      );
+      for (const mount of ["proc", "sys", "dev"]) {
+        assert.deepEqual(names.filter((n) => n.startsWith(`./${mount}/`) && n !== `./${mount}/`), [], mount);
+      }
+      assert.equal(
+        await run("tar", "-xOf", `${host}/running.tar`, "./written"),
+        "written\n",
+      );
+      assert.deepEqual(
+        await run("tar", "-tvf", `${host}/running.tar`),
+        await run("tar", "-tvf", `${host}/stopped.tar`),
+        "the same tree, running or stopped",
+      );
+      assert.deepEqual(entries(`${store}/tmp`), [], "the mount point is gone");
+    } finally {
+      await skiff(store, ["rm", "-f", "c"]);
+      await Deno.remove(host, { recursive: true });
+    }
+  });
+});
