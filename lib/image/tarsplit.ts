@@ -262,6 +262,16 @@ export function splitSize(dir: string): number {
  * @throws {Error} saying what the path is instead
  */
 function openPayload(root: number, payload: Payload): Deno.FsFile {
+  const fd = payloadPath(root, payload);
+  try {
+    return Deno.openSync(`/proc/self/fd/${fd}`);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** The O_PATH descriptor of a payload's file, checked as {@link openPayload} says. */
+function payloadPath(root: number, payload: Payload): number {
   let fd: number;
   try {
     fd = openBeneath(root, payload.path);
@@ -282,9 +292,10 @@ function openPayload(root: number, payload: Payload): Deno.FsFile {
     if (size !== payload.size) {
       throw new Error(`The layer's file "/${payload.path}" changed size: the layer is damaged`);
     }
-    return Deno.openSync(`/proc/self/fd/${fd}`);
-  } finally {
+    return fd;
+  } catch (e) {
     closeFd(fd);
+    throw e;
   }
 }
 
@@ -301,7 +312,7 @@ export function unreadablePayload(index: SplitIndex, layer: string): string | nu
   try {
     for (const payload of index.payloads) {
       try {
-        openPayload(root, payload).close();
+        closeFd(payloadPath(root, payload));
       } catch (e) {
         return (e as Error).message;
       }
