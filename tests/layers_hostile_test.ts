@@ -143,27 +143,24 @@ test("skiff SIGKILLed during an import leaves no tar or openssl running", async 
     await Deno.truncate(file, 512 + size + 1024);
     const importing = background(store, ["import", file, "big"]);
     try {
-      const helpers = () => {
-        const pid = importing.skiffPid();
-        if (pid === undefined) return new Map<string, number>();
-        return new Map(
-          childrenOf(pid).map((c) => {
-            try {
-              return [Deno.readTextFileSync(`/proc/${c}/comm`).trim(), c] as const;
-            } catch {
-              return ["", c] as const;
-            }
-          }),
-        );
+      // Each helper is stopped the moment it shows up as skiff's child:
+      // stopped, it cannot finish on its own, only a signal ends it now.
+      const seen = new Set<string>();
+      const stopNew = () => {
+        const skiffPid = importing.skiffPid();
+        for (const pid of skiffPid === undefined ? [] : childrenOf(skiffPid)) {
+          let name = "";
+          try {
+            name = Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+          } catch { /* it ended */ }
+          if ((name !== "tar" && name !== "openssl") || seen.has(name)) continue;
+          Deno.kill(pid, "SIGSTOP");
+          stopped.push(pid);
+          seen.add(name);
+        }
+        return seen.size === 2;
       };
-      await waitFor(() => helpers().has("tar") && helpers().has("openssl"));
-      // Stopped, they cannot finish on their own: only a signal ends them now.
-      for (const [name, pid] of helpers()) {
-        if (name !== "tar" && name !== "openssl") continue;
-        Deno.kill(pid, "SIGSTOP");
-        stopped.push(pid);
-      }
-      assert.equal(stopped.length, 2);
+      await waitFor(stopNew);
       await importing.stop();
       await waitFor(() => stopped.every((pid) => !isRunning(pid)));
       assert.deepEqual(processesOf(store, ["tar", "openssl"]), []);
