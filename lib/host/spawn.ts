@@ -1,6 +1,8 @@
 /**
  * The command lines that start a container, as pure functions so they can
- * be checked as data.
+ * be checked as data, and the one way skiff runs its helper tools (tar,
+ * gzip, openssl, find, cp): tied to skiff's life, their failures told with
+ * their own words and exit status.
  *
  * Namespaces come from util-linux `unshare`, not from unshare(2) through
  * FFI: a Deno process is multi-threaded from the start, and the kernel

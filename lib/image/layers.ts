@@ -17,7 +17,11 @@
  *   `.wh..wh..opq`, overlay's own xattrs are left out.
  *
  * Either way the work is in a temporary directory renamed into place, so a
- * failed or interrupted layer leaves nothing.
+ * failed or interrupted layer leaves nothing; the helpers doing it (tar,
+ * gzip, openssl, cp, find) die with skiff (lib/host/spawn.ts), so none
+ * outlives an interrupted one. A split is kept only when every file it
+ * names is, in the extracted tree, a regular file of its size reached
+ * without a symlink; else the tar is copied whole.
  *
  * @module
  */
@@ -56,7 +60,8 @@ const GZIP_MAGIC = [0x1f, 0x8b];
  *   instead of copying (it is gone afterwards either way)
  * @param whiteouts false when the caller knows the tar has no `.wh.`
  *   entries (commit counts them): no search for them then
- * @throws {Error} when it is not a tar or GNU tar refused a member; nothing is kept
+ * @throws {Error} when it is not a tar, GNU tar refused a member or a
+ *   helper failed (its stderr and exit status in the message); nothing is kept
  */
 export async function extractLayer(
   store: Store,
