@@ -212,7 +212,8 @@ Deno.test("save reads back only regular files of the layer: never a FIFO, a devi
         writer = new Deno.Command("sh", { args: ["-c", 'exec 3> "$1"', "sh", `${layer}/d/f`] }).spawn();
       }, /not a regular file/],
     ];
-    for (const [name, make, error] of cases) {
+    // mknod needs root; the other cases run for anyone
+    for (const [name, make, error] of cases.filter(([name]) => name !== "a device" || Deno.uid() === 0)) {
       run("rm", "-rf", layer);
       run("cp", "-a", `${dir}/tree`, layer);
       Deno.removeSync(`${layer}/d/f`);
