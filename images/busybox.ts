@@ -9,6 +9,7 @@
 
 import { findImage, type Image, importImage } from "../lib/image/images.ts";
 import type { Store } from "../lib/store/store.ts";
+import { runHelper } from "../lib/host/spawn.ts";
 
 /** Where the host's busybox is expected. */
 export const BUSYBOX = "/bin/busybox";
@@ -61,8 +62,9 @@ export async function makeBusyboxRootfs(dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/tmp`);
   await Deno.chmod(`${dir}/tmp`, 0o1777);
   await Deno.writeFile(`${dir}/bin/busybox`, binary, { mode: 0o755 });
-  const list = await new Deno.Command(BUSYBOX, { args: ["--list-full"], stderr: "inherit" }).output();
-  for (const applet of new TextDecoder().decode(list.stdout).split("\n")) {
+  const context = "Cannot build the busybox image";
+  const list = await runHelper(BUSYBOX, ["--list-full"], context, { stdout: true });
+  for (const applet of new TextDecoder().decode(list).split("\n")) {
     if (applet === "" || applet === "bin/busybox") continue;
     await Deno.symlink("/bin/busybox", `${dir}/${applet}`);
   }
@@ -87,8 +89,9 @@ export async function buildBusyboxImage(store: Store): Promise<Image> {
     await makeBusyboxRootfs(dir);
     const { mtime } = await Deno.stat(BUSYBOX);
     const tarFile = `${dir}.tar`;
-    const tar = await new Deno.Command("tar", {
-      args: [
+    await runHelper(
+      "tar",
+      [
         "-c",
         "-f",
         tarFile,
@@ -101,9 +104,8 @@ export async function buildBusyboxImage(store: Store): Promise<Image> {
         `--mtime=@${Math.floor((mtime?.getTime() ?? 0) / 1000)}`,
         ".",
       ],
-      stderr: "inherit",
-    }).output();
-    if (!tar.success) throw new Error(`Cannot build the busybox image: tar exited with ${tar.code}`);
+      "Cannot build the busybox image",
+    );
     return await importImage(store, tarFile, {
       ref: "busybox:latest",
       label: "busybox",

@@ -39,6 +39,7 @@ import {
 } from "./images.ts";
 import { extractLayer, type Layer, placeLayerTar } from "./layers.ts";
 import { choosePlatform } from "./platform.ts";
+import { helperCommand, helperFailure } from "../host/spawn.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
 
 /** The archive formats `save` writes. */
@@ -94,7 +95,7 @@ export async function saveImage(
   try {
     if (format === "oci") await stageOci(store, image, staging);
     else await stageDocker(store, image, layers, staging);
-    const tar = await new Deno.Command("tar", {
+    const tar = await helperCommand("tar", {
       args: [
         "-c",
         "-f",
@@ -107,13 +108,12 @@ export async function saveImage(
         "--sort=name",
         ".",
       ],
+      stdin: "null",
       stderr: "piped",
     }).output();
     if (!tar.success) {
       if (!existed) await Deno.remove(path).catch(() => {});
-      throw new Error(
-        `Cannot write "${path}": ${new TextDecoder().decode(tar.stderr).trim().split("\n")[0]}`,
-      );
+      throw new Error(`Cannot write "${path}": ${helperFailure("tar", tar)}`);
     }
   } finally {
     await Deno.remove(staging, { recursive: true });
@@ -186,16 +186,16 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
   try {
     // GNU tar refuses `..` members and makes a symlink only after the
     // members (placeholders until then), so nothing is written out of dir.
-    const tar = await new Deno.Command("tar", {
+    const tar = await helperCommand("tar", {
       args: ["-x", "-f", path, "-C", dir, "--no-same-owner"],
+      stdin: "null",
       stderr: "piped",
-    })
-      .output();
+    }).output();
     if (!tar.success) {
       const said = new TextDecoder().decode(tar.stderr);
       const why = /does not look like a tar archive/.test(said)
         ? "it is not a tar archive"
-        : said.trim().split("\n")[0].replace(/^tar: /, "");
+        : helperFailure("tar", tar);
       throw new UsageError(`Cannot load "${path}": ${why}`);
     }
     return await loadDir(store, dir, path, true);

@@ -17,14 +17,19 @@
  *   `.wh..wh..opq`, overlay's own xattrs are left out.
  *
  * Either way the work is in a temporary directory renamed into place, so a
- * failed or interrupted layer leaves nothing.
+ * failed or interrupted layer leaves nothing; the helpers doing it (tar,
+ * gzip, openssl, cp, find) die with skiff (lib/host/spawn.ts), so none
+ * outlives an interrupted one. A split is kept only when every file it
+ * names is, in the extracted tree, a regular file of its size reached
+ * without a symlink; else the tar is copied whole.
  *
  * @module
  */
 
 import { lgetxattr, lsetxattr, mknodWhiteout } from "../../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "../host/proc.ts";
-import { joinTar, splitSize, splitTar, writeSplit } from "./tarsplit.ts";
+import { helperCommand, helperFailure, runHelper } from "../host/spawn.ts";
+import { joinTar, splitSize, splitTar, unreadablePayload, writeSplit } from "./tarsplit.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
 
 /** A layer as an image lists it. */
@@ -55,7 +60,8 @@ const GZIP_MAGIC = [0x1f, 0x8b];
  *   instead of copying (it is gone afterwards either way)
  * @param whiteouts false when the caller knows the tar has no `.wh.`
  *   entries (commit counts them): no search for them then
- * @throws {Error} when it is not a tar or GNU tar refused a member; nothing is kept
+ * @throws {Error} when it is not a tar, GNU tar refused a member or a
+ *   helper failed (its stderr and exit status in the message); nothing is kept
  */
 export async function extractLayer(
   store: Store,
@@ -70,34 +76,42 @@ export async function extractLayer(
     let source = file;
     let owned = move;
     if (await isGzip(file)) {
-      await run("sh", ["-c", 'exec gzip -dc -- "$1" > "$2"', "sh", file, blob], `Cannot import "${label}"`);
+      // sh only opens the output: gzip replaces it (exec), keeping the parent-death signal
+      const gunzip = ["-c", 'exec gzip -dc -- "$1" > "$2"', "sh", file, blob];
+      await runHelper("sh", gunzip, `Cannot import "${label}"`, { name: "gzip" });
       if (move) await Deno.remove(file);
       [source, owned] = [blob, true];
     }
     const tarArgs = ["-x", "-f", source, "-C", dir, "--numeric-owner", ...ownership()];
-    const extracting = new Deno.Command("tar", { args: tarArgs, stdout: "null", stderr: "piped" }).output();
+    const extracting = helperCommand("tar", { args: tarArgs, stdin: "null", stdout: "null", stderr: "piped" })
+      .output();
     const hashing = sha256File(source);
+    const copy = () => runHelper("cp", ["--reflink=auto", "--", source, blob], `Cannot import "${label}"`);
     // A file that is not ours is kept split (headers only: lib/tarsplit.ts),
     // read while tar extracts and the digest runs, or else copied.
-    const split = owned ? null : splitTar(source);
-    const [tar, diffId] = await Promise.all([
-      extracting,
-      hashing,
-      owned || split
-        ? Promise.resolve()
-        : run("cp", ["--reflink=auto", "--", source, blob], `Cannot import "${label}"`),
-    ]);
+    let split = owned ? null : splitTar(source);
+    // All three end before anything is decided: none may still write into
+    // `dir` when a failure removes it.
+    const [tar, diffId] = settled(
+      await Promise.allSettled([extracting, hashing, owned || split ? Promise.resolve() : copy()]),
+    );
     if (!tar.success) {
       const said = new TextDecoder().decode(tar.stderr).split("\n").find((l) => l.trim() !== "") ?? "";
       const why = /does not look like a tar archive|Unexpected EOF|Skipping to next header/.test(said)
         ? "it is not a tar archive"
-        : said.replace(/^tar: /, "");
+        : helperFailure("tar", tar).replace(/^tar: /, "");
       throw new Error(`Cannot import "${label}": ${why}`);
     }
     if (owned && source !== blob) await Deno.rename(source, blob);
+    if (whiteouts) await convertWhiteouts(dir, `Cannot import "${label}"`);
+    // What GNU tar made of the tar must be what the split expects; if not
+    // (a crafted tar), a copy is kept instead and `save` never reads the tree.
+    if (split && unreadablePayload(split.index, dir) !== null) {
+      split = null;
+      await copy();
+    }
     const size = split ? split.index.size : (await Deno.stat(blob)).size;
     if (split) writeSplit(`${dir}.split`, split);
-    if (whiteouts) await convertWhiteouts(dir);
     await store.locked(async () => {
       // Another extraction may have made the same layer: identical by definition.
       await renameUnlessExists(dir, store.layer(diffId));
@@ -134,10 +148,12 @@ const SMALL = 16 << 20;
  */
 export async function sha256File(path: string): Promise<string> {
   if (Deno.statSync(path).size <= SMALL) return await sha256Hex(Deno.readFileSync(path));
-  const out = await new Deno.Command("openssl", { args: ["dgst", "-sha256", "-r", path], stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`Cannot hash "${path}": openssl dgst failed`);
-  return new TextDecoder().decode(out.stdout).slice(0, 64);
+  const out = await runHelper("openssl", ["dgst", "-sha256", "-r", path], `Cannot hash "${path}"`, {
+    stdout: true,
+  });
+  const hex = new TextDecoder().decode(out).slice(0, 64);
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`Cannot hash "${path}": openssl dgst printed no digest`);
+  return hex;
 }
 
 /** Where a layer kept split lives: beside where its blob would be. */
@@ -166,6 +182,13 @@ export async function placeLayerTar(store: Store, diffId: string, dest: string):
   }
 }
 
+/** The values of settled promises, or the first one's error. */
+function settled<T extends unknown[]>(results: { [K in keyof T]: PromiseSettledResult<T[K]> }): T {
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as T;
+}
+
 async function renameUnlessExists(from: string, to: string): Promise<void> {
   try {
     await Deno.lstat(to);
@@ -181,27 +204,16 @@ async function isGzip(file: string): Promise<boolean> {
   return n === 2 && GZIP_MAGIC.every((b, i) => head[i] === b);
 }
 
-/** Runs a command to completion; throws `context: its first stderr line` on failure. */
-async function run(cmd: string, args: string[], context: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(
-      `${context}: ${new TextDecoder().decode(out.stderr).trim().split("\n")[0] || `${cmd} failed`}`,
-    );
-  }
-}
-
 /**
  * Turns OCI whiteout files in an extracted layer into overlay's: `.wh.NAME`
  * becomes a 0:0 character device NAME, `.wh..wh..opq` marks its directory
  * opaque. find(1) lists them, so the cost follows the layer, once.
  */
-async function convertWhiteouts(dir: string): Promise<void> {
-  const found = await new Deno.Command("find", {
-    args: [dir, "-name", `${WHITEOUT}*`, "-type", "f", "-print0"],
-    stderr: "inherit",
-  }).output();
-  const paths = new TextDecoder().decode(found.stdout).split("\0").filter((p) => p !== "");
+async function convertWhiteouts(dir: string, context: string): Promise<void> {
+  // find's exit status counts: a directory it could not read hides whiteouts
+  const args = [dir, "-name", `${WHITEOUT}*`, "-type", "f", "-print0"];
+  const found = await runHelper("find", args, context, { stdout: true });
+  const paths = new TextDecoder().decode(found).split("\0").filter((p) => p !== "");
   for (const path of paths) {
     const slash = path.lastIndexOf("/");
     const parent = path.slice(0, slash);
@@ -264,7 +276,7 @@ export async function layerFromUpper(
   await Deno.writeTextFile(lists.upper, members.map((m) => `${m}\0`).join(""));
   await Deno.writeTextFile(lists.markers, markers.map((m) => `${m}\0`).join(""));
   try {
-    await run("tar", [
+    await runHelper("tar", [
       "-c",
       "-f",
       out,
