@@ -11,7 +11,7 @@
  */
 
 import { cstr, ERRNO_SYMBOL, lazyLibc } from "./_c.ts";
-import { SyscallError } from "./errors.ts";
+import { classify, SyscallError } from "./errors.ts";
 
 // mount(2) flags, with their C names (linux/mount.h).
 export const MS_RDONLY = 0x1;
@@ -110,13 +110,13 @@ const libc = lazyLibc(SYMBOLS);
 const errno = libc.errno;
 const encoder = new TextEncoder();
 
-/** Throws a SyscallError when a libc call returned -1. */
+/** Throws a SyscallError, sorted into its errno class, when a libc call returned -1. */
 function check(
   result: number | bigint,
   syscall: string,
   path?: string,
 ): void {
-  if (Number(result) === -1) throw new SyscallError(syscall, errno(), path);
+  if (Number(result) === -1) throw classify(new SyscallError(syscall, errno(), path));
 }
 
 /** mount(2). `data` is the filesystem's option string, e.g. overlay's dirs. */
@@ -294,5 +294,5 @@ export function execve(path: string, argv: string[], env: string[]): never {
   // The call is synchronous: no JS (and so no GC) runs on this thread until
   // it returns, and it returns only on failure.
   libc().execve(file, args.ptrs, envp.ptrs);
-  throw new SyscallError("execve", errno(), path);
+  throw classify(new SyscallError("execve", errno(), path));
 }

@@ -9,7 +9,7 @@
  */
 
 import { cstr, ERRNO_SYMBOL, lazyLibc } from "./_c.ts";
-import { SyscallError } from "./errors.ts";
+import { classify, SyscallError } from "./errors.ts";
 
 /** S_IFCHR from sys/stat.h. */
 const S_IFCHR = 0o020000;
@@ -32,7 +32,7 @@ const encoder = new TextEncoder();
 
 /** Makes an overlay whiteout at `path`: a character device 0:0. */
 export function mknodWhiteout(path: string): void {
-  if (libc().mknod(cstr(path), S_IFCHR, 0n) === -1) throw new SyscallError("mknod", errno(), path);
+  if (libc().mknod(cstr(path), S_IFCHR, 0n) === -1) throw classify(new SyscallError("mknod", errno(), path));
 }
 
 /** An extended attribute of `path` (not following a symlink), or null when unset. */
@@ -42,7 +42,7 @@ export function lgetxattr(path: string, name: string): string | null {
   if (n === -1) {
     const e = errno();
     if (e === ENODATA) return null;
-    throw new SyscallError("lgetxattr", e, path);
+    throw classify(new SyscallError("lgetxattr", e, path));
   }
   return new TextDecoder().decode(buf.subarray(0, n));
 }
@@ -51,6 +51,6 @@ export function lgetxattr(path: string, name: string): string | null {
 export function lsetxattr(path: string, name: string, value: string): void {
   const bytes = encoder.encode(value);
   if (libc().lsetxattr(cstr(path), cstr(name), bytes, BigInt(bytes.length), 0) === -1) {
-    throw new SyscallError("lsetxattr", errno(), path);
+    throw classify(new SyscallError("lsetxattr", errno(), path));
   }
 }

@@ -26,7 +26,7 @@ import {
   umount2,
   writeFile,
 } from "../../ffi/libc.ts";
-import type { SyscallError } from "../../ffi/errors.ts";
+import { InvalidArgument, NotFound } from "../../ffi/errors.ts";
 import { describeError } from "../errors.ts";
 import { applyRootfs, type Step } from "./rootfs.ts";
 import { realSys } from "./sys.ts";
@@ -154,7 +154,7 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
       capbsetDrop(cap);
     } catch (e) {
       // EINVAL: this kernel has no capability with that number
-      if ((e as SyscallError).code !== "EINVAL") throw e;
+      if (!(e instanceof InvalidArgument)) throw e;
     }
   }
   status.writeSync(new TextEncoder().encode("exec\n"));
@@ -162,10 +162,9 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
   try {
     execve(path, spec.argv, spec.env);
   } catch (e) {
-    const err = e as { code?: string };
     throw new InitFailure(
       `exec: "${spec.argv[0]}": ${e instanceof Error ? e.message : e}`,
-      err.code === "ENOENT" ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
+      e instanceof NotFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { SyscallError } from "../../ffi/errors.ts";
+import { AlreadyExists, NotFound } from "../../ffi/errors.ts";
 import { close, createFileAt, mkdirAt, mount, mountFlags, openInRoot, openPath } from "../../ffi/libc.ts";
 import type { EntryKind, Resolved, Sys } from "./rootfs.ts";
 
@@ -37,8 +37,6 @@ export const realSys: Sys = {
   resolveInRoot,
 };
 
-const isCode = (e: unknown, code: string) => (e as SyscallError).code === code;
-
 /**
  * Walks `path` one part at a time, each resolved by openat2 with
  * RESOLVE_IN_ROOT from the root's descriptor, creating a missing part with
@@ -56,21 +54,21 @@ export function resolveInRoot(root: string, path: string, kind: "dir" | "file"):
       try {
         fd = openInRoot(rootFd, sub);
       } catch (e) {
-        if (!isCode(e, "ENOENT")) throw e;
+        if (!(e instanceof NotFound)) throw e;
         const parent = i === 0 ? rootFd : openInRoot(rootFd, parts.slice(0, i).join("/"));
         try {
           if (i === parts.length - 1 && kind === "file") createFileAt(parent, parts[i], 0o644);
           else mkdirAt(parent, parts[i], 0o755);
         } catch (e) {
           // EEXIST: a dangling symlink (or another creator) is there
-          if (!isCode(e, "EEXIST")) throw e;
+          if (!(e instanceof AlreadyExists)) throw e;
         } finally {
           if (parent !== rootFd) close(parent);
         }
         try {
           fd = openInRoot(rootFd, sub);
         } catch (e) {
-          if (!isCode(e, "ENOENT")) throw e;
+          if (!(e instanceof NotFound)) throw e;
           throw new Error(`"/${sub}" is a symlink to a path missing in the image`);
         }
       }
