@@ -1,9 +1,8 @@
 /**
- * The calls overlay's whiteouts need, used when layers are made or
- * extracted: mknod (a whiteout is a character device 0:0), lgetxattr and
- * lsetxattr (an opaque directory has trusted.overlay.opaque = "y").
- * Opened separately from `libc.ts` so the container's init binds none of
- * them.
+ * mknod, lgetxattr and lsetxattr: what making and reading layers needs
+ * (what overlay's whiteouts and opaque directories are is lib/image's
+ * business). Opened separately from `libc.ts` so the container's init
+ * binds none of them.
  *
  * @module
  */
@@ -11,8 +10,8 @@
 import { cstr, ERRNO_SYMBOL, lazyLibc } from "./_c.ts";
 import { classify, SyscallError } from "./errors.ts";
 
-/** S_IFCHR from sys/stat.h. */
-const S_IFCHR = 0o020000;
+/** S_IFCHR from sys/stat.h: mknod's file type for a character device. */
+export const S_IFCHR = 0o020000;
 /** errno for "no such attribute". */
 const ENODATA = 61;
 
@@ -30,9 +29,9 @@ const libc = lazyLibc(SYMBOLS);
 const errno = libc.errno;
 const encoder = new TextEncoder();
 
-/** Makes an overlay whiteout at `path`: a character device 0:0. */
-export function mknodWhiteout(path: string): void {
-  if (libc().mknod(cstr(path), S_IFCHR, 0n) === -1) throw classify(new SyscallError("mknod", errno(), path));
+/** mknod(2): a special file of type and permissions `mode` (S_IFCHR | 0o644, say), device `dev`. */
+export function mknod(path: string, mode: number, dev: bigint): void {
+  if (libc().mknod(cstr(path), mode, dev) === -1) throw classify(new SyscallError("mknod", errno(), path));
 }
 
 /** An extended attribute of `path` (not following a symlink), or null when unset. */

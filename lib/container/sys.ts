@@ -1,11 +1,32 @@
 /**
- * The real {@link Sys}: mounts through `ffi/`, files through `Deno.*`.
+ * The real {@link Sys}: mounts through `ffi/`, files through `Deno.*`; and
+ * the recipes made of `ffi/` calls that init and exec share: a path opened
+ * inside a root, an interface brought up.
  *
  * @module
  */
 
 import { AlreadyExists, NotFound } from "../../ffi/errors.ts";
-import { close, createFileAt, mkdirAt, mount, mountFlags, openInRoot, openPath } from "../../ffi/libc.ts";
+import {
+  AF_INET,
+  close,
+  createFileAt,
+  IFF_UP,
+  interfaceFlags,
+  mkdirAt,
+  mount,
+  mountFlags,
+  O_CLOEXEC,
+  O_PATH,
+  openat2,
+  openPath,
+  RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
+  setInterfaceFlags,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  socket,
+} from "../../ffi/libc.ts";
 import type { EntryKind, Resolved, Sys } from "./rootfs.ts";
 
 /** The operations of the running kernel. */
@@ -36,6 +57,26 @@ export const realSys: Sys = {
   },
   resolveInRoot,
 };
+
+/**
+ * Opens `path` as if `rootFd` were `/` (openat2 with RESOLVE_IN_ROOT), so
+ * no symlink or `..` can lead outside it, and no magic link
+ * (/proc/PID/fd/N, /proc/PID/root) either: a container's symlink to them
+ * would otherwise reach the host. Returns an O_PATH descriptor.
+ */
+export function openInRoot(rootFd: number, path: string): number {
+  return openat2(rootFd, path, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+/** Sets IFF_UP on a network interface (`lo`, in a new network namespace), as `ip link set NAME up` does. */
+export function interfaceUp(name: string): void {
+  const fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  try {
+    setInterfaceFlags(fd, name, interfaceFlags(fd, name) | IFF_UP);
+  } finally {
+    close(fd);
+  }
+}
 
 /**
  * Walks `path` one part at a time, each resolved by openat2 with

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { lgetxattr, lsetxattr, mknodWhiteout } from "../../ffi/xattr.ts";
+import { lgetxattr, lsetxattr, mknod, S_IFCHR } from "../../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "../host/proc.ts";
 import { joinTar, splitSize, splitTar, writeSplit } from "./tarsplit.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
@@ -36,6 +36,8 @@ export interface Layer {
 }
 
 const WHITEOUT = ".wh.";
+/** overlay's whiteout: a character device numbered 0:0 (mode 0, as the kernel makes them). */
+const WHITEOUT_DEVICE = 0n;
 const OPAQUE = ".wh..wh..opq";
 /** Where overlay marks an opaque dir: trusted.*, or user.* in a user namespace (userxattr). */
 const OPAQUE_XATTR = "trusted.overlay.opaque";
@@ -213,7 +215,7 @@ async function convertWhiteouts(dir: string): Promise<void> {
     }
     const target = `${parent}/${name.slice(WHITEOUT.length)}`;
     try {
-      mknodWhiteout(target);
+      mknod(target, S_IFCHR, WHITEOUT_DEVICE);
     } catch (e) {
       throw new Error(`Invalid layer: "${target.slice(dir.length)}" is both present and whited out`, {
         cause: e,
