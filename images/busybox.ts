@@ -45,7 +45,7 @@ export function isStaticElf(bytes: Uint8Array): boolean {
  *
  * @throws {Error} when the host has no static busybox, saying how to get one
  */
-export async function makeBusyboxRootfs(dir: string): Promise<void> {
+async function makeBusyboxRootfs(dir: string): Promise<void> {
   let binary: Uint8Array;
   try {
     binary = await Deno.readFile(BUSYBOX);
