@@ -69,4 +69,13 @@ export {
   type Volume,
 } from "./lib/container/volumes.ts";
 export { InvalidStateError, NotFoundError, UsageError } from "./lib/errors.ts";
-export { SyscallError } from "./ffi/errors.ts";
+export {
+  AlreadyExists,
+  Busy,
+  classify,
+  ErrnoError,
+  InvalidArgument,
+  NotFound,
+  PermissionDenied,
+  SyscallError,
+} from "./ffi/errors.ts";

@@ -3,6 +3,12 @@
  * about and the errno code, as crun prints them:
  * `pivot_root "/var/lib/skiff/x": EINVAL (Invalid argument)`.
  *
+ * Callers branch on a few classes, not on errno codes: {@link NotFound},
+ * {@link AlreadyExists}, {@link PermissionDenied}, {@link Busy},
+ * {@link InvalidArgument}, as Deno's std sorts `EEXIST` into
+ * `AlreadyExists`. {@link classify} is the one place that sorts them; the
+ * original error stays as the `cause`.
+ *
  * @module
  */
 
@@ -41,11 +47,6 @@ const ERRNO: Record<number, [code: string, text: string]> = {
   95: ["EOPNOTSUPP", "Operation not supported"],
 };
 
-/** The symbolic name of an errno value, `E<n>` when it is not in the table. */
-export function errnoCode(errno: number): string {
-  return ERRNO[errno]?.[0] ?? `E${errno}`;
-}
-
 /** A libc call that returned an error. */
 export class SyscallError extends Error {
   /** The call that failed, e.g. `mount`. */
@@ -72,4 +73,68 @@ export class SyscallError extends Error {
     this.errno = errno;
     this.code = code;
   }
+}
+
+/** An error with an errno code: a {@link SyscallError}, or one of Deno's (`EBUSY` has no Deno class). */
+type CodedError = Error & { code: string };
+
+/**
+ * An errno sorted into the class callers branch on. The message is the
+ * original's; the original (with its exact code) is the `cause`.
+ */
+export class ErrnoError extends Error {
+  declare readonly cause: CodedError;
+  /** The errno's symbolic name, e.g. `EBUSY`. */
+  readonly code: string;
+
+  /** @param cause the error as the call or Deno threw it */
+  constructor(cause: CodedError) {
+    super(cause.message, { cause });
+    this.name = new.target.name;
+    this.code = cause.code;
+  }
+}
+
+/** ENOENT: no such file, directory or process entry. */
+export class NotFound extends ErrnoError {}
+/** EEXIST: something is already there. */
+export class AlreadyExists extends ErrnoError {}
+/** EPERM or EACCES: not allowed, by capabilities or by file modes. */
+export class PermissionDenied extends ErrnoError {}
+/** EBUSY: a mount point, cgroup or device still in use. */
+export class Busy extends ErrnoError {}
+/** EINVAL: the kernel refused an argument (an unknown capability, a bad flag). */
+export class InvalidArgument extends ErrnoError {}
+
+/** Which class each errno code is sorted into; codes not listed stay as they are. */
+const CLASSES: Record<string, new (cause: CodedError) => ErrnoError> = {
+  ENOENT: NotFound,
+  EEXIST: AlreadyExists,
+  EPERM: PermissionDenied,
+  EACCES: PermissionDenied,
+  EBUSY: Busy,
+  EINVAL: InvalidArgument,
+};
+
+/**
+ * Sorts an error into its errno class: a SyscallError, or an error of
+ * Deno's that carries an errno `code`.
+ *
+ * @param e what was caught
+ * @returns an {@link ErrnoError} subclass with `e` as its cause, or `e`
+ *   itself when it has no errno code with a class (or is already sorted)
+ * @example
+ * ```ts
+ * try {
+ *   Deno.removeSync(dir);
+ * } catch (e) {
+ *   if (!(classify(e) instanceof Busy)) throw e;
+ * }
+ * ```
+ */
+export function classify(e: unknown): unknown {
+  if (e instanceof ErrnoError || !(e instanceof Error)) return e;
+  const code = (e as Partial<CodedError>).code;
+  const Class = typeof code === "string" ? CLASSES[code] : undefined;
+  return Class === undefined ? e : new Class(e as CodedError);
 }

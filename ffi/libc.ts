@@ -1,6 +1,7 @@
 /**
  * Thin bindings to the libc calls skiff's init needs: mount, umount2,
- * pivot_root, sethostname, prctl, an interface-up ioctl and execve.
+ * pivot_root, openat2, sethostname, prctl, the interface-flags ioctls and
+ * execve. Which flags, in which order, is the callers' business (lib/).
  *
  * Each wrapper makes one synchronous call and reads errno right after it on
  * the same thread: a `nonblocking` call would run on another thread, whose
@@ -11,7 +12,7 @@
  */
 
 import { cstr, ERRNO_SYMBOL, lazyLibc } from "./_c.ts";
-import { SyscallError } from "./errors.ts";
+import { classify, SyscallError } from "./errors.ts";
 
 // mount(2) flags, with their C names (linux/mount.h).
 export const MS_RDONLY = 0x1;
@@ -21,7 +22,6 @@ export const MS_NOEXEC = 0x8;
 export const MS_REMOUNT = 0x20;
 export const MS_BIND = 0x1000;
 export const MS_REC = 0x4000;
-export const MS_PRIVATE = 0x40000;
 /** umount2(2) flag: detach now, clean up when no longer busy. */
 export const MNT_DETACH = 0x2;
 
@@ -34,23 +34,25 @@ const SYS_OPENAT2 = 437;
 const O_WRONLY = 0o1;
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
-const O_CLOEXEC = 0o2000000;
-const O_PATH = 0o10000000;
-/** openat2 resolve flags (linux/openat2.h). */
-const RESOLVE_NO_MAGICLINKS = 0x02;
-const RESOLVE_IN_ROOT = 0x10;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+// openat2 resolve flags (linux/openat2.h).
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_IN_ROOT = 0x10;
 /** Offset of f_flag in glibc's struct statvfs on 64-bit Linux. */
 const STATVFS_F_FLAG = 72;
 const STATVFS_SIZE = 128;
 const PR_CAPBSET_DROP = 24;
 /** close_range(2) flag: mark close-on-exec rather than close now. */
 const CLOSE_RANGE_CLOEXEC = 1 << 2;
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0x80000;
+// socket(2) arguments (bits/socket.h).
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = 0x80000;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
-const IFF_UP = 0x1;
+/** Interface flag (net/if.h): the interface is up. */
+export const IFF_UP = 0x1;
 /** sizeof(struct ifreq) on 64-bit Linux; ifr_flags sits right after the name. */
 const IFREQ_SIZE = 40;
 const IFNAMSIZ = 16;
@@ -110,13 +112,13 @@ const libc = lazyLibc(SYMBOLS);
 const errno = libc.errno;
 const encoder = new TextEncoder();
 
-/** Throws a SyscallError when a libc call returned -1. */
+/** Throws a SyscallError, sorted into its errno class, when a libc call returned -1. */
 function check(
   result: number | bigint,
   syscall: string,
   path?: string,
 ): void {
-  if (Number(result) === -1) throw new SyscallError(syscall, errno(), path);
+  if (Number(result) === -1) throw classify(new SyscallError(syscall, errno(), path));
 }
 
 /** mount(2). `data` is the filesystem's option string, e.g. overlay's dirs. */
@@ -163,21 +165,32 @@ export function capbsetDrop(cap: number): void {
   check(libc().prctl(PR_CAPBSET_DROP, BigInt(cap), 0n, 0n, 0n), "prctl", `CAPBSET_DROP ${cap}`);
 }
 
-/** Sets IFF_UP on a network interface, as `ip link set NAME up` does. */
-export function interfaceUp(name: string): void {
-  const sym = libc();
-  const fd = sym.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  check(fd, "socket", name);
-  try {
-    const ifreq = new Uint8Array(IFREQ_SIZE);
-    ifreq.set(encoder.encode(name).subarray(0, IFNAMSIZ - 1));
-    check(sym.ioctl(fd, BigInt(SIOCGIFFLAGS), ifreq), "ioctl SIOCGIFFLAGS", name);
-    const view = new DataView(ifreq.buffer);
-    view.setInt16(IFNAMSIZ, view.getInt16(IFNAMSIZ, true) | IFF_UP, true);
-    check(sym.ioctl(fd, BigInt(SIOCSIFFLAGS), ifreq), "ioctl SIOCSIFFLAGS", name);
-  } finally {
-    sym.close(fd);
-  }
+/** socket(2): a descriptor, for the interface ioctls below. */
+export function socket(domain: number, type: number, protocol: number): number {
+  const fd = libc().socket(domain, type, protocol);
+  check(fd, "socket");
+  return fd;
+}
+
+/** An ifreq (struct ifreq) naming the interface, its flags field after the name. */
+function ifreqFor(name: string): Uint8Array<ArrayBuffer> {
+  const ifreq = new Uint8Array(IFREQ_SIZE);
+  ifreq.set(encoder.encode(name).subarray(0, IFNAMSIZ - 1));
+  return ifreq;
+}
+
+/** ioctl(SIOCGIFFLAGS): a network interface's flags (IFF_*), through a socket `fd`. */
+export function interfaceFlags(fd: number, name: string): number {
+  const ifreq = ifreqFor(name);
+  check(libc().ioctl(fd, BigInt(SIOCGIFFLAGS), ifreq), "ioctl SIOCGIFFLAGS", name);
+  return new DataView(ifreq.buffer).getUint16(IFNAMSIZ, true);
+}
+
+/** ioctl(SIOCSIFFLAGS): sets a network interface's flags (IFF_*), through a socket `fd`. */
+export function setInterfaceFlags(fd: number, name: string, flags: number): void {
+  const ifreq = ifreqFor(name);
+  new DataView(ifreq.buffer).setUint16(IFNAMSIZ, flags, true);
+  check(libc().ioctl(fd, BigInt(SIOCSIFFLAGS), ifreq), "ioctl SIOCSIFFLAGS", name);
 }
 
 /** Opens `path` as an O_PATH descriptor: a handle on the entry, not its data. */
@@ -190,19 +203,16 @@ export function openPath(path: string): number {
 const AT_FDCWD = -100;
 
 /**
- * openat2(2) with RESOLVE_IN_ROOT: resolves `path` as if `rootFd` were
- * `/`, so no symlink or `..` can lead outside it, and returns an O_PATH
- * descriptor. Kernel 5.6 and later.
+ * openat2(2) (kernel 5.6 and later): opens `path` relative to the
+ * directory `dirFd` with open flags `flags` (O_*) and path resolution
+ * restricted by `resolve` (RESOLVE_*).
  */
-export function openInRoot(rootFd: number, path: string): number {
-  const how = new BigUint64Array([
-    BigInt(O_PATH | O_CLOEXEC),
-    0n,
-    BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
-  ]);
+export function openat2(dirFd: number, path: string, flags: number, resolve: number): number {
+  // struct open_how { u64 flags; u64 mode; u64 resolve; }
+  const how = new BigUint64Array([BigInt(flags), 0n, BigInt(resolve)]);
   const fd = libc().syscall4(
     BigInt(SYS_OPENAT2),
-    BigInt(rootFd),
+    BigInt(dirFd),
     cstr(path),
     new Uint8Array(how.buffer),
     BigInt(how.byteLength),
@@ -294,5 +304,5 @@ export function execve(path: string, argv: string[], env: string[]): never {
   // The call is synchronous: no JS (and so no GC) runs on this thread until
   // it returns, and it returns only on failure.
   libc().execve(file, args.ptrs, envp.ptrs);
-  throw new SyscallError("execve", errno(), path);
+  throw classify(new SyscallError("execve", errno(), path));
 }

@@ -1,18 +1,17 @@
 /**
- * The calls overlay's whiteouts need, used when layers are made or
- * extracted: mknod (a whiteout is a character device 0:0), lgetxattr and
- * lsetxattr (an opaque directory has trusted.overlay.opaque = "y").
- * Opened separately from `libc.ts` so the container's init binds none of
- * them.
+ * mknod, lgetxattr and lsetxattr: what making and reading layers needs
+ * (what overlay's whiteouts and opaque directories are is lib/image's
+ * business). Opened separately from `libc.ts` so the container's init
+ * binds none of them.
  *
  * @module
  */
 
 import { cstr, ERRNO_SYMBOL, lazyLibc } from "./_c.ts";
-import { SyscallError } from "./errors.ts";
+import { classify, SyscallError } from "./errors.ts";
 
-/** S_IFCHR from sys/stat.h. */
-const S_IFCHR = 0o020000;
+/** S_IFCHR from sys/stat.h: mknod's file type for a character device. */
+export const S_IFCHR = 0o020000;
 /** errno for "no such attribute". */
 const ENODATA = 61;
 
@@ -30,9 +29,9 @@ const libc = lazyLibc(SYMBOLS);
 const errno = libc.errno;
 const encoder = new TextEncoder();
 
-/** Makes an overlay whiteout at `path`: a character device 0:0. */
-export function mknodWhiteout(path: string): void {
-  if (libc().mknod(cstr(path), S_IFCHR, 0n) === -1) throw new SyscallError("mknod", errno(), path);
+/** mknod(2): a special file of type and permissions `mode` (S_IFCHR | 0o644, say), device `dev`. */
+export function mknod(path: string, mode: number, dev: bigint): void {
+  if (libc().mknod(cstr(path), mode, dev) === -1) throw classify(new SyscallError("mknod", errno(), path));
 }
 
 /** An extended attribute of `path` (not following a symlink), or null when unset. */
@@ -42,7 +41,7 @@ export function lgetxattr(path: string, name: string): string | null {
   if (n === -1) {
     const e = errno();
     if (e === ENODATA) return null;
-    throw new SyscallError("lgetxattr", e, path);
+    throw classify(new SyscallError("lgetxattr", e, path));
   }
   return new TextDecoder().decode(buf.subarray(0, n));
 }
@@ -51,6 +50,6 @@ export function lgetxattr(path: string, name: string): string | null {
 export function lsetxattr(path: string, name: string, value: string): void {
   const bytes = encoder.encode(value);
   if (libc().lsetxattr(cstr(path), cstr(name), bytes, BigInt(bytes.length), 0) === -1) {
-    throw new SyscallError("lsetxattr", errno(), path);
+    throw classify(new SyscallError("lsetxattr", errno(), path));
   }
 }

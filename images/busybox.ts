@@ -10,10 +10,11 @@
 import { findImage, type Image, importImage } from "../lib/image/images.ts";
 import type { Store } from "../lib/store/store.ts";
 import { runHelper } from "../lib/host/spawn.ts";
+import { BUSYBOX } from "../lib/host/tools.ts";
+import { DEFAULT_PATH } from "../lib/image/default_path.ts";
 
-/** Where the host's busybox is expected. */
-export const BUSYBOX = "/bin/busybox";
-
+/** Where busybox sits in the image, every applet a symlink to it. */
+const IN_IMAGE = "bin/busybox";
 const INSTALL_HINT = "install it with: sudo apt-get install busybox-static";
 
 const ETC: Record<string, string> = {
@@ -45,7 +46,7 @@ export function isStaticElf(bytes: Uint8Array): boolean {
  *
  * @throws {Error} when the host has no static busybox, saying how to get one
  */
-export async function makeBusyboxRootfs(dir: string): Promise<void> {
+async function makeBusyboxRootfs(dir: string): Promise<void> {
   let binary: Uint8Array;
   try {
     binary = await Deno.readFile(BUSYBOX);
@@ -61,12 +62,12 @@ export async function makeBusyboxRootfs(dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/root`, { mode: 0o700 });
   await Deno.mkdir(`${dir}/tmp`);
   await Deno.chmod(`${dir}/tmp`, 0o1777);
-  await Deno.writeFile(`${dir}/bin/busybox`, binary, { mode: 0o755 });
+  await Deno.writeFile(`${dir}/${IN_IMAGE}`, binary, { mode: 0o755 });
   const context = "Cannot build the busybox image";
   const list = await runHelper(BUSYBOX, ["--list-full"], context, { stdout: true });
   for (const applet of new TextDecoder().decode(list).split("\n")) {
-    if (applet === "" || applet === "bin/busybox") continue;
-    await Deno.symlink("/bin/busybox", `${dir}/${applet}`);
+    if (applet === "" || applet === IN_IMAGE) continue;
+    await Deno.symlink(`/${IN_IMAGE}`, `${dir}/${applet}`);
   }
   for (const [name, content] of Object.entries(ETC)) {
     await Deno.writeTextFile(`${dir}/etc/${name}`, content, { mode: 0o644 });
@@ -109,7 +110,7 @@ export async function buildBusyboxImage(store: Store): Promise<Image> {
     return await importImage(store, tarFile, {
       ref: "busybox:latest",
       label: "busybox",
-      config: { Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
+      config: { Cmd: ["sh"], Env: [`PATH=${DEFAULT_PATH}`] },
       createdBy: `skiff images/busybox.ts from ${BUSYBOX}`,
       move: true,
     });

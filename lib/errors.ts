@@ -22,12 +22,14 @@ export class InvalidStateError extends Error {
 
 /**
  * An error as one line: its message, then each cause after a colon, as
- * crun prints them (`outer: inner`).
+ * crun prints them (`outer: inner`). A cause that only repeats its error's
+ * message (an errno class over its SyscallError) is said once.
  */
 export function describeError(e: unknown): string {
   const parts: string[] = [];
   for (let cur: unknown = e; cur !== undefined; cur = (cur as Error).cause) {
-    parts.push(cur instanceof Error ? cur.message : String(cur));
+    const message = cur instanceof Error ? cur.message : String(cur);
+    if (message !== parts.at(-1)) parts.push(message);
     if (!(cur instanceof Error)) break;
   }
   return parts.join(": ").replace(/\s*\n\s*/g, " ");

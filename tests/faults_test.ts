@@ -96,9 +96,8 @@ test("skiff killed with SIGKILL mid-run leaves no mount and no process, and the 
       assert.equal(await skiffOk(store, ["ps", "-q"]), "", "nothing shows as running");
     } finally {
       if (sleeper !== undefined && processExists(sleeper)) Deno.kill(sleeper, "SIGKILL");
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
+      const [skiffPid] = childrenOf(child.pid);
+      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
       await child.status;
     }
   });
@@ -120,9 +119,9 @@ test("skiff killed with SIGKILL mid-run of a --rm container leaves nothing at th
       assert.deepEqual(entries(`${store}/containers`), []);
       assert.deepEqual(entries(`${store}/tmp`), []);
     } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
+      const [skiffPid] = childrenOf(child.pid);
+      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      await child.status;
     }
   });
 });
@@ -169,9 +168,10 @@ test("SIGTERM to skiff reaches the container's PID 1, and the run exits with its
       assert.equal((await child.status).code, 7);
     } finally {
       reader.releaseLock();
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
+      const [skiffPid] = childrenOf(child.pid);
+      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
       await child.stderr.cancel();
     }
   });
@@ -184,15 +184,21 @@ test("a container killed from outside makes run exit 128 + the signal", async ()
       stdout: "null",
       stderr: "null",
     }).spawn();
-    let sleeper: number | undefined;
-    await waitFor(() => {
+    try {
+      let sleeper: number | undefined;
+      await waitFor(() => {
+        const [skiffPid] = childrenOf(child.pid);
+        const [unshare] = skiffPid ? childrenOf(skiffPid) : [];
+        sleeper = unshare ? childrenOf(unshare)[0] : undefined;
+        return sleeper !== undefined && Deno.readTextFileSync(`/proc/${sleeper}/comm`) === "sleep\n";
+      }, "the container's sleep");
+      Deno.kill(sleeper!, "SIGKILL");
+      assert.equal((await child.status).code, 137);
+    } finally {
       const [skiffPid] = childrenOf(child.pid);
-      const [unshare] = skiffPid ? childrenOf(skiffPid) : [];
-      sleeper = unshare ? childrenOf(unshare)[0] : undefined;
-      return sleeper !== undefined && Deno.readTextFileSync(`/proc/${sleeper}/comm`) === "sleep\n";
-    });
-    Deno.kill(sleeper!, "SIGKILL");
-    assert.equal((await child.status).code, 137);
+      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      await child.status;
+    }
   });
 });
 
@@ -256,26 +262,93 @@ test("a secret passed with -e appears in no process's command line", async () =>
   });
 });
 
+/**
+ * The moments of a foreground `run` a fault test kills skiff at, in the
+ * order they come, each told by what it leaves to see (deno task -> skiff
+ * -> keeper -> init, which execs the command). A moment counts as reached
+ * once it or a later one is seen: a start is faster than any poll.
+ */
+const PHASES: { name: string; reached(start: Start): boolean }[] = [
+  { name: "skiff started", reached: () => true },
+  {
+    name: "record written",
+    reached: (r) => entries(`${r.store}/containers`).some((id) => !r.recordsBefore.has(id)),
+  },
+  { name: "keeper forked", reached: (r) => childrenOf(r.skiff).length > 0 },
+  {
+    name: "init started",
+    reached: (r) => childrenOf(r.skiff).some((keeper) => childrenOf(keeper).length > 0),
+  },
+  { name: "command running", reached: (r) => commandRuns(r.marker) },
+];
+
+/** One start a fault test watches. */
+interface Start {
+  store: string;
+  /** The records there before it (a killed --rm run's stays until the next command). */
+  recordsBefore: Set<string>;
+  /** skiff's pid, once deno task has started it. */
+  skiff: number;
+  /** Its command is `sleep MARKER`. */
+  marker: string;
+}
+
+/** Whether a `sleep MARKER` process is alive. */
+function commandRuns(marker: string): boolean {
+  return [...Deno.readDirSync("/proc")].some((e) => {
+    try {
+      return /^\d+$/.test(e.name) &&
+        Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === `sleep\0${marker}\0` &&
+        processExists(Number(e.name));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** mulberry32: a small seeded generator, so a failing sequence of faults can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 test("skiff killed at any moment of a start leaves no container process behind", async () => {
+  const given = Deno.env.get("SKIFF_FAULT_SEED");
+  const seed = given !== undefined ? Number(given) : crypto.getRandomValues(new Uint32Array(1))[0];
+  assert.ok(Number.isInteger(seed), `SKIFF_FAULT_SEED must be a whole number, not "${given}"`);
+  console.log(`faults: SKIFF_FAULT_SEED=${seed} replays this sequence of kills`);
+  const random = seeded(seed);
   await withStore(async (store) => {
     for (let i = 0; i < 15; i++) {
+      const phase = PHASES[Math.floor(random() * PHASES.length)];
       // a duration no other process uses, to find this container's PID 1 by
-      const marker = String(7_000_000 + Math.floor(Math.random() * 1_000_000));
+      const marker = String(7_000_000 + Math.floor(random() * 1_000_000));
+      const where = `SKIFF_FAULT_SEED=${seed}, kill ${i + 1} at "${phase.name}"`;
+      const recordsBefore = new Set(entries(`${store}/containers`));
       const run = background(store, ["run", "--rm", "busybox", "sleep", marker]);
-      await new Promise((r) => setTimeout(r, 60 + Math.random() * 120));
-      await run.stop();
-      const survivor = () =>
-        [...Deno.readDirSync("/proc")].some((e) => {
-          try {
-            return /^\d+$/.test(e.name) &&
-              Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === `sleep\0${marker}\0`;
-          } catch {
-            return false;
-          }
-        });
-      await waitFor(() => !survivor(), 5_000);
+      try {
+        await waitFor(() => run.skiffPid() !== undefined, `${where}: skiff to start`);
+        const start = { store, recordsBefore, skiff: run.skiffPid()!, marker };
+        await waitFor(() => run.skiffPid() === undefined || phase.reached(start), `${where} to come`);
+        assert.ok(run.skiffPid() !== undefined, `${where}: skiff ended before it`);
+        await run.stop();
+        await waitFor(() => !commandRuns(marker), `${where}: the container's command to go`);
+      } catch (e) {
+        throw new Error(where, { cause: e });
+      } finally {
+        await run.stop();
+      }
     }
-    await waitFor(async () => (await skiffOk(store, ["ps", "-aq"])) === "");
-    assert.deepEqual(entries(`${store}/containers`), []);
+    await waitFor(
+      async () => (await skiffOk(store, ["ps", "-aq"])) === "",
+      `seed ${seed}: no container listed`,
+    );
+    assert.deepEqual(entries(`${store}/containers`), [], `SKIFF_FAULT_SEED=${seed}`);
   });
 });

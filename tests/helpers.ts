@@ -106,8 +106,11 @@ export async function withStore(
     assert.deepEqual(mountsUnder(store), [], "no mount is left on the host");
   } finally {
     // A test that killed a skiff leaves its bookkeeping (the cgroup, say)
-    // to the next command: give it one before the store goes.
-    await skiff(store, ["ps", "-a"]).catch(() => {});
+    // to the next command: give it one, and remove every container (a
+    // failed test may leave one running) before the store goes.
+    const ids = (await skiff(store, ["ps", "-aq", "--no-trunc"]).catch(() => ({ stdout: "" }))).stdout
+      .split("\n").filter((id) => id !== "");
+    if (ids.length > 0) await skiff(store, ["rm", "-f", ...ids]).catch(() => {});
     // Only mounts we made could be here; they would block removal.
     for (const _ of mountsUnder(store)) {
       await new Deno.Command("umount", { args: ["-R", "-l", store] }).output();
@@ -132,7 +135,7 @@ export interface Background {
   child: Deno.ChildProcess;
   /** skiff's own pid (deno task's child), once it has started. */
   skiffPid(): number | undefined;
-  /** SIGKILLs skiff (its container dies with it) and waits for deno task. */
+  /** SIGKILLs skiff (its container dies with it), once started, and waits for deno task. */
   stop(): Promise<void>;
 }
 
@@ -141,10 +144,14 @@ export function background(store: string, args: string[], stdout: "null" | "pipe
   const child = new Deno.Command(Deno.execPath(), { args: skiffArgv(store, args), stdout, stderr: "null" })
     .spawn();
   const skiffPid = () => childrenOf(child.pid)[0];
+  let exited = false;
+  child.status.then(() => exited = true);
   return {
     child,
     skiffPid,
     async stop() {
+      // deno task may not have started skiff yet: killing nothing would wait out the whole run
+      await waitFor(() => exited || skiffPid() !== undefined, "skiff to start, to stop it");
       const pid = skiffPid();
       if (pid !== undefined) {
         try {
@@ -157,11 +164,24 @@ export function background(store: string, args: string[], stdout: "null" | "pipe
   };
 }
 
-/** Polls `check` every 20 ms until it is true or `ms` pass. */
-export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
+/**
+ * Polls `check` every 20 ms until it is true. Tests wait for conditions,
+ * never for a time, and assert no durations: the guard only ends a test
+ * that would hang (a condition that never comes), naming `what` it waited
+ * for; it is set far above any wait on a loaded machine, not a speed limit.
+ */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what = "the condition",
+): Promise<void> {
+  const guard = Date.now() + HANG_GUARD_MS;
   while (!(await check())) {
-    if (Date.now() > until) throw new Error("timed out waiting");
+    if (Date.now() > guard) {
+      throw new Error(`Still waiting for ${what} after ${HANG_GUARD_MS / 1000} s: hung`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** How long {@link waitFor} waits before calling a test hung. */
+const HANG_GUARD_MS = 120_000;

@@ -122,12 +122,10 @@ async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {
     } finally {
       const ids = (await skiff(["ps", "-aq"])).stdout.trim().split("\n").filter((i) => i !== "");
       if (ids.length > 0) await skiff(["rm", "-f", ...ids]);
-      // A supervisor may still be finishing its bookkeeping: give it a moment.
-      let pids = await processesOf(uid);
-      for (let i = 0; i < 100 && pids.length > 0; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        pids = await processesOf(uid);
-      }
+      // A supervisor may still be finishing its bookkeeping: wait for it to go.
+      await waitFor(async () => (await processesOf(uid)).length === 0, `${name}'s processes to exit`)
+        .catch(() => {}); // the assertion below names them
+      const pids = await processesOf(uid);
       for (const pid of pids) Deno.kill(pid, "SIGKILL"); // the test user's: ours
       assert.deepEqual(pids, [], "rm -f left none of the user's processes");
     }

@@ -37,7 +37,8 @@
  * @module
  */
 
-import { close, openInRoot, openPath } from "../../ffi/libc.ts";
+import { close, openPath } from "../../ffi/libc.ts";
+import { openInRoot } from "../host/in_root.ts";
 import { KEPT_CAPABILITIES } from "../host/capabilities.ts";
 import { findContainer, listContainers } from "./containers.ts";
 import { InvalidStateError, UsageError } from "../errors.ts";
@@ -47,7 +48,7 @@ import { checkCommandOptions, mergeEnvironment, StartError } from "./run.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
 import { findCommand } from "../host/spawn.ts";
 import type { Store } from "../store/store.ts";
-import { BUSYBOX } from "./supervise.ts";
+import { BUSYBOX } from "../host/tools.ts";
 
 /** What the user asked `exec` for. */
 export interface ExecOptions {

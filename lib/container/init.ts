@@ -4,7 +4,8 @@
  * execve()s the user's command, which then is PID 1.
  *
  * Kept small on purpose: it is the second Deno start-up on the path of
- * `run`, so it imports nothing but `ffi/` and the plan executor.
+ * `run`, so it imports nothing but `ffi/`, the plan executor and the
+ * default PATH.
  *
  * The CLI learns how the start went from the status file, opened before the
  * pivot (so it stays reachable) and closed by execve (Deno opens files
@@ -18,7 +19,6 @@ import {
   capbsetDrop,
   closeOnExecFrom,
   execve,
-  interfaceUp,
   MNT_DETACH,
   pivotRoot,
   readFile,
@@ -26,10 +26,11 @@ import {
   umount2,
   writeFile,
 } from "../../ffi/libc.ts";
-import type { SyscallError } from "../../ffi/errors.ts";
+import { InvalidArgument, NotFound } from "../../ffi/errors.ts";
 import { describeError } from "../errors.ts";
+import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step } from "./rootfs.ts";
-import { realSys } from "./sys.ts";
+import { interfaceUp, realSys } from "./sys.ts";
 
 /** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
 export interface InitSpec {
@@ -63,8 +64,6 @@ export interface StartFailure {
 export const EXIT_SKIFF = 125;
 export const EXIT_CANNOT_EXECUTE = 126;
 export const EXIT_NOT_FOUND = 127;
-
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** The command can't be started: the message and exit code `run` and `exec` give. */
 export class InitFailure extends Error {
@@ -154,7 +153,7 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
       capbsetDrop(cap);
     } catch (e) {
       // EINVAL: this kernel has no capability with that number
-      if ((e as SyscallError).code !== "EINVAL") throw e;
+      if (!(e instanceof InvalidArgument)) throw e;
     }
   }
   status.writeSync(new TextEncoder().encode("exec\n"));
@@ -162,10 +161,9 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
   try {
     execve(path, spec.argv, spec.env);
   } catch (e) {
-    const err = e as { code?: string };
     throw new InitFailure(
       `exec: "${spec.argv[0]}": ${e instanceof Error ? e.message : e}`,
-      err.code === "ENOENT" ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
+      e instanceof NotFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
 }

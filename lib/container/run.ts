@@ -22,7 +22,9 @@ import { resolveImage } from "./resolve_image.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
 import { inUserNamespace, processStartTime } from "../host/proc.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
-import { BUSYBOX, parseLog, supervisorArgv } from "./supervise.ts";
+import { parseLog, supervisorArgv } from "./supervise.ts";
+import { BUSYBOX } from "../host/tools.ts";
+import { DEFAULT_PATH } from "../image/default_path.ts";
 import { planRootfs } from "./rootfs.ts";
 import { containerArgv, findCommand } from "../host/spawn.ts";
 import { exists, readJson, type Store } from "../store/store.ts";
@@ -69,7 +71,6 @@ export class StartError extends Error {
   }
 }
 
-const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const HOSTNAME =
   /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
@@ -125,7 +126,7 @@ export function commandFor(image: Image, command: string[]): string[] {
  */
 export function environmentFor(image: Image, hostname: string, opts: RunOptions): string[] {
   return mergeEnvironment([
-    DEFAULT_PATH,
+    `PATH=${DEFAULT_PATH}`,
     `HOSTNAME=${hostname}`,
     "HOME=/root",
     ...(opts.tty ? ["TERM=xterm"] : []),

@@ -15,8 +15,7 @@
  * @module
  */
 
-/** Where the host's static busybox is (Debian's busybox-static). */
-export const BUSYBOX = "/bin/busybox";
+import { BUSYBOX } from "../host/tools.ts";
 
 /**
  * The script. Arguments: DIR (the container's), RUN (its runtime state),

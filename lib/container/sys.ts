@@ -1,12 +1,29 @@
 /**
- * The real {@link Sys}: mounts through `ffi/`, files through `Deno.*`.
+ * The real {@link Sys}: mounts through `ffi/`, files through `Deno.*`; and
+ * the recipes made of `ffi/` calls that init and exec share: a path opened
+ * inside a root, an interface brought up.
  *
  * @module
  */
 
-import type { SyscallError } from "../../ffi/errors.ts";
-import { close, createFileAt, mkdirAt, mount, mountFlags, openInRoot, openPath } from "../../ffi/libc.ts";
+import { AlreadyExists, NotFound } from "../../ffi/errors.ts";
+import {
+  AF_INET,
+  close,
+  createFileAt,
+  IFF_UP,
+  interfaceFlags,
+  mkdirAt,
+  mount,
+  mountFlags,
+  openPath,
+  setInterfaceFlags,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  socket,
+} from "../../ffi/libc.ts";
 import type { EntryKind, Resolved, Sys } from "./rootfs.ts";
+import { openInRoot } from "../host/in_root.ts";
 
 /** The operations of the running kernel. */
 export const realSys: Sys = {
@@ -37,7 +54,15 @@ export const realSys: Sys = {
   resolveInRoot,
 };
 
-const isCode = (e: unknown, code: string) => (e as SyscallError).code === code;
+/** Sets IFF_UP on a network interface (`lo`, in a new network namespace), as `ip link set NAME up` does. */
+export function interfaceUp(name: string): void {
+  const fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  try {
+    setInterfaceFlags(fd, name, interfaceFlags(fd, name) | IFF_UP);
+  } finally {
+    close(fd);
+  }
+}
 
 /**
  * Walks `path` one part at a time, each resolved by openat2 with
@@ -56,21 +81,21 @@ export function resolveInRoot(root: string, path: string, kind: "dir" | "file"):
       try {
         fd = openInRoot(rootFd, sub);
       } catch (e) {
-        if (!isCode(e, "ENOENT")) throw e;
+        if (!(e instanceof NotFound)) throw e;
         const parent = i === 0 ? rootFd : openInRoot(rootFd, parts.slice(0, i).join("/"));
         try {
           if (i === parts.length - 1 && kind === "file") createFileAt(parent, parts[i], 0o644);
           else mkdirAt(parent, parts[i], 0o755);
         } catch (e) {
           // EEXIST: a dangling symlink (or another creator) is there
-          if (!isCode(e, "EEXIST")) throw e;
+          if (!(e instanceof AlreadyExists)) throw e;
         } finally {
           if (parent !== rootFd) close(parent);
         }
         try {
           fd = openInRoot(rootFd, sub);
         } catch (e) {
-          if (!isCode(e, "ENOENT")) throw e;
+          if (!(e instanceof NotFound)) throw e;
           throw new Error(`"/${sub}" is a symlink to a path missing in the image`);
         }
       }

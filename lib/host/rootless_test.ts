@@ -8,6 +8,7 @@ import {
   subordinateRange,
 } from "./rootless.ts";
 import { rootlessStoreRoot } from "../store/store.ts";
+import { chainOf, optionValue } from "../../tests/argv.ts";
 
 Deno.test("a user's first subordinate range is found by name or by uid", () => {
   const text = "alice:100000:65536\nbob:165536:65536\n1003:231072:1000\nbob:300000:10\n";
@@ -66,12 +67,28 @@ Deno.test("a user's store is under XDG_DATA_HOME, else ~/.local/share", () => {
 });
 
 Deno.test("skiff runs again under unshare, re-arming the parent-death signal the new namespace cleared", () => {
-  const argv = reexecArgv({ args: ["--user", "--map-root-user"] }, "/bin/deno", "/s/cli.ts", ["ps", "-a"]);
-  const unshare = argv.findIndex((a) => a.endsWith("unshare"));
-  const setpriv = argv.findIndex((a) => a.endsWith("setpriv"));
-  assert.ok(unshare === 0 && setpriv > unshare, "setpriv after unshare");
-  assert.deepEqual(argv.slice(setpriv + 1, setpriv + 3), ["--pdeathsig", "SIGKILL"]);
-  assert.deepEqual(argv.slice(-3), ["/s/cli.ts", "ps", "-a"]);
+  const plan = { args: ["--user", "--map-root-user"] };
+  const argv = reexecArgv(plan, "/bin/deno", "/s/cli.ts", ["ps", "-a"]);
+  const chain = chainOf(argv, ["unshare", "setpriv", "deno"]);
+  assert.deepEqual(
+    chain.map((l) => l.program),
+    ["unshare", "setpriv", "deno"],
+    "setpriv inside the namespace",
+  );
+  const [unshare, setpriv, deno] = chain;
+  assert.deepEqual(unshare.args, plan.args, "the planned user namespace, nothing else");
+  assert.equal(optionValue(setpriv.args, "--pdeathsig"), "SIGKILL");
+  assert.equal(deno.args[0], "run");
+  assert.deepEqual(
+    deno.args.filter((a) => !a.startsWith("-")),
+    ["run", "/s/cli.ts", "ps"],
+    "the CLI and its verb",
+  );
+  assert.deepEqual(
+    deno.args.slice(deno.args.indexOf("/s/cli.ts") + 1),
+    ["ps", "-a"],
+    "the user's args, as given",
+  );
 });
 
 Deno.test("a kernel before 5.11 cannot mount overlay in a user namespace, and skiff says so", () => {

@@ -1,24 +1,40 @@
 import assert from "node:assert/strict";
 import { containerArgv, helperArgv, runHelper } from "./spawn.ts";
+import { chainOf, flagsOf, optionValue } from "../../tests/argv.ts";
+
+const SPEC = { deno: "/usr/bin/deno", initModule: "/x/lib/init.ts", initSpec: "/s/c/init.json" };
 
 Deno.test("init runs under unshare with every namespace, private propagation, tied to skiff's life", () => {
-  const argv = containerArgv({
-    deno: "/usr/bin/deno",
-    initModule: "/x/lib/init.ts",
-    initSpec: "/s/c/init.json",
-  });
-  assert.deepEqual(argv.slice(0, 4), ["setpriv", "--pdeathsig", "SIGKILL", "--"]);
-  const unshare = argv.slice(4, argv.indexOf("timeout"));
-  for (const ns of ["--mount", "--uts", "--ipc", "--net", "--pid"]) assert.ok(unshare.includes(ns), ns);
-  assert.ok(!unshare.includes("--fork"), "timeout forks PID 1: unshare --fork misreports SIGKILL");
-  const waiter = argv.slice(argv.indexOf("timeout"), argv.indexOf("/usr/bin/deno"));
-  assert.deepEqual(waiter, ["timeout", "--foreground", "0", "setpriv", "--pdeathsig", "SIGKILL", "--"]);
-  assert.deepEqual(unshare.slice(unshare.indexOf("--propagation"), unshare.indexOf("--propagation") + 2), [
-    "--propagation",
-    "private",
-  ]);
-  assert.deepEqual(argv.slice(-2), ["/x/lib/init.ts", "/s/c/init.json"]);
-  assert.ok(!argv.includes("--allow-all") && !argv.includes("-A"), "init gets only what it needs");
+  const chain = chainOf(containerArgv(SPEC), ["setpriv", "unshare", "timeout", "deno"]);
+  assert.deepEqual(
+    chain.map((l) => l.program),
+    ["setpriv", "unshare", "timeout", "setpriv", "deno"],
+    "the keeper dies with skiff, makes the namespaces, forks PID 1, which dies with the keeper",
+  );
+  const [keeper, unshare, timeout, pid1, deno] = chain;
+  for (const link of [keeper, pid1]) assert.equal(optionValue(link.args, "--pdeathsig"), "SIGKILL");
+
+  const namespaces = flagsOf(unshare.args).filter((f) =>
+    f !== "--propagation" && !f.startsWith("--propagation=")
+  );
+  assert.deepEqual(
+    namespaces.sort(),
+    ["--ipc", "--mount", "--net", "--pid", "--uts"],
+    "these namespaces, no other",
+  );
+  assert.ok(!unshare.args.includes("--fork"), "timeout forks PID 1: unshare --fork misreports SIGKILL");
+  assert.equal(optionValue(unshare.args, "--propagation"), "private");
+
+  assert.ok(timeout.args.includes("--foreground"), "PID 1 keeps the terminal");
+  assert.equal(timeout.args.filter((a) => !a.startsWith("-")).join(" "), "0", "no time limit");
+
+  assert.equal(deno.args[0], "run");
+  assert.deepEqual(deno.args.filter((a) => !a.startsWith("-")), ["run", SPEC.initModule, SPEC.initSpec]);
+  assert.deepEqual(
+    flagsOf(deno.args).filter((f) => f.startsWith("--allow") || f === "-A").sort(),
+    ["--allow-env=SKIFF_KEEPER_PARENT", "--allow-ffi", "--allow-read", "--allow-write"],
+    "init gets only what it needs",
+  );
 });
 
 Deno.test("a helper runs under setpriv with a parent-death SIGKILL, so it dies with skiff", () => {

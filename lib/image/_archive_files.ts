@@ -10,7 +10,8 @@
  * @module
  */
 
-import { close, openInRoot, openPath } from "../../ffi/libc.ts";
+import { close, openPath } from "../../ffi/libc.ts";
+import { openInRoot } from "../host/in_root.ts";
 import { SyscallError } from "../../ffi/errors.ts";
 
 /** Above this, a document (index, manifest, config) is refused unread. */

@@ -26,7 +26,7 @@
  * @module
  */
 
-import { lgetxattr, lsetxattr, mknodWhiteout } from "../../ffi/xattr.ts";
+import { lgetxattr, lsetxattr, mknod, S_IFCHR } from "../../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "../host/proc.ts";
 import { helperCommand, helperFailure, runHelper } from "../host/spawn.ts";
 import { joinTar, splitSize, splitTar, unreadablePayload, writeSplit } from "./tarsplit.ts";
@@ -41,6 +41,8 @@ export interface Layer {
 }
 
 const WHITEOUT = ".wh.";
+/** overlay's whiteout: a character device numbered 0:0 (mode 0, as the kernel makes them). */
+const WHITEOUT_DEVICE = 0n;
 const OPAQUE = ".wh..wh..opq";
 /** Where overlay marks an opaque dir: trusted.*, or user.* in a user namespace (userxattr). */
 const OPAQUE_XATTR = "trusted.overlay.opaque";
@@ -225,7 +227,7 @@ async function convertWhiteouts(dir: string, context: string): Promise<void> {
     }
     const target = `${parent}/${name.slice(WHITEOUT.length)}`;
     try {
-      mknodWhiteout(target);
+      mknod(target, S_IFCHR, WHITEOUT_DEVICE);
     } catch (e) {
       throw new Error(`Invalid layer: "${target.slice(dir.length)}" is both present and whited out`, {
         cause: e,

@@ -149,7 +149,9 @@ export function rootlessStoreRoot(
 
 // The store's files are small and read on the path of every `run`: sync
 // calls skip the thread-pool round trip that each async fs op costs Deno
-// (measured: createContainer went from 10 ms to 3 ms).
+// (measured: createContainer went from 10 ms to 3 ms). init, writeAtomic
+// and readJson keep their Promise signatures so a body can go async again
+// without changing every caller.
 
 /**
  * Writes a file atomically: to `path.tmp`, then renamed over `path`, so a

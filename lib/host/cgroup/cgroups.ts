@@ -14,6 +14,7 @@
  */
 
 import { UsageError } from "../../errors.ts";
+import { Busy, classify } from "../../../ffi/errors.ts";
 
 /** The cgroupfs mount point. */
 export const CGROUP_ROOT = "/sys/fs/cgroup";
@@ -276,8 +277,8 @@ export async function removeCgroup(plan: Pick<CgroupPlan, "own">): Promise<void>
         break;
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) break;
-        // Deno has no class for EBUSY (its Busy is another thing): go by the code.
-        if ((e as { code?: string }).code !== "EBUSY" || attempt === 200) throw e;
+        // Deno has no class for EBUSY (its Busy is another thing): classify sorts it by its code.
+        if (!(classify(e) instanceof Busy) || attempt === 200) throw e;
         await new Promise((r) => setTimeout(r, 10));
       }
     }

@@ -32,7 +32,7 @@ export function hasFreezer(root = FREEZER): boolean {
 }
 
 /** Host pids of every process in the pid namespace of `pid1`. */
-export function processesInNamespace(pid1: number): number[] {
+function processesInNamespace(pid1: number): number[] {
   const ns = Deno.readLinkSync(`/proc/${pid1}/ns/pid`);
   const pids: number[] = [];
   for (const entry of Deno.readDirSync("/proc")) {

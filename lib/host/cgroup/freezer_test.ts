@@ -56,7 +56,12 @@ const exists = (path: string) => {
     return false;
   }
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls `check` until it is true: these tests wait for conditions, never for a time. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 10));
+}
+/** Whether the kernel reports every process of a v2 cgroup frozen (cgroup.events). */
+const frozen = (cgroup: string) => /^frozen 1$/m.test(Deno.readTextFileSync(`${cgroup}/cgroup.events`));
 
 Deno.test({
   name: "[root] a cgroup v2 is frozen for the commit's time, and thawed if its skiff dies meanwhile",
@@ -68,18 +73,27 @@ Deno.test({
     const writer = new Deno.Command("sh", { args: ["-c", `while :; do echo x >> ${dir}/out; done`] }).spawn();
     try {
       Deno.writeTextFileSync(`${cgroup}/cgroup.procs`, `${writer.pid}\n`);
-      for (let i = 0; i < 100 && !exists(`${dir}/out`); i++) await sleep(10);
+      await until(() => exists(`${dir}/out`));
       const marker = `${dir}/frozen`;
       await withFrozenCgroup(cgroup, marker, async () => {
+        assert.ok(frozen(cgroup), "the kernel says every process of it is frozen");
         const before = written(`${dir}/out`);
-        await sleep(200);
-        assert.equal(written(`${dir}/out`), before, "nothing runs while frozen");
         assert.match(Deno.readTextFileSync(marker), new RegExp(`^${Deno.pid} \\d+$`));
+        // the same loop outside the cgroup gets a thousand lines written meanwhile
+        const control = new Deno.Command("sh", { args: ["-c", `while :; do echo x >> ${dir}/control; done`] })
+          .spawn();
+        try {
+          await until(() => exists(`${dir}/control`) && written(`${dir}/control`) >= 2000);
+        } finally {
+          control.kill("SIGKILL");
+          await control.status;
+        }
+        assert.equal(written(`${dir}/out`), before, "nothing runs while frozen");
       });
       assert.throws(() => Deno.statSync(marker), Deno.errors.NotFound);
+      assert.ok(!frozen(cgroup), "thawed");
       const after = written(`${dir}/out`);
-      await sleep(100);
-      assert.ok(written(`${dir}/out`) > after, "it runs again");
+      await until(() => written(`${dir}/out`) > after); // it runs again
 
       // frozen by a skiff that is gone: a pid we ran and waited for
       const gone = new Deno.Command("true").spawn();
@@ -93,14 +107,9 @@ Deno.test({
       Deno.writeTextFileSync(`${cgroup}/cgroup.freeze`, "0");
       writer.kill("SIGKILL");
       await writer.status;
-      for (let i = 0; i < 50; i++) {
-        try {
-          Deno.removeSync(cgroup);
-          break;
-        } catch {
-          await sleep(20); // until the killed writer has left it
-        }
-      }
+      // rmdir says EBUSY until the killed writer has left it
+      await until(() => Deno.readTextFileSync(`${cgroup}/cgroup.procs`).trim() === "");
+      Deno.removeSync(cgroup);
       Deno.removeSync(dir, { recursive: true });
     }
   },
