@@ -1,0 +1,120 @@
+/**
+ * End-to-end tests of what skiff takes from its arguments and images: the
+ * devices and kernel files a container may reach, names against id
+ * prefixes, bounds on limits and paths, and what tables print.
+ */
+
+import assert from "node:assert/strict";
+import { ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
+
+/** A temporary host directory, removed afterwards. */
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "skiff-parsing-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Writes a rootfs tar with the host's static busybox as /bin/sh and a
+ * character device 1:3 (what /dev/null is) at /hostnull, as an image
+ * from anywhere could ship one.
+ */
+async function deviceImageTar(path: string): Promise<void> {
+  const script = `
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    d = tarfile.TarInfo("bin"); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+    t.add("/bin/busybox", "bin/busybox")
+    s = tarfile.TarInfo("bin/sh"); s.type = tarfile.SYMTYPE; s.linkname = "busybox"; t.addfile(s)
+    c = tarfile.TarInfo("hostnull"); c.type = tarfile.CHRTYPE; c.devmajor = 1; c.devminor = 3
+    c.mode = 0o666; t.addfile(c)
+`;
+  const made = await new Deno.Command("python3", { args: ["-c", script, path], stderr: "piped" }).output();
+  assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+}
+
+test("a device node shipped in an image cannot be opened; /dev/null still works", async () => {
+  await withStore(async (store) => {
+    await withTempDir(async (dir) => {
+      const tar = `${dir}/devices.tar`;
+      await deviceImageTar(tar);
+      await skiffOk(store, ["import", tar, "devices"]);
+      const r = await skiff(store, [
+        "run",
+        "--rm",
+        "devices",
+        "sh",
+        "-c",
+        "ls -l /hostnull; echo x > /hostnull && echo opened; echo y > /dev/null && echo devnull works",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^c.* 1, +3 .*\/hostnull\n/, "the node is in the image");
+      assert.ok(!r.stdout.includes("opened"), r.stdout);
+      assert.match(r.stderr, /can't create \/hostnull: Permission denied/);
+      assert.ok(r.stdout.endsWith("devnull works\n"), r.stdout);
+    });
+  });
+});
+
+/** runc's and podman's masked paths that this kernel has, by kind. */
+function maskedOnHost(): { dirs: string[]; files: string[] } {
+  const paths = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/dev/block",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+  ];
+  const dirs: string[] = [];
+  const files: string[] = [];
+  for (const path of paths) {
+    try {
+      (Deno.statSync(path).isDirectory ? dirs : files).push(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return { dirs, files };
+}
+
+test("runc's masked paths are empty inside: directories under a read-only tmpfs, files read nothing", async () => {
+  const { dirs, files } = maskedOnHost();
+  assert.ok(dirs.includes("/sys/firmware") && files.includes("/proc/keys"), "this kernel has some");
+  await withStore(async (store) => {
+    const script = [
+      ...dirs.map((d) =>
+        `echo "${d} $(ls -A ${d} | wc -l)"; touch ${d}/x 2>/dev/null && echo "${d} writable"`
+      ),
+      ...files.map((f) => `echo "${f} $(cat ${f} | wc -c)"`),
+      "grep -E ' /(proc|sys)/' /proc/self/mountinfo",
+    ].join("; ");
+    const out = await skiffOk(store, ["run", "--rm", "busybox", "sh", "-c", script]);
+    const lines = out.trim().split("\n");
+    for (const path of [...dirs, ...files]) {
+      assert.ok(lines.includes(`${path} 0`), `${path} is empty inside:\n${out}`);
+    }
+    assert.ok(!out.includes("writable"), out);
+    const mounts = lines.filter((l) => l.includes(" - "));
+    for (const dir of dirs) {
+      const mount = mounts.find((m) => m.split(" ")[4] === dir);
+      assert.ok(mount, `${dir} has a mount of its own:\n${out}`);
+      assert.match(mount, / - tmpfs /);
+      assert.match(mount.split(" ")[5], /^ro,/, mount);
+    }
+  });
+});
