@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+import { entries, ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -116,5 +116,36 @@ test("runc's masked paths are empty inside: directories under a read-only tmpfs,
       assert.match(mount, / - tmpfs /);
       assert.match(mount.split(" ")[5], /^ro,/, mount);
     }
+  });
+});
+
+test("a container cannot be named with a 64-hex id; rm -f ID removes the container with that id", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "--name", "first", "busybox", "true"]);
+    const id = (await skiffOk(store, ["ps", "-aq", "--no-trunc"])).trim();
+    const taken = await skiff(store, ["run", "--name", id, "busybox", "true"]);
+    assert.equal(taken.code, 125);
+    assert.equal(taken.stderr.trim().split("\n").length, 1, taken.stderr);
+    assert.match(taken.stderr, new RegExp(`^skiff: Invalid container name "${id}": .*64 hex`));
+    assert.equal(entries(`${store}/containers`).length, 1, "nothing was made");
+    const other = await skiff(store, ["run", "--name", "ab".repeat(32), "busybox", "true"]);
+    assert.match(other.stderr, /^skiff: Invalid container name "(ab){32}": .*64 hex/);
+    assert.equal(await skiffOk(store, ["rm", "-f", id]), `${id}\n`);
+    assert.deepEqual(entries(`${store}/containers`), []);
+  });
+});
+
+test("a container's name wins over another's id prefix", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "--name", "older", "busybox", "true"]);
+    const older = (await skiffOk(store, ["ps", "-aq", "--no-trunc"])).trim();
+    const prefix = older.slice(0, 6);
+    await skiffOk(store, ["run", "--name", prefix, "busybox", "true"]);
+    const [record] = JSON.parse(await skiffOk(store, ["inspect", prefix]));
+    assert.equal(record.name, prefix);
+    assert.notEqual(record.id, older);
+    await skiffOk(store, ["rm", prefix]);
+    const [left] = JSON.parse(await skiffOk(store, ["inspect", "older"]));
+    assert.equal(left.id, older, "rm took the named one, not the id's owner");
   });
 });
