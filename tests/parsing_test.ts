@@ -149,3 +149,22 @@ test("a container's name wins over another's id prefix", async () => {
     assert.equal(left.id, older, "rm took the named one, not the id's owner");
   });
 });
+
+test("an image's reference wins over another image's id prefix: rmi PREFIX removes the tag", async () => {
+  await withStore(async (store) => {
+    const busybox = (await skiffOk(store, ["images", "-q"])).trim();
+    await withTempDir(async (dir) => {
+      const tar = `${dir}/devices.tar`;
+      await deviceImageTar(tar);
+      const prefix = busybox.slice(0, 4);
+      await skiffOk(store, ["import", tar, prefix]);
+      assert.equal(await skiffOk(store, ["rmi", prefix]), `${prefix}\n`);
+      const rows = (await skiffOk(store, ["images"])).trim().split("\n").slice(1);
+      assert.equal(rows.length, 1, rows.join("\n"));
+      assert.match(rows[0], new RegExp(`^busybox\\s+latest\\s+${busybox}\\s`));
+      // and an id prefix still finds busybox, a full id too
+      const [byPrefix] = JSON.parse(await skiffOk(store, ["inspect", prefix]));
+      assert.match(byPrefix.Id, new RegExp(`^sha256:${busybox}`));
+    });
+  });
+});
