@@ -168,3 +168,73 @@ test("an image's reference wins over another image's id prefix: rmi PREFIX remov
     });
   });
 });
+
+/** Every container cgroup skiff has, in every v1 hierarchy it uses. */
+function skiffCgroups(): string[] {
+  return ["memory", "cpuacct", "pids", "cpu", "cpuset"].flatMap((c) =>
+    entries(`/sys/fs/cgroup/${c}/skiff`).filter((e) => /^[0-9a-f]{64}$/.test(e)).map((e) => `${c}/${e}`)
+  );
+}
+
+test("limits and paths out of range are one-line errors from the parser, leaving nothing", async () => {
+  await withStore(async (store) => {
+    const cases: [string[], RegExp][] = [
+      [
+        ["--cpuset-cpus", "0-99999999"],
+        /^Invalid --cpuset-cpus "0-99999999": this machine has CPUs 0-\d+, not /,
+      ],
+      [["-m", "1k"], /^Invalid --memory "1k": .*at least 6m/],
+      [["-m", "99999999999999g"], /^Invalid --memory "99999999999999g": .*at most/],
+      [
+        ["-m", "10m", "--memory-swap", "99999999999999g"],
+        /^Invalid --memory-swap "99999999999999g": .*at most/,
+      ],
+      [["--cpus", "0.001"], /^Invalid --cpus "0.001": use a number of at least 0.01 and at most \d+/],
+      [["--cpus", "NaN"], /^Invalid --cpus "NaN"/],
+      [["--cpus", "0"], /^Invalid --cpus "0"/],
+      [["--cpus", "-1"], /^Invalid --cpus "-1"/],
+      [["--cpus", "9999"], /^Invalid --cpus "9999": .*this machine has \d+ CPU/],
+      [
+        ["--pids-limit", "99999999999"],
+        /^Invalid --pids-limit "99999999999": use a whole number from 1 to 4194304/,
+      ],
+      [["--pids-limit", "-1"], /^Invalid --pids-limit "-1"/],
+      [["-w", "/proc/x"], /^Invalid working directory "\/proc\/x": .*\/proc/],
+      [["-w", "/sys"], /^Invalid working directory "\/sys": .*\/sys/],
+      [["-w", "/tmp/../proc/self"], /^Invalid working directory "\/tmp\/..\/proc\/self": .*\/proc/],
+    ];
+    const cgroups = skiffCgroups();
+    for (const [flags, message] of cases) {
+      const r = await skiff(store, ["run", "--rm", ...flags, "busybox", "true"]);
+      assert.equal(r.code, 125, `${flags.join(" ")}: ${r.stderr}`);
+      assert.ok(r.stderr.startsWith("skiff: "), r.stderr);
+      assert.match(r.stderr.slice("skiff: ".length), message);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.ok(r.stderr.length < 300, `a short message: ${r.stderr.slice(0, 300)}`);
+      assert.deepEqual(entries(`${store}/containers`), [], `${flags.join(" ")} left a container`);
+      assert.deepEqual(skiffCgroups(), cgroups, `${flags.join(" ")} left a cgroup`);
+    }
+  });
+});
+
+test("a -v host path with .. is normalised before anything is made: /a/new/../../b makes /b only", async () => {
+  await withStore(async (store) => {
+    await withTempDir(async (dir) => {
+      await Deno.mkdir(`${dir}/a`);
+      const out = await skiffOk(store, [
+        "run",
+        "--rm",
+        "-v",
+        `${dir}/a/new/../../b:/x`,
+        "busybox",
+        "sh",
+        "-c",
+        "echo inside > /x/f; cat /x/f",
+      ]);
+      assert.equal(out, "inside\n");
+      assert.deepEqual(entries(`${dir}/a`), [], "no /a/new");
+      assert.deepEqual(entries(dir), ["a", "b"]);
+      assert.equal(await Deno.readTextFile(`${dir}/b/f`), "inside\n");
+    });
+  });
+});
