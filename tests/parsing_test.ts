@@ -238,3 +238,23 @@ test("a -v host path with .. is normalised before anything is made: /a/new/../..
     });
   });
 });
+
+test("tables escape control characters: ps --no-trunc shows an ANSI command as text", async () => {
+  await withStore(async (store) => {
+    await withTempDir(async (dir) => {
+      const tar = `${dir}/e\x1b[2Jvil.tar`;
+      await deviceImageTar(tar);
+      await skiffOk(store, ["run", "--name", "esc", "busybox", "echo", "\x1b[31mred\x07"]);
+      await skiffOk(store, ["run", "--name", "tarred", tar, "sh", "-c", ":"]);
+      const out = await skiffOk(store, ["ps", "-a", "--no-trunc"]);
+      // deno-lint-ignore no-control-regex
+      assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(out), JSON.stringify(out));
+      assert.ok(out.includes('"echo \\x1b[31mred\\x07"'), out);
+      assert.ok(out.includes(`${dir}/e\\x1b[2Jvil.tar`), out);
+      const json = (await skiffOk(store, ["ps", "-a", "--format", "json"])).trim().split("\n").map((l) =>
+        JSON.parse(l)
+      );
+      assert.deepEqual(json.find((r) => r.name === "esc").command, ["echo", "\x1b[31mred\x07"]);
+    });
+  });
+});
