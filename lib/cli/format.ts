@@ -43,10 +43,34 @@ export function humanSize(bytes: number): string {
   return `${Number(value.toPrecision(3))}${unit}`;
 }
 
-/** Rows as columns padded to their widest cell, three spaces apart. */
+/**
+ * Characters a terminal would act on rather than show: C0 controls (ESC
+ * starts ANSI sequences, CR and BS overwrite), DEL, C1 controls (CSI
+ * among them), and the bidirectional overrides and line separators that
+ * reorder or break what follows.
+ */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * A string made safe for a terminal: each control character as `\xHH`
+ * (`\uHHHH` above 0xff), so a container's command or an image's path
+ * shows as text instead of moving the cursor or recolouring the screen.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** Rows as columns padded to their widest cell, three spaces apart; every cell escaped. */
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows]
+  const cells = [header, ...rows].map((r) => r.map(escapeControls));
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  return cells
     .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("   "))
     .join("\n");
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { humanDuration, humanSize, table, timeAgo } from "./format.ts";
+import { escapeControls, humanDuration, humanSize, table, timeAgo } from "./format.ts";
 
 Deno.test("durations read as docker's", () => {
   assert.equal(humanDuration(500), "Less than a second");
@@ -21,4 +21,25 @@ Deno.test("sizes use SI units with three significant digits", () => {
 
 Deno.test("tables pad every column but the last", () => {
   assert.equal(table(["A", "BB"], [["long", "x"]]), "A      BB\nlong   x");
+});
+
+Deno.test("table cells escape control characters, and columns line up on the escaped text", () => {
+  assert.equal(
+    table(["CMD", "NAME"], [["echo \x1b[31mred\x07", "a"], ["ok", "b"]]),
+    [
+      `CMD${" ".repeat(17)}   NAME`,
+      "echo \\x1b[31mred\\x07   a", // 20 characters, as escaped
+      `ok${" ".repeat(18)}   b`,
+    ].join("\n"),
+  );
+  assert.equal(table(["A"], [["line\nbreak\r\t"]]), "A\nline\\x0abreak\\x0d\\x09");
+  // deno-lint-ignore no-control-regex
+  assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(table(["H\x1b"], [["\x9b2J\x7f\x00"]])));
+});
+
+Deno.test("C1 controls, bidi overrides and line separators are escaped; other text is kept", () => {
+  assert.equal(escapeControls("\x9b31m"), "\\x9b31m");
+  assert.equal(escapeControls("abc\u202edcba"), "abc\\u202edcba");
+  assert.equal(escapeControls("a\u2028b"), "a\\u2028b");
+  assert.equal(escapeControls("héllo wörld ✓ 日本"), "héllo wörld ✓ 日本");
 });

@@ -127,11 +127,20 @@ function randomName(): string {
   return `${ADJECTIVES[a % ADJECTIVES.length]}_${NOUNS[b % NOUNS.length]}_${c % 1000}`;
 }
 
-/** Throws a UsageError unless `name` is a valid container name. */
+/**
+ * Throws a UsageError unless `name` is a valid container name. A name of
+ * 64 hex digits is refused, whether or not a container has that id: it
+ * would read as an id, to the user and to {@link findContainer}.
+ */
 export function checkName(name: string): void {
   if (!NAME.test(name)) {
     throw new UsageError(
       `Invalid container name "${name}": use letters, digits, "_", "." and "-", starting with a letter or digit`,
+    );
+  }
+  if (/^[0-9a-f]{64}$/.test(name)) {
+    throw new UsageError(
+      `Invalid container name "${name}": 64 hex digits read as a container id; choose another name`,
     );
   }
 }
@@ -343,22 +352,25 @@ function readExitFile(path: string): { code: number; finishedAt: string; oomKill
 }
 
 /**
- * Finds a container by full id, name, or unique id prefix, as docker does.
+ * Finds a container as docker does: by full id, else by name, else by a
+ * unique id prefix. In that order, so a name never hides an id and an id
+ * prefix never hides a name.
  *
  * @throws {NotFoundError} when nothing matches
- * @throws {UsageError} when a prefix matches several containers
+ * @throws {UsageError} when a prefix matches several containers, listing them
  */
 export function findContainer(
   records: ContainerRecord[],
   ref: string,
 ): ContainerRecord {
-  const exact = records.find((r) => r.id === ref || r.name === ref);
+  const exact = records.find((r) => r.id === ref) ?? records.find((r) => r.name === ref);
   if (exact) return exact;
   const matches = /^[0-9a-f]+$/.test(ref) ? records.filter((r) => r.id.startsWith(ref)) : [];
   if (matches.length === 1) return matches[0];
   if (matches.length > 1) {
+    const candidates = matches.map((r) => `${r.id.slice(0, 12)} (${r.name})`).join(", ");
     throw new UsageError(
-      `Container id prefix "${ref}" is ambiguous: it matches ${matches.length} containers; give more characters`,
+      `Container id prefix "${ref}" is ambiguous: it matches ${matches.length} containers, ${candidates}; give more characters`,
     );
   }
   throw new NotFoundError(`No such container: ${ref}`);

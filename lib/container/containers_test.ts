@@ -135,6 +135,44 @@ Deno.test("containers are found by id, name, or unique prefix", () => {
   assert.throws(() => findContainer(records, "zzz"), NotFoundError);
 });
 
+Deno.test("a full id wins over a name, and a name over an id prefix", () => {
+  const mk = (id: string, name: string) => ({ ...FIELDS, id, name, created: "", status: "exited" as const });
+  const old = mk("daa8" + "1".repeat(60), "old");
+  // newest first, as listContainers sorts them; names made before names were checked
+  const records = [mk("e".repeat(64), old.id), mk("f".repeat(64), "daa8"), old];
+  assert.equal(findContainer(records, old.id).name, "old", "the id's owner, not the one named so");
+  assert.equal(findContainer(records, "daa8").id, "f".repeat(64), "the one named so, not the prefix's");
+  assert.equal(findContainer(records, "daa81").name, "old");
+});
+
+Deno.test("an ambiguous id prefix is refused, naming each candidate", () => {
+  const mk = (id: string, name: string) => ({ ...FIELDS, id, name, created: "", status: "exited" as const });
+  const records = [mk("abc123" + "0".repeat(58), "web"), mk("abd456" + "0".repeat(58), "db")];
+  assert.throws(
+    () => findContainer(records, "ab"),
+    (e) =>
+      e instanceof UsageError &&
+      e.message ===
+        'Container id prefix "ab" is ambiguous: it matches 2 containers, abc123000000 (web), abd456000000 (db); give more characters',
+  );
+});
+
+Deno.test("a name of 64 hex digits is refused, an existing container's id or not", async () => {
+  await withStore(async (store) => {
+    const first = await createContainer(store, FIELDS);
+    for (const name of [first.id, "0".repeat(64)]) {
+      await assert.rejects(
+        createContainer(store, { ...FIELDS, name }),
+        (e) =>
+          e instanceof UsageError && e.message.includes(`"${name}": 64 hex digits read as a container id`),
+      );
+    }
+    assert.equal((await listContainers(store)).length, 1);
+    // shorter hex names are names: they win over an id prefix
+    assert.equal((await createContainer(store, { ...FIELDS, name: first.id.slice(0, 12) })).name.length, 12);
+  });
+});
+
 Deno.test("rm refuses a running container without force and removes it all with force", async () => {
   await withStore(async (store) => {
     const child = new Deno.Command("sleep", { args: ["30"] }).spawn();

@@ -31,6 +31,15 @@ export type Step =
     kind: "dir" | "file";
     readonly: boolean;
   }
+  | {
+    /**
+     * Hides a kernel file or directory as runc does: a directory under an
+     * empty read-only tmpfs, anything else under /dev/null. Skipped where
+     * this kernel has no such entry.
+     */
+    op: "mask";
+    path: string;
+  }
   | { op: "mkdir"; path: string; mode: number }
   | { op: "touch"; path: string }
   | { op: "symlink"; target: string; path: string };
@@ -101,8 +110,27 @@ export interface Sys {
 /** Device nodes bound in from the host's /dev (bind works rootless too). */
 const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
 
-/** /proc files that leak host information or control it, hidden as runc does. */
-const MASKED = ["kcore", "keys", "timer_list", "sched_debug", "latency_stats"];
+/**
+ * Kernel files and directories that leak host information or control the
+ * host, hidden: the union of runc's, podman's (containers/common) and
+ * docker's default masked paths.
+ */
+const MASKED = [
+  "/proc/acpi",
+  "/proc/asound",
+  "/proc/interrupts",
+  "/proc/kcore",
+  "/proc/keys",
+  "/proc/latency_stats",
+  "/proc/sched_debug",
+  "/proc/scsi",
+  "/proc/timer_list",
+  "/proc/timer_stats",
+  "/sys/dev/block",
+  "/sys/devices/virtual/powercap",
+  "/sys/firmware",
+  "/sys/fs/selinux",
+];
 
 /** /proc entries that stay visible but read-only. */
 const READ_ONLY = ["sys", "sysrq-trigger", "irq", "bus", "fs"];
@@ -131,7 +159,10 @@ export function planRootfs(spec: RootfsSpec): Step[] {
       source: "overlay",
       target: r,
       fstype: "overlay",
-      flags: 0,
+      // nodev, as containers/storage mounts podman's: a device node an
+      // image ships (c 1 11, the host's /dev/kmsg) must not open. The
+      // container's devices come from its own /dev, bound from the host's.
+      flags: MS_NODEV,
       data: `lowerdir=${spec.lowerdirs.join(":")},upperdir=${spec.upperdir},workdir=${spec.workdir}${
         spec.userxattr ? ",userxattr" : ""
       }`,
@@ -186,16 +217,7 @@ export function planRootfs(spec: RootfsSpec): Step[] {
   // Parents before children, so /data/sub lands on the /data volume.
   const binds = [...(spec.binds ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
   for (const bind of binds) steps.push({ op: "bind", root: r, ...bind });
-  for (const name of MASKED) {
-    steps.push({
-      op: "mount",
-      source: "/dev/null",
-      target: `${r}/proc/${name}`,
-      fstype: "",
-      flags: MS_BIND,
-      optional: true,
-    });
-  }
+  for (const path of MASKED) steps.push({ op: "mask", path: `${r}${path}` });
   for (const name of READ_ONLY) {
     const target = `${r}/proc/${name}`;
     steps.push(
@@ -253,6 +275,9 @@ export function applyRootfs(steps: Step[], sys: Sys): void {
           throw new Error(`Cannot mount "${step.source}" on "${step.target}"`, { cause: e });
         }
         break;
+      case "mask":
+        mask(step.path, sys);
+        break;
       case "mkdir": {
         const kind = sys.lstat(step.path);
         if (kind === null) sys.mkdir(step.path, step.mode);
@@ -297,6 +322,18 @@ function bind(step: Extract<Step, { op: "bind" }>, sys: Sys): void {
     sys.mount(step.source, mounted.path, "", MS_BIND | MS_REMOUNT | MS_RDONLY | kept, "");
   } finally {
     mounted.release();
+  }
+}
+
+/** runc's maskPath: an empty read-only tmpfs over a directory, /dev/null over anything else. */
+function mask(path: string, sys: Sys): void {
+  const kind = sys.lstat(path);
+  if (kind === null) return;
+  refuseSymlink(path, kind);
+  if (kind === "dir") {
+    sys.mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+  } else {
+    sys.mount("/dev/null", path, "", MS_BIND, "");
   }
 }
 

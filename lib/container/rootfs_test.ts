@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SyscallError } from "../../ffi/errors.ts";
-import { MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT } from "../../ffi/libc.ts";
+import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT } from "../../ffi/libc.ts";
 import { applyRootfs, type EntryKind, planRootfs, type Sys } from "./rootfs.ts";
 
 /** A Sys that records every call and can fail the mount onto one target. */
@@ -55,7 +55,7 @@ Deno.test("the overlay is mounted first, with the layers topmost first", () => {
     source: "overlay",
     target: "/s/c/merged",
     fstype: "overlay",
-    flags: 0,
+    flags: MS_NODEV,
     data: "lowerdir=/s/layers/top:/s/layers/base,upperdir=/s/c/upper,workdir=/s/c/work",
   });
 });
@@ -147,6 +147,65 @@ Deno.test("/proc masks apply where the kernel has the file and are skipped where
   applyRootfs(planRootfs(SPEC), sys);
   assert.ok(sys.calls.includes(`mount - /dev/null /s/c/merged/proc/keys ${MS_BIND}`));
   assert.ok(!sys.calls.some((c) => c.includes("/proc/kcore")), "the fake has no /proc/kcore");
+});
+
+Deno.test("the overlay root is nodev, so a device node an image ships cannot be opened", () => {
+  const overlay = planRootfs(SPEC)[0];
+  assert.ok(overlay.op === "mount" && overlay.fstype === "overlay");
+  assert.equal(overlay.flags & MS_NODEV, MS_NODEV);
+  const dev = planRootfs(SPEC).find((s) => s.op === "mount" && s.target === "/s/c/merged/dev");
+  assert.ok(
+    dev?.op === "mount" && (dev.flags & MS_NODEV) === 0,
+    "the container's own /dev keeps its devices",
+  );
+});
+
+Deno.test("every path runc, podman and docker mask is masked, after the volumes", () => {
+  const steps = planRootfs(BINDS);
+  const masked = steps.flatMap((s) => s.op === "mask" ? [s.path.slice("/s/c/merged".length)] : []);
+  assert.deepEqual(masked.sort(), [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/dev/block",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+  ]);
+  const lastBind = steps.findLastIndex((s) => s.op === "bind");
+  assert.ok(steps.findIndex((s) => s.op === "mask") > lastBind, "a volume cannot uncover a masked path");
+});
+
+Deno.test("a masked directory gets an empty read-only tmpfs, a file /dev/null, a missing path nothing", () => {
+  const sys = new FakeSys();
+  sys.entries.set("/s/c/merged/proc/acpi", "dir");
+  sys.entries.set("/s/c/merged/sys/firmware", "dir");
+  sys.entries.set("/s/c/merged/proc/interrupts", "file");
+  applyRootfs(planRootfs(SPEC), sys);
+  const ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  assert.ok(
+    sys.calls.includes(`mount tmpfs tmpfs /s/c/merged/proc/acpi ${ro} mode=755`),
+    sys.calls.join("\n"),
+  );
+  assert.ok(sys.calls.includes(`mount tmpfs tmpfs /s/c/merged/sys/firmware ${ro} mode=755`));
+  assert.ok(sys.calls.includes(`mount - /dev/null /s/c/merged/proc/interrupts ${MS_BIND}`));
+  assert.ok(!sys.calls.some((c) => c.includes("/powercap") || c.includes("/proc/scsi")), "absent: skipped");
+});
+
+Deno.test("a symlink where a masked path should be is refused, not followed", () => {
+  const sys = new FakeSys();
+  sys.entries.set("/s/c/merged/sys/firmware", "symlink");
+  assert.throws(
+    () => applyRootfs(planRootfs(SPEC), sys),
+    /Cannot mount on "\/s\/c\/merged\/sys\/firmware": it is a symlink/,
+  );
 });
 
 Deno.test("a layer path with a comma or colon is refused before anything is mounted", () => {

@@ -91,6 +91,7 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
     throw new UsageError("Detached containers take no terminal or stdin yet: drop -i and -t, or -d");
   }
   checkCommandOptions(opts);
+  if (opts.workdir !== undefined) checkWorkdir(opts.workdir);
 }
 
 /**
@@ -110,6 +111,26 @@ export function checkCommandOptions(opts: { env?: string[]; workdir?: string; tt
   }
   if (opts.tty && !Deno.stdin.isTerminal()) {
     throw new UsageError("The input device is not a TTY: drop -t, or run from a terminal");
+  }
+}
+
+/**
+ * Refuses a `run -w` under /proc or /sys, lexically normalised: the
+ * container's kernel filesystems, where init cannot make a directory (and
+ * Deno refuses to try without --allow-all).
+ */
+function checkWorkdir(workdir: string): void {
+  const parts: string[] = [];
+  for (const part of workdir.split("/")) {
+    if (part === "..") parts.pop();
+    else if (part !== "" && part !== ".") parts.push(part);
+  }
+  if (parts[0] === "proc" || parts[0] === "sys") {
+    throw new UsageError(
+      `Invalid working directory "${workdir}": it is under /${
+        parts[0]
+      }, the container's kernel filesystem; choose another directory`,
+    );
   }
 }
 

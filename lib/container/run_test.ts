@@ -47,6 +47,22 @@ Deno.test("bad -e, hostname and workdir values are usage errors", () => {
   validateRunOptions({ ...base, env: ["A=", "B=1"], hostname: "web-1.local", workdir: "/srv" });
 });
 
+Deno.test("a -w under /proc or /sys is refused, after lexical normalisation", () => {
+  const base = { image: "busybox", command: [] };
+  for (const workdir of ["/proc", "/proc/x", "/sys/", "/sys/kernel", "/tmp/../proc/self", "//./sys"]) {
+    assert.throws(
+      () => validateRunOptions({ ...base, workdir }),
+      (e) =>
+        e instanceof UsageError &&
+        new RegExp(`^Invalid working directory "${workdir}": it is under /(proc|sys), `).test(e.message),
+      workdir,
+    );
+  }
+  for (const workdir of ["/procfs", "/srv/proc", "/system", "/proc/../srv"]) {
+    validateRunOptions({ ...base, workdir });
+  }
+});
+
 Deno.test("the library refuses a non-root caller, pointing at sudo or the rootless CLI", () => {
   checkPrivileges(0);
   assert.throws(() => checkPrivileges(1000), /run skiff with sudo, or rootless through its CLI/);

@@ -152,8 +152,17 @@ export function parseMountFlag(spec: string): MountRequest {
   };
 }
 
+/**
+ * An absolute host path, normalised lexically as docker's filepath.Clean
+ * does (`/a/new/../../b` -> `/b`), so that creating a missing source makes
+ * only the directory named, never the ones `..` walks through.
+ */
 function normalizeHostPath(path: string): string {
-  const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "..") parts.pop();
+    else if (part !== "" && part !== ".") parts.push(part);
+  }
   return `/${parts.join("/")}`;
 }
 

@@ -18,6 +18,13 @@ Deno.test("-v takes host paths and volume names, with an optional mode", () => {
   assert.equal(named.source, "app-data");
 });
 
+Deno.test("a host path's .. is resolved lexically, so a missing source is made only where it ends up", () => {
+  assert.equal(parseVolumeFlag("/a/new/../../b:/x").source, "/b");
+  assert.equal(parseVolumeFlag("/../../etc/./x/..:/x").source, "/etc");
+  assert.equal(parseVolumeFlag("/a/..:/x").source, "/");
+  assert.equal(parseMountFlag("type=bind,source=/srv/new/../data,target=/x").source, "/srv/data");
+});
+
 Deno.test("-v refuses each malformed form with a reason", () => {
   const cases: [string, RegExp][] = [
     ["/a", /missing ":"/],

@@ -90,8 +90,16 @@ export function normalizeRef(ref: string): string {
       `Invalid image reference "${ref}": use NAME[:TAG] with a lowercase name (a-z, 0-9, ".", "_", "-", "/")`,
     );
   }
+  // As docker refuses them: such a name would shadow the image of that id.
+  if (FULL_ID.test(name)) {
+    throw new UsageError(
+      `Invalid image reference "${ref}": a name of 64 hex digits reads as an image id; choose another name`,
+    );
+  }
   return `${name}:${tag}`;
 }
+
+const FULL_ID = /^[0-9a-f]{64}$/;
 
 async function readIndex(store: Store): Promise<Index> {
   return (await readJson<Index>(store.imageIndex)) ?? {};
@@ -118,24 +126,45 @@ export async function listImages(store: Store): Promise<Image[]> {
 }
 
 /**
- * Finds an image by `name[:tag]`, or by a prefix of its id.
+ * Finds an image as docker does: by exact `name[:tag]`, else by full id,
+ * else by a unique id prefix (4 or more hex digits; `sha256:ID` is only
+ * ever an id). In that order, so an id prefix never hides a tag. An image
+ * with several tags is found under the first, in sorted order.
  *
  * @returns the image, or null when nothing matches
+ * @throws {UsageError} when the reference is malformed, or a prefix matches several images, listing them
  */
 export async function findImage(store: Store, ref: string): Promise<Image | null> {
-  const index = await readIndex(store);
-  const hex = ref.replace(/^sha256:/, "");
-  const byId = /^[0-9a-f]{4,64}$/.test(hex)
-    ? Object.entries(index).find(([, e]) => e.id.startsWith(hex))
-    : undefined;
-  let found = byId;
-  if (found === undefined) {
-    const key = normalizeRef(ref);
-    if (index[key]) found = [key, index[key]];
-  }
-  if (found === undefined) return null;
+  const found = lookUp(await readIndex(store), ref);
+  if (found === null) return null;
   const [key, entry] = found;
   return { ref: key, ...entry, config: await readConfig(store, entry.id) };
+}
+
+function lookUp(index: Index, ref: string): [string, IndexEntry] | null {
+  const explicit = /^sha256:/.test(ref);
+  const hex = ref.replace(/^sha256:/, "");
+  if (!explicit && !FULL_ID.test(ref)) {
+    const key = normalizeRef(ref);
+    if (index[key]) return [key, index[key]];
+  }
+  if (!/^[0-9a-f]{4,64}$/.test(hex)) return null;
+  const entries = Object.entries(index).sort(([a], [b]) => a.localeCompare(b));
+  const exact = entries.find(([, e]) => e.id === hex);
+  if (exact) return exact;
+  const matches = entries.filter(([, e]) => e.id.startsWith(hex));
+  const ids = [...new Set(matches.map(([, e]) => e.id))];
+  if (ids.length > 1) {
+    const candidates = ids.map((id) =>
+      `${id.slice(0, 12)} (${matches.filter(([, e]) => e.id === id).map(([r]) => r).join(", ")})`
+    );
+    throw new UsageError(
+      `Image id prefix "${ref}" is ambiguous: it matches ${ids.length} images, ${
+        candidates.join(", ")
+      }; give more characters`,
+    );
+  }
+  return matches[0] ?? null;
 }
 
 /** The host directories of an image's layers, topmost first (overlay's lowerdir order). */

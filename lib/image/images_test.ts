@@ -80,3 +80,63 @@ Deno.test("a file that is not a tarball is refused and leaves nothing", async ()
     assert.deepEqual(await listImages(store), []);
   });
 });
+
+/**
+ * A store whose index is written by hand, so ids can share prefixes: each
+ * `[ref, id]` gets a config blob.
+ */
+async function withIndex(entries: [string, string][], fn: (store: Store) => Promise<void>): Promise<void> {
+  await withDir(async (dir) => {
+    const store = new Store(`${dir}/store`);
+    await store.init();
+    const index: Record<string, { id: string; manifest: string; size: number }> = {};
+    for (const [ref, id] of entries) {
+      index[ref] = { id, manifest: "9".repeat(64), size: 1 };
+      const config = { os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [] } };
+      await Deno.writeTextFile(store.blob(id), JSON.stringify(config));
+    }
+    await Deno.writeTextFile(store.imageIndex, JSON.stringify(index));
+    await fn(store);
+  });
+}
+
+const BUSYBOX_ID = "daa8" + "1".repeat(60);
+const OTHER_ID = "daa8" + "2".repeat(60);
+
+Deno.test("an exact reference wins over an id prefix, and a full id over a reference", async () => {
+  await withIndex([["busybox:latest", BUSYBOX_ID], ["daa8:latest", OTHER_ID]], async (store) => {
+    assert.equal((await findImage(store, "daa8"))?.id, OTHER_ID, "the tag daa8, not busybox's id prefix");
+    assert.equal((await findImage(store, "daa8:latest"))?.id, OTHER_ID);
+    assert.equal((await findImage(store, "daa81"))?.ref, "busybox:latest");
+    assert.equal((await findImage(store, BUSYBOX_ID))?.ref, "busybox:latest");
+    assert.equal((await findImage(store, `sha256:${BUSYBOX_ID.slice(0, 8)}`))?.ref, "busybox:latest");
+    assert.equal(await findImage(store, "sha256:latest"), null, "sha256: names only ids");
+    assert.equal(await findImage(store, "dab"), null);
+  });
+});
+
+Deno.test("an id prefix that matches several images is refused, listing each with its tags", async () => {
+  await withIndex(
+    [["busybox:latest", BUSYBOX_ID], ["other:v1", OTHER_ID], ["other:v2", OTHER_ID]],
+    async (store) => {
+      await assert.rejects(
+        findImage(store, "daa8"),
+        (e) =>
+          e instanceof UsageError &&
+          e.message ===
+            'Image id prefix "daa8" is ambiguous: it matches 2 images, daa811111111 (busybox:latest), daa822222222 (other:v1, other:v2); give more characters',
+      );
+      assert.equal(
+        (await findImage(store, "daa82"))?.ref,
+        "other:v1",
+        "one image under two tags is one match",
+      );
+    },
+  );
+});
+
+Deno.test("a repository name of 64 hex digits is refused: it would shadow that image id", () => {
+  assert.throws(() => normalizeRef(BUSYBOX_ID), /a name of 64 hex digits reads as an image id/);
+  assert.throws(() => normalizeRef(`${BUSYBOX_ID}:v1`), UsageError);
+  assert.equal(normalizeRef(BUSYBOX_ID.slice(0, 12)), `${BUSYBOX_ID.slice(0, 12)}:latest`);
+});

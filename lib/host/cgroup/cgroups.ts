@@ -54,9 +54,19 @@ export interface CgroupPlan {
 const PERIOD_US = 100_000;
 const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
+/** docker's smallest --memory: below it a container's init is killed before it starts. */
+export const MIN_MEMORY = 6 * 1024 ** 2;
+
+/** The kernel's PID_MAX_LIMIT on 64-bit: pids.max takes nothing above it (EINVAL). */
+export const MAX_PIDS = 4 * 1024 * 1024;
+
+/** The smallest CPU quota the kernel takes is 1 ms per period (EINVAL below it): 0.01 CPUs. */
+const MIN_CPUS = 0.01;
+
 /**
  * A size with an optional unit, b, k, m or g (any case, an optional
- * trailing "b": "512m", "1GB"), in bytes.
+ * trailing "b": "512m", "1GB"), in bytes; at most 2^53 - 1, which is
+ * still written to the kernel as digits.
  *
  * @throws {UsageError} naming the option and the accepted form
  */
@@ -69,6 +79,11 @@ export function parseBytes(value: string, option: string): number {
   }
   const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? "b").toLowerCase()]);
   if (bytes <= 0) throw new UsageError(`Invalid ${option} "${value}": it must be more than 0`);
+  if (!Number.isSafeInteger(bytes)) {
+    throw new UsageError(
+      `Invalid ${option} "${value}": it must be at most ${Math.floor(Number.MAX_SAFE_INTEGER / UNITS.g)}g`,
+    );
+  }
   return bytes;
 }
 
@@ -90,7 +105,12 @@ export interface LimitOptions {
  */
 export function parseLimits(o: LimitOptions, cpuCount: number): Limits {
   const limits: Limits = {};
-  if (o.memory !== undefined) limits.memory = parseBytes(o.memory, "--memory");
+  if (o.memory !== undefined) {
+    limits.memory = parseBytes(o.memory, "--memory");
+    if (limits.memory < MIN_MEMORY) {
+      throw new UsageError(`Invalid --memory "${o.memory}": it must be at least 6m, docker's minimum`);
+    }
+  }
   if (o.memorySwap !== undefined) {
     limits.memorySwap = o.memorySwap.trim() === "-1" ? -1 : parseBytes(o.memorySwap, "--memory-swap");
     if (limits.memory === undefined) {
@@ -102,9 +122,11 @@ export function parseLimits(o: LimitOptions, cpuCount: number): Limits {
   }
   if (o.cpus !== undefined) {
     const cpus = Number(o.cpus);
-    if (!/^\d*\.?\d+$/.test(o.cpus) || !(cpus > 0) || cpus > cpuCount) {
+    if (!/^\d*\.?\d+$/.test(o.cpus) || !(cpus >= MIN_CPUS) || cpus > cpuCount) {
       throw new UsageError(
-        `Invalid --cpus "${o.cpus}": use a number above 0 and at most ${cpuCount}, e.g. 0.5`,
+        `Invalid --cpus "${o.cpus}": use a number of at least ${MIN_CPUS} and at most ${cpuCount}, e.g. 0.5; this machine has ${cpuCount} CPU${
+          cpuCount === 1 ? "" : "s"
+        }`,
       );
     }
     limits.cpus = cpus;
@@ -117,11 +139,15 @@ export function parseLimits(o: LimitOptions, cpuCount: number): Limits {
     limits.cpuShares = shares;
   }
   if (o.cpusetCpus !== undefined) {
-    const cpus = parseCpuList(o.cpusetCpus);
-    if (cpus === null) {
+    const ranges = parseCpuRanges(o.cpusetCpus);
+    if (ranges === null) {
       throw new UsageError(`Invalid --cpuset-cpus "${o.cpusetCpus}": use a list like 0, 0-1 or 0,2`);
     }
-    const outside = cpus.filter((c) => c >= cpuCount);
+    // Checked as ranges, never expanded: 0-99999999 is one comparison.
+    const outside = ranges.filter(([, to]) => to >= cpuCount).map(([from, to]) => {
+      const first = Math.max(from, cpuCount);
+      return first === to ? String(to) : `${first}-${to}`;
+    });
     if (outside.length > 0) {
       throw new UsageError(
         `Invalid --cpuset-cpus "${o.cpusetCpus}": this machine has CPUs 0-${cpuCount - 1}, not ${
@@ -133,9 +159,9 @@ export function parseLimits(o: LimitOptions, cpuCount: number): Limits {
   }
   if (o.pidsLimit !== undefined) {
     const pids = Number(o.pidsLimit);
-    if (!/^\d+$/.test(o.pidsLimit) || pids < 1) {
+    if (!/^\d+$/.test(o.pidsLimit) || pids < 1 || pids > MAX_PIDS) {
       throw new UsageError(
-        `Invalid --pids-limit "${o.pidsLimit}": use a whole number of processes, at least 1`,
+        `Invalid --pids-limit "${o.pidsLimit}": use a whole number from 1 to ${MAX_PIDS} (the kernel's most)`,
       );
     }
     limits.pidsLimit = pids;
@@ -143,16 +169,30 @@ export function parseLimits(o: LimitOptions, cpuCount: number): Limits {
   return limits;
 }
 
-/** "0-2,5" as [0, 1, 2, 5], or null when malformed. */
-export function parseCpuList(list: string): number[] | null {
-  const cpus: number[] = [];
+/** "0-2,5" as [[0, 2], [5, 5]], or null when malformed. */
+export function parseCpuRanges(list: string): [from: number, to: number][] | null {
+  const ranges: [number, number][] = [];
   for (const part of list.split(",")) {
     const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
     if (!match) return null;
     const [from, to] = [Number(match[1]), Number(match[2] ?? match[1])];
     if (to < from) return null;
-    for (let c = from; c <= to; c++) cpus.push(c);
+    ranges.push([from, to]);
   }
+  return ranges;
+}
+
+/**
+ * "0-2,5" as [0, 1, 2, 5], or null when malformed.
+ *
+ * @param max the highest CPU number to accept: a list reaching beyond it is
+ *   null before anything is expanded
+ */
+export function parseCpuList(list: string, max = 4095): number[] | null {
+  const ranges = parseCpuRanges(list);
+  if (ranges === null || ranges.some(([, to]) => to > max)) return null;
+  const cpus: number[] = [];
+  for (const [from, to] of ranges) for (let c = from; c <= to; c++) cpus.push(c);
   return cpus;
 }
 

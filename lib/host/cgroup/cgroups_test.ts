@@ -44,6 +44,54 @@ Deno.test("limits are checked against each other and the machine", () => {
   assert.deepEqual(parseCpuList("0-2,5"), [0, 1, 2, 5]);
 });
 
+Deno.test("a huge --cpuset-cpus range is refused at once, naming the valid CPUs, never expanded", () => {
+  assert.throws(
+    () => parseLimits({ cpusetCpus: "0-99999999" }, 2),
+    (e) =>
+      e instanceof UsageError &&
+      e.message === 'Invalid --cpuset-cpus "0-99999999": this machine has CPUs 0-1, not 2-99999999',
+  );
+  assert.throws(() => parseLimits({ cpusetCpus: "1,3-4,9" }, 2), /CPUs 0-1, not 3-4,9$/);
+  assert.throws(() => parseLimits({ cpusetCpus: "0-" + "9".repeat(400) }, 2), /this machine has CPUs 0-1/);
+  assert.deepEqual(parseLimits({ cpusetCpus: "0-1" }, 2), { cpusetCpus: "0-1" });
+  assert.equal(parseCpuList("0-99999999"), null, "beyond any CPU number: not expanded");
+});
+
+Deno.test("--memory is at least docker's 6m and at most what the kernel is written in digits", () => {
+  assert.throws(
+    () => parseLimits({ memory: "1k" }, 2),
+    /^UsageError: Invalid --memory "1k": it must be at least 6m/,
+  );
+  assert.throws(() => parseLimits({ memory: "6291455" }, 2), /at least 6m/);
+  assert.equal(parseLimits({ memory: "6m" }, 2).memory, 6 * 1024 ** 2);
+  assert.throws(
+    () => parseLimits({ memory: "99999999999999g" }, 2),
+    /"99999999999999g": it must be at most 8388607g/,
+  );
+  assert.throws(
+    () => parseLimits({ memory: "10m", memorySwap: "99999999999999g" }, 2),
+    /Invalid --memory-swap "99999999999999g": it must be at most/,
+  );
+  assert.equal(parseBytes("8388607g", "-m"), 8388607 * 1024 ** 3);
+});
+
+Deno.test("--cpus takes 0.01 to the machine's CPUs, --pids-limit 1 to the kernel's PID_MAX_LIMIT", () => {
+  const two = (o: Parameters<typeof parseLimits>[0]) => parseLimits(o, 2);
+  for (const bad of ["0.001", "0", "-1", "NaN", "Infinity", "1e3", "", " ", "0x1"]) {
+    assert.throws(() => two({ cpus: bad }), /^UsageError: Invalid --cpus .*at least 0.01 and at most 2/, bad);
+  }
+  assert.throws(() => two({ cpus: "9999" }), /this machine has 2 CPUs$/);
+  assert.equal(two({ cpus: "0.01" }).cpus, 0.01);
+  for (const bad of ["99999999999", "4194305", "0", "-1", "NaN", "1.5"]) {
+    assert.throws(
+      () => two({ pidsLimit: bad }),
+      /^UsageError: Invalid --pids-limit .*from 1 to 4194304/,
+      bad,
+    );
+  }
+  assert.equal(two({ pidsLimit: "4194304" }).pidsLimit, 4194304);
+});
+
 /** A fake cgroupfs: the files a real one has at its root. */
 async function withFakeRoot(
   version: "v1" | "v2",
