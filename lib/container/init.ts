@@ -27,6 +27,7 @@ import {
   writeFile,
 } from "../../ffi/libc.ts";
 import type { SyscallError } from "../../ffi/errors.ts";
+import { resetSignals } from "../../ffi/ns.ts";
 import { describeError } from "../errors.ts";
 import { applyRootfs, type Step } from "./rootfs.ts";
 import { realSys } from "./sys.ts";
@@ -157,6 +158,8 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
       if ((e as SyscallError).code !== "EINVAL") throw e;
     }
   }
+  // execve keeps ignored signals ignored: Deno ignores SIGPIPE.
+  resetSignals();
   status.writeSync(new TextEncoder().encode("exec\n"));
   closeOnExecFrom(3);
   try {

@@ -1,0 +1,62 @@
+/**
+ * What an entry of a container's environment may be: `KEY=VALUE`, a key
+ * that is not empty and holds no "=", and no NUL or newline anywhere (a
+ * NUL cannot pass execve, and a newline makes `env`'s output, a log line
+ * or an env file mean something else). Values are otherwise free: spaces,
+ * quotes, "=" and `$(...)` reach the command as they are, since the
+ * environment is only ever data passed to execve.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+
+/** Why `entry` is not a `KEY=VALUE` entry, or null when it is one. */
+export function envProblem(entry: string): string | null {
+  if (entry.includes("\0")) return "it holds a NUL";
+  if (entry.includes("\n")) return "it holds a newline";
+  const eq = entry.indexOf("=");
+  if (eq === -1) return 'it has no "="';
+  if (eq === 0) return "its key is empty";
+  return null;
+}
+
+/**
+ * Checks that every entry is `KEY=VALUE` (see the module doc).
+ *
+ * @param where what the entries are and how to give them, ending the
+ *   message: `use -e KEY=VALUE`
+ * @throws {UsageError} naming the first bad entry, escaped to stay on one line
+ */
+export function checkEnv(entries: readonly string[], where: string): void {
+  for (const entry of entries) {
+    const problem = envProblem(entry);
+    if (problem !== null) {
+      throw new UsageError(`Invalid environment variable ${JSON.stringify(entry)}: ${problem}; ${where}`);
+    }
+  }
+}
+
+/**
+ * `-e` values as docker takes them: `KEY=VALUE` as given, and a bare
+ * `KEY` with the caller's value of it, left out when the caller has none.
+ *
+ * @param lookup the caller's environment
+ * @throws {UsageError} for an entry that is neither
+ */
+export function envFlags(
+  values: readonly string[],
+  lookup: (key: string) => string | undefined = (key) => Deno.env.get(key),
+): string[] {
+  const entries: string[] = [];
+  for (const value of values) {
+    if (value !== "" && envProblem(value) === 'it has no "="') {
+      const given = lookup(value);
+      if (given !== undefined) entries.push(`${value}=${given}`);
+      continue;
+    }
+    entries.push(value);
+  }
+  checkEnv(entries, "use -e KEY=VALUE, or -e KEY for your own value of KEY");
+  return entries;
+}

@@ -1,0 +1,153 @@
+/**
+ * End-to-end tests of `exec` against hostile state, as root: an
+ * environment made to be misread.
+ */
+
+import assert from "node:assert/strict";
+import { ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
+
+const TICKER = "while true; do echo tick; sleep 0.1; done";
+
+/** Runs `fn` with a detached ticker named "c" in a fresh store, removed afterwards. */
+function withTicker(fn: (store: string, id: string) => Promise<void>, runArgs: string[] = []) {
+  return withStore(async (store) => {
+    const id = (await skiffOk(store, ["run", "-d", "--name", "c", ...runArgs, "busybox", "sh", "-c", TICKER]))
+      .trim();
+    try {
+      await fn(store, id);
+    } finally {
+      await skiff(store, ["rm", "-f", "c"]);
+    }
+  });
+}
+
+/** The container's record, as skiff keeps it. */
+const recordPath = (store: string, id: string) => `${store}/containers/${id}/config.json`;
+
+/** Rewrites the container's record with `edit`, and returns a function that puts the original back. */
+function editRecord(store: string, id: string, edit: (r: Record<string, unknown>) => void): () => void {
+  const original = Deno.readTextFileSync(recordPath(store, id));
+  const record = JSON.parse(original);
+  edit(record);
+  Deno.writeTextFileSync(recordPath(store, id), JSON.stringify(record));
+  return () => Deno.writeTextFileSync(recordPath(store, id), original);
+}
+
+const exists = (path: string) => {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const capEff = (status: string) => /^CapEff:\s+(\S+)$/m.exec(status)?.[1];
+
+test("exec runs nothing of the image before the command, whatever the container's Env holds", async () => {
+  await withTicker(async (store, id) => {
+    // /bin/pwn records the capabilities it runs with. An Env entry without
+    // "=" ("pwn", as an image may carry it) was once taken by `env` for the
+    // command to run, with CAP_SYS_ADMIN still held; a key that looks like
+    // an option was taken for one.
+    await skiffOk(store, [
+      "exec",
+      "c",
+      "sh",
+      "-c",
+      "printf '#!/bin/sh\\ngrep CapEff /proc/self/status >> /pwned\\n' > /bin/pwn && chmod +x /bin/pwn",
+    ]);
+    const restore = editRecord(store, id, (r) => {
+      (r.env as string[]).push("pwn", "-u=PATH", "-i");
+    });
+    try {
+      const out = await skiffOk(store, ["exec", "c", "sh", "-c", "grep CapEff /proc/self/status; env"]);
+      const pid1 = await skiffOk(store, ["exec", "c", "grep", "CapEff", "/proc/1/status"]);
+      const pwned = `${store}/containers/${id}/upper/pwned`;
+      assert.ok(
+        !exists(pwned),
+        `the image's /bin/pwn ran, with ${exists(pwned) ? Deno.readTextFileSync(pwned).trim() : ""}`,
+      );
+      assert.equal(capEff(out), capEff(pid1), "the command has the capabilities of the container's PID 1");
+      assert.match(out, /^PATH=\//m, "an entry that looks like an option is data: PATH is still set");
+    } finally {
+      restore();
+    }
+  });
+});
+
+test("exec passes the environment verbatim: spaces, =, quotes, $(...) and odd keys", async () => {
+  await withTicker(async (store, id) => {
+    const value = `a b=c "d" 'e' $(touch /injected) \`touch /injected\` \\n $HOME`;
+    const out = await skiffOk(store, [
+      "exec",
+      "-e",
+      `V=${value}`,
+      "-e",
+      "A.B=dotted",
+      "-e",
+      "EMPTY=",
+      "c",
+      "cat",
+      "/proc/self/environ",
+    ]);
+    const env = out.split("\0");
+    assert.ok(env.includes(`V=${value}`), `V reaches the command as given: ${JSON.stringify(env)}`);
+    assert.ok(env.includes("A.B=dotted"), "a key that is no shell name is passed on, as docker does");
+    assert.ok(env.includes("EMPTY="), "an empty value is a value");
+    assert.ok(env.includes("MODE=run's"), "run's -e is there too");
+    assert.ok(!exists(`${store}/containers/${id}/upper/injected`), "nothing of the value was run");
+  }, ["-e", "MODE=run's"]);
+});
+
+test("-e KEY takes the caller's value, and a newline, NUL or empty key is refused in one line", async () => {
+  await withTicker(async (store) => {
+    const env = await skiffOk(store, ["exec", "-e", "FROM_CALLER", "-e", "NOT_SET_HERE", "c", "env"], {
+      env: { FROM_CALLER: "x y=z" },
+    });
+    assert.match(env, /^FROM_CALLER=x y=z$/m, "docker's -e KEY: the caller's value");
+    assert.doesNotMatch(env, /NOT_SET_HERE/, "a KEY the caller has not set is left out, as docker does");
+    for (const bad of ["A=b\nc", "A\nB=c", "=value", "="]) {
+      const r = await skiff(store, ["exec", "-e", bad, "c", "true"]);
+      assert.equal(r.code, 125, bad);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /^skiff: Invalid environment variable ".+": .+; use -e KEY=VALUE.*\n$/, bad);
+      assert.equal(r.stderr.split("\n").length, 2, `one line: ${r.stderr}`);
+    }
+    const run = await skiff(store, ["run", "--rm", "-e", "A=b\nc", "busybox", "true"]);
+    assert.equal(run.code, 125);
+    assert.match(run.stderr, /^skiff: Invalid environment variable "A=b\\nc"/);
+    const fromRun = await skiffOk(store, ["run", "--rm", "-e", "FROM_CALLER", "busybox", "env"], {
+      env: { FROM_CALLER: "given" },
+    });
+    assert.match(fromRun, /^FROM_CALLER=given$/m, "run takes -e KEY the same way");
+  });
+});
+
+test("commit -c ENV is held to KEY=VALUE on one line, and a refused change makes no image", async () => {
+  await withTicker(async (store) => {
+    for (const change of ["ENV A=x\ny", "ENV A\nB=c", "ENV =x"]) {
+      const r = await skiff(store, ["commit", "-c", change, "c", "refused"]);
+      assert.equal(r.code, 125, change);
+      assert.match(r.stderr, /^skiff: Invalid change .+\n$/, change);
+      assert.equal(r.stderr.split("\n").length, 2, `one line: ${r.stderr}`);
+    }
+    assert.doesNotMatch(await skiffOk(store, ["images"]), /refused/);
+    await skiffOk(store, ["commit", "-c", "ENV A=x y", "c", "kept"]);
+    assert.match(await skiffOk(store, ["run", "--rm", "kept", "env"]), /^A=x y$/m);
+  });
+});
+
+test("run's and exec's commands start with no signal ignored or blocked (Deno ignores SIGPIPE)", async () => {
+  await withTicker(async (store) => {
+    const fields = (status: string) => status.split("\n").filter((l) => /^Sig(Ign|Blk):/.test(l));
+    const zero = ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"];
+    const exec = await skiffOk(store, ["exec", "c", "cat", "/proc/self/status"]);
+    assert.deepEqual(fields(exec), zero, "exec");
+    const run = await skiffOk(store, ["run", "--rm", "busybox", "cat", "/proc/self/status"]);
+    assert.deepEqual(fields(run), zero, "run");
+  });
+});
