@@ -1,10 +1,12 @@
 /**
- * End-to-end tests of `exec` against hostile state, as root: an
- * environment made to be misread.
+ * End-to-end tests of `exec`, `kill`, `stop` and `logs` against hostile
+ * or stale state, as root: an environment made to be misread, a record
+ * whose pid now names another process, a log that cannot be read.
  */
 
 import assert from "node:assert/strict";
-import { ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+import { processStartTime } from "../lib/host/proc.ts";
+import { ROOT_ONLY, skiff, skiffOk, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -138,6 +140,120 @@ test("commit -c ENV is held to KEY=VALUE on one line, and a refused change makes
     assert.doesNotMatch(await skiffOk(store, ["images"]), /refused/);
     await skiffOk(store, ["commit", "-c", "ENV A=x y", "c", "kept"]);
     assert.match(await skiffOk(store, ["run", "--rm", "kept", "env"]), /^A=x y$/m);
+  });
+});
+
+/**
+ * Starts an innocent process with a child, standing for whatever reused
+ * the pid of a container's keeper: `kill` and `stop` must leave it alone.
+ */
+function innocent(): { pid: number; child: () => number | undefined; stop: () => Promise<void> } {
+  const proc = new Deno.Command("/bin/busybox", {
+    args: ["sh", "-c", "sleep 1000 & wait"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const child = () => {
+    try {
+      const children = Deno.readTextFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`).trim();
+      return children === "" ? undefined : Number(children.split(" ")[0]);
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    pid: proc.pid,
+    child,
+    async stop() {
+      const grandchild = child();
+      for (const pid of [grandchild, proc.pid]) {
+        try {
+          if (pid !== undefined) Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      await proc.status;
+    },
+  };
+}
+
+test("kill and stop check the keeper's identity: a reused pid is not signalled", async () => {
+  await withTicker(async (store, id) => {
+    const other = innocent();
+    let restore = () => {};
+    try {
+      await waitFor(() => other.child() !== undefined);
+      const sleeper = other.child()!;
+      const startTime = processStartTime(other.pid)!;
+      // The record names the innocent process with another start time: the
+      // keeper died and its pid was given to this one.
+      restore = editRecord(store, id, (r) => {
+        r.pid = other.pid;
+        r.pidStartTime = startTime + 1;
+      });
+      const kill = await skiff(store, ["kill", "-s", "TERM", "c"]);
+      assert.equal(kill.code, 1);
+      assert.equal(kill.stderr, 'skiff: Cannot kill container "c": it is not running\n');
+      assert.equal(await skiffOk(store, ["stop", "-t", "0", "c"]), "c\n", "nothing to stop");
+      assert.equal(processStartTime(sleeper) !== null, true, "the innocent process lives");
+      assert.equal(other.child(), sleeper);
+    } finally {
+      restore();
+      await other.stop();
+    }
+  });
+});
+
+test("kill names the container in its errors", async () => {
+  await withTicker(async (store) => {
+    await skiffOk(store, ["stop", "-t", "0", "c"]);
+    const r = await skiff(store, ["kill", "c"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'skiff: Cannot kill container "c": it is not running\n');
+    const bad = await skiff(store, ["kill", "-s", "NOPE", "c"]);
+    assert.match(bad.stderr, /^skiff: Unknown signal "NOPE": .+\n$/);
+  });
+});
+
+test("logs says what failed: no log of a foreground container, an unreadable or damaged log", async () => {
+  await withStore(async (store) => {
+    try {
+      await skiffOk(store, ["run", "--name", "fg", "busybox", "true"]);
+      const fg = await skiff(store, ["logs", "fg"]);
+      assert.equal(fg.code, 125);
+      assert.match(fg.stderr, /^skiff: No logs for container "fg": it ran in the foreground/);
+
+      const id =
+        (await skiffOk(store, ["run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo one; echo two"]))
+          .trim();
+      await waitFor(async () => (await skiffOk(store, ["ps", "-a"])).includes("Exited"));
+      assert.equal(await skiffOk(store, ["logs", "bg"]), "one\ntwo\n");
+      const log = `${store}/containers/${id}/log`;
+      const good = Deno.readTextFileSync(log);
+
+      Deno.writeTextFileSync(log, good.replace("\n", "\n\x00garbage line\n"));
+      const damaged = await skiff(store, ["logs", "bg"]);
+      assert.equal(damaged.code, 125);
+      assert.match(
+        damaged.stderr,
+        /^skiff: Cannot read the logs of container "bg": line 2 of .+log is damaged/,
+      );
+      assert.equal(damaged.stderr.split("\n").length, 2, `one line: ${damaged.stderr}`);
+
+      Deno.removeSync(log);
+      Deno.symlinkSync("log", log); // a loop: open fails with ELOOP, not "no such file"
+      const looped = await skiff(store, ["logs", "bg"]);
+      assert.equal(looped.code, 125);
+      assert.match(looped.stderr, /^skiff: Cannot read the logs of container "bg": .*symbolic links/);
+      assert.doesNotMatch(looped.stderr, /foreground/);
+
+      Deno.removeSync(log);
+      Deno.mkdirSync(log);
+      const dir = await skiff(store, ["logs", "bg"]);
+      assert.equal(dir.code, 125);
+      assert.match(dir.stderr, /^skiff: Cannot read the logs of container "bg": .*directory/i);
+    } finally {
+      await skiff(store, ["rm", "-f", "fg", "bg"]);
+    }
   });
 });
 
