@@ -267,3 +267,19 @@ test("run's and exec's commands start with no signal ignored or blocked (Deno ig
     assert.deepEqual(fields(run), zero, "run");
   });
 });
+
+test("exec's own machinery does not count against the container's pids limit; the command does", async () => {
+  await withStore(async (store) => {
+    const id =
+      (await skiffOk(store, ["run", "-d", "--name", "p", "--pids-limit", "3", "busybox", "sleep", "300"]))
+        .trim();
+    try {
+      const out = await skiffOk(store, ["exec", "p", "cat", "/proc/self/cgroup"]);
+      assert.match(out, new RegExp(`pids:/skiff/${id}$`, "m"), "the command is in the container's cgroup");
+      const forks = await skiff(store, ["exec", "p", "sh", "-c", "sleep 1 & sleep 1 & sleep 1 & wait"]);
+      assert.notEqual(forks.code, 0, "the limit holds for what the command starts");
+    } finally {
+      await skiff(store, ["rm", "-f", "p"]);
+    }
+  });
+});

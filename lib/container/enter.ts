@@ -6,7 +6,8 @@
  *
  * 1. opens the container's namespaces and root from its PID 1's /proc
  *    entries, and checks that PID 1 is still the keeper's child (a pid
- *    alone could have been reused since the CLI looked);
+ *    alone could have been reused since the CLI looked); then joins the
+ *    container's cgroups, Deno's start-up done (see lib/container/exec.ts);
  * 2. takes a filesystem context of its own (unshare CLONE_FS), joins those
  *    namespaces (setns acts on the calling thread) and chroots to the
  *    container's root, then changes to the working directory;
@@ -26,7 +27,7 @@
  * @module
  */
 
-import { capbsetDrop, closeOnExecFrom, execve, readFile } from "../../ffi/libc.ts";
+import { capbsetDrop, closeOnExecFrom, execve, readFile, writeFile } from "../../ffi/libc.ts";
 import {
   chrootTo,
   clearInheritableCaps,
@@ -49,6 +50,8 @@ export interface EnterSpec {
   pid1: number;
   /** Its parent, the keeper, with its start time: PID 1 must still be its child. */
   keeper: { pid: number; startTime: number };
+  /** Files to write "0" to: v1's `tasks` (this thread) or v2's `cgroup.procs`. */
+  cgroups: string[];
   /** Entries of /proc/PID/ns to join, in this order. */
   namespaces: string[];
   /** The working directory, inside the container. */
@@ -89,6 +92,8 @@ function enter(spec: EnterSpec): never {
   if (!isKeepersChild(spec.keeper, spec.pid1)) {
     throw new InitFailure("Cannot exec in the container: it is not running", EXIT_SKIFF);
   }
+  // Through libc: Deno lets only --allow-all write under /sys.
+  for (const file of spec.cgroups) writeFile(file, "0");
   unshareFs();
   for (const { path, fd } of namespaces) setns(fd, path);
   chrootTo(root, `${proc}/root`);

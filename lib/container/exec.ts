@@ -12,14 +12,18 @@
  *    container's pid namespace (rootless, `--user` first: the user owns
  *    the container's user namespace, and is root in it from here);
  * 2. a host shell ({@link WAITER}, the host's static busybox) closes what
- *    skiff inherited, joins the container's cgroups and runs the rest as
- *    its child, which is therefore in the container's pid namespace. It
- *    stays outside, waiting, catching SIGINT and SIGQUIT (a caught signal
- *    is reset for its children, an ignored one would not be), so Ctrl-C on
- *    a shared terminal reaches the command and does not end the exec;
- * 3. `deno run lib/container/enter.ts`: joins the other namespaces and the
- *    root, drops the capabilities and execve()s the command with the
- *    environment as data (see that module).
+ *    skiff inherited and runs the rest as its child, which is therefore
+ *    in the container's pid namespace. It stays outside, waiting, catching
+ *    SIGINT and SIGQUIT (a caught signal is reset for its children, an
+ *    ignored one would not be), so Ctrl-C on a shared terminal reaches the
+ *    command and does not end the exec;
+ * 3. `deno run lib/container/enter.ts`: joins the container's cgroups,
+ *    the other namespaces and the root, drops the capabilities and
+ *    execve()s the command with the environment as data (see that module).
+ *    It joins the cgroups only once Deno has started, and on cgroup v1
+ *    with its main thread alone: Deno's threads and memory must not count
+ *    against the container's limits (a --pids-limit under Deno's thread
+ *    count would make every exec fail).
  *
  * Until that execve, everything that runs is the host's: nothing of the
  * image runs while the chain holds CAP_SYS_ADMIN, and no program reads the
@@ -35,6 +39,7 @@ import { findContainer, listContainers } from "./containers.ts";
 import { type EnterSpec, SPEC_ENV } from "./enter.ts";
 import { InvalidStateError, UsageError } from "../errors.ts";
 import { EXIT_CANNOT_EXECUTE, EXIT_SKIFF, InitFailure, resolveCommand } from "./init.ts";
+import type { CgroupVersion } from "../host/cgroup/cgroups.ts";
 import { pid1Of } from "./lifecycle.ts";
 import { checkCommandOptions, mergeEnvironment, StartError } from "./run.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
@@ -75,8 +80,8 @@ export interface ExecPlan {
   user: boolean;
   /** The container's namespaces: {@link NAMESPACES} unless given. */
   namespaces?: readonly Namespace[];
-  /** cgroup.procs files to join. */
-  cgroupProcs: string[];
+  /** The container's cgroup: its version and directories. */
+  cgroup: { version: CgroupVersion; own: string[] };
   cwd: string;
   /** The command's path inside the container. */
   path: string;
@@ -96,13 +101,11 @@ const BEFORE_THREADS: ReadonlySet<Namespace> = new Set(["user", "pid", "time"]);
 
 /**
  * The host shell of step 2 (busybox's: it closes descriptors above 9).
- * Arguments: CGROUP_PROCS (space separated), then the chain. Descriptors
- * skiff inherited from its parent are closed first.
+ * Arguments: the chain. Descriptors skiff inherited from its parent are
+ * closed first.
  */
 export const WAITER = `
 for fd in /proc/$$/fd/*; do fd=\${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
-for procs in $1; do echo $$ > "$procs" || exit ${EXIT_SKIFF}; done
-shift
 trap : INT QUIT
 "$@"
 `;
@@ -124,7 +127,6 @@ export function execArgv(plan: ExecPlan): string[] {
     "-c",
     WAITER,
     "exec-waiter",
-    plan.cgroupProcs.join(" "),
     ...denoArgv(tools.deno, tools.enter, ["--allow-read", "--allow-ffi", `--allow-env=${SPEC_ENV}`], []),
   ];
 }
@@ -134,6 +136,11 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
   return {
     pid1: plan.pid1,
     keeper: plan.keeper,
+    // "0" in v1's `tasks` moves the writing thread only; v2 has no such file
+    // for a domain cgroup, so there the whole process moves.
+    cgroups: plan.cgroup.own.map((dir) =>
+      `${dir}/${plan.cgroup.version === "v1" ? "tasks" : "cgroup.procs"}`
+    ),
     namespaces: (plan.namespaces ?? NAMESPACES).filter((ns) => !BEFORE_THREADS.has(ns)).map(namespaceFile),
     cwd: plan.cwd,
     path: plan.path,
@@ -184,7 +191,7 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     // pid1Of checked the keeper against the record.
     keeper: { pid: record.pid!, startTime: record.pidStartTime! },
     user: Deno.uid() !== 0,
-    cgroupProcs: (record.cgroup?.own ?? []).map((dir) => `${dir}/cgroup.procs`),
+    cgroup: record.cgroup ?? { version: "v1", own: [] },
     cwd,
     path,
     argv: opts.command,

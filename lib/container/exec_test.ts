@@ -8,7 +8,7 @@ const plan: ExecPlan = {
   pid1: 42,
   keeper: { pid: 41, startTime: 1234 },
   user: false,
-  cgroupProcs: ["/cg/a/cgroup.procs", "/cg/b/cgroup.procs"],
+  cgroup: { version: "v1", own: ["/cg/pids/skiff/x", "/cg/memory/skiff/x"] },
   cwd: "/srv",
   path: "/bin/ls",
   argv: ["ls", "-l"],
@@ -61,8 +61,7 @@ Deno.test("exec targets the container's PID 1 and children of the waiter are bor
   const argv = execArgv(plan);
   const waiter = argv.indexOf("exec-waiter");
   assert.deepEqual(argv.slice(argv.indexOf("--") + 1, waiter), ["/bin/busybox", "sh", "-c", WAITER]);
-  assert.equal(argv[waiter + 1], "/cg/a/cgroup.procs /cg/b/cgroup.procs");
-  assert.equal(argv[waiter + 2], "/usr/bin/deno", "then the host's deno runs enter.ts");
+  assert.equal(argv[waiter + 1], "/usr/bin/deno", "then the host's deno runs enter.ts");
   assert.equal(argv.at(-1), "/skiff/lib/container/enter.ts");
 });
 
@@ -99,4 +98,11 @@ Deno.test("enter.ts drops every capability the container lacks and runs with onl
   const deno = argv.slice(argv.indexOf("/usr/bin/deno"));
   assert.ok(deno.includes("--allow-ffi") && deno.includes(`--allow-env=${SPEC_ENV}`));
   assert.ok(!deno.includes("--allow-all") && !deno.includes("-A") && !deno.includes("--allow-run"));
+});
+
+Deno.test("enter.ts joins the cgroups itself, once Deno has started: v1 with its thread, v2 with its process", () => {
+  assert.deepEqual(enterSpec(plan).cgroups, ["/cg/pids/skiff/x/tasks", "/cg/memory/skiff/x/tasks"]);
+  const v2 = enterSpec({ ...plan, cgroup: { version: "v2", own: ["/cg/skiff/x"] } });
+  assert.deepEqual(v2.cgroups, ["/cg/skiff/x/cgroup.procs"]);
+  assert.ok(!execArgv(plan).some((a) => a.includes("/cg/")), "the waiter and Deno's start-up stay outside");
 });
