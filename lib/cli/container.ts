@@ -19,7 +19,6 @@ import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
 import { runContainer, runDetached, startContainer } from "../container/run.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
-import { envFlags } from "../container/env.ts";
 import {
   ENV,
   forEachName,
@@ -97,7 +96,7 @@ const run: Verb = {
       image,
       command,
       name: o.name as string | undefined,
-      env: envFlags((o.env as string[] | undefined) ?? []),
+      env: o.env as string[] | undefined,
       workdir: o.workdir as string | undefined,
       hostname: o.hostname as string | undefined,
       interactive: Boolean(o.interactive),
@@ -205,7 +204,7 @@ const exec: Verb = {
     const { execInContainer } = await import("../container/exec.ts");
     return await execInContainer(store, container, {
       command,
-      env: envFlags((o.env as string[] | undefined) ?? []),
+      env: o.env as string[] | undefined,
       workdir: o.workdir as string | undefined,
       interactive: Boolean(o.interactive),
       tty: Boolean(o.tty),

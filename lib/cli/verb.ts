@@ -52,8 +52,8 @@ export const ENV: OptionSpec = {
   long: "env",
   short: "e",
   kind: "list",
-  arg: "KEY[=VALUE]",
-  help: "Set an environment variable; KEY alone passes on your own value of it (repeatable)",
+  arg: "KEY=VALUE",
+  help: "Set an environment variable (repeatable)",
 };
 export const WORKDIR: OptionSpec = {
   long: "workdir",

@@ -135,7 +135,7 @@ export function applyChange(config: ImageConfig["config"], change: string): Imag
       if (key === "" || space === -1 && eq === -1) {
         throw new UsageError(`Invalid change "${change}": use ENV KEY=VALUE`);
       }
-      checkEnv([`${key}=${value}`], `use ENV KEY=VALUE in -c "${change}"`);
+      checkEnv([`${key}=${value}`], "use -c 'ENV KEY=VALUE'");
       const env = (config.Env ?? []).filter((e) => !e.startsWith(`${key}=`));
       return { ...config, Env: [...env, `${key}=${value}`] };
     }

@@ -24,39 +24,15 @@ export function envProblem(entry: string): string | null {
 /**
  * Checks that every entry is `KEY=VALUE` (see the module doc).
  *
- * @param where what the entries are and how to give them, ending the
- *   message: `use -e KEY=VALUE`
- * @throws {UsageError} naming the first bad entry, escaped to stay on one line
+ * @param fix how to give them instead, for the message: `use -e KEY=VALUE`
+ * @throws {UsageError} naming the first bad entry, escaped to stay on one
+ *   line: `Invalid environment variable "A=b\nc": use -e KEY=VALUE (it holds a newline)`
  */
-export function checkEnv(entries: readonly string[], where: string): void {
+export function checkEnv(entries: readonly string[], fix: string): void {
   for (const entry of entries) {
     const problem = envProblem(entry);
     if (problem !== null) {
-      throw new UsageError(`Invalid environment variable ${JSON.stringify(entry)}: ${problem}; ${where}`);
+      throw new UsageError(`Invalid environment variable ${JSON.stringify(entry)}: ${fix} (${problem})`);
     }
   }
-}
-
-/**
- * `-e` values as docker takes them: `KEY=VALUE` as given, and a bare
- * `KEY` with the caller's value of it, left out when the caller has none.
- *
- * @param lookup the caller's environment
- * @throws {UsageError} for an entry that is neither
- */
-export function envFlags(
-  values: readonly string[],
-  lookup: (key: string) => string | undefined = (key) => Deno.env.get(key),
-): string[] {
-  const entries: string[] = [];
-  for (const value of values) {
-    if (value !== "" && envProblem(value) === 'it has no "="') {
-      const given = lookup(value);
-      if (given !== undefined) entries.push(`${value}=${given}`);
-      continue;
-    }
-    entries.push(value);
-  }
-  checkEnv(entries, "use -e KEY=VALUE, or -e KEY for your own value of KEY");
-  return entries;
 }
