@@ -7,11 +7,12 @@
  */
 
 import { findContainer, listContainers } from "./containers.ts";
+import { checkEnvFlags } from "./env.ts";
 import { InvalidStateError, UsageError } from "../errors.ts";
 import { type Image, type ImageConfig, normalizeRef, storeImage } from "../image/images.ts";
 import { extractLayer, type Layer, layerFromUpper, layerTarSize } from "../image/layers.ts";
 import { withFrozen, withFrozenCgroup } from "../host/cgroup/freezer.ts";
-import { childrenOf } from "../host/proc.ts";
+import { pid1Of } from "./lifecycle.ts";
 import { readJson, type Store } from "../store/store.ts";
 
 /** What to commit, and how. */
@@ -43,7 +44,7 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   const record = findContainer(await listContainers(store), opts.container);
   // A running container is paused (the cgroup freezer, v1 or v2) while its
   // layer is made, so the layer is one moment of it; it runs on afterwards.
-  const pid1 = record.status === "running" && record.pid ? childrenOf(record.pid)[0] : undefined;
+  const pid1 = pid1Of(record);
   if (record.status !== "exited" && pid1 === undefined) {
     throw new InvalidStateError(`Cannot commit container "${opts.container}": it is still starting`);
   }
@@ -118,6 +119,14 @@ export function applyChange(config: ImageConfig["config"], change: string): Imag
       if (!arg.startsWith("/")) throw new UsageError(`Invalid change "${change}": WORKDIR must be absolute`);
       return { ...config, WorkingDir: arg };
     case "ENV": {
+      // One line, as a Dockerfile's: a newline or NUL would end up in the value.
+      if (/[\0\n]/.test(change)) {
+        throw new UsageError(
+          `Invalid change ${
+            JSON.stringify(change)
+          }: it holds a newline or NUL; use ENV KEY=VALUE on one line`,
+        );
+      }
       const eq = arg.indexOf("=");
       const space = arg.search(/\s/);
       const [key, value] = eq !== -1 && (space === -1 || eq < space)
@@ -126,6 +135,7 @@ export function applyChange(config: ImageConfig["config"], change: string): Imag
       if (key === "" || space === -1 && eq === -1) {
         throw new UsageError(`Invalid change "${change}": use ENV KEY=VALUE`);
       }
+      checkEnvFlags([`${key}=${value}`], "use -c 'ENV KEY=VALUE'");
       const env = (config.Env ?? []).filter((e) => !e.startsWith(`${key}=`));
       return { ...config, Env: [...env, `${key}=${value}`] };
     }

@@ -15,6 +15,16 @@ Deno.test("ENV replaces a variable of the same name, in either spelling", () => 
   assert.throws(() => applyChange(config, "ENV lonely"), /use ENV KEY=VALUE/);
 });
 
+Deno.test("ENV is one line: a newline or NUL anywhere in it is refused", () => {
+  for (const change of ["ENV A=x\ny", "ENV A\nB=c", "ENV A x\ny", "ENV A=\0"]) {
+    assert.throws(
+      () => applyChange({}, change),
+      (e) => e instanceof UsageError && /^Invalid change ".*": it holds a newline or NUL/.test(e.message),
+      JSON.stringify(change),
+    );
+  }
+});
+
 Deno.test("WORKDIR must be absolute and other instructions are refused", () => {
   assert.equal(applyChange({}, "WORKDIR /srv").WorkingDir, "/srv");
   assert.throws(() => applyChange({}, "WORKDIR srv"), /must be absolute/);

@@ -3,50 +3,55 @@
  * namespaces, its root, its cgroup and with its capabilities, and returns
  * the command's exit code.
  *
- * Namespaces are entered by util-linux `nsenter` (setns is refused to
- * Deno's threads). The hard part is the capability bounding set: the
- * command must get the container's reduced one, but entering a mount
- * namespace needs CAP_SYS_ADMIN, which the reduced set lacks, and once in
- * the container's mount namespace the host's tools are out of reach.
- * So, as one chain of processes:
+ * The pid namespace (and a rootless container's user namespace) can only
+ * be entered before a process has threads, so util-linux `nsenter` enters
+ * them; the rest is done by a Deno process of skiff's, on one thread, as
+ * one chain:
  *
  * 1. `nsenter --pid --no-fork`: children of what follows are born in the
  *    container's pid namespace (rootless, `--user` first: the user owns
  *    the container's user namespace, and is root in it from here);
- * 2. a host shell ({@link WAITER}) closes what skiff inherited, joins the container's cgroups, opens the
- *    directory of the host's static busybox as fd 3, and runs the rest as
- *    its child, which is therefore in the container's pid namespace. It
- *    stays outside, waiting, catching SIGINT and SIGQUIT (a caught signal
- *    is reset for its children, an ignored one would not be), so Ctrl-C on
- *    a shared terminal reaches the command and does not end the exec;
- * 3. `setpriv --inh-caps +sys_admin,+sys_chroot`, then `setpriv
- *    --bounding-set` down to the container's set: root keeps what is both
- *    bounded and inheritable after execve, so nsenter still has the two
- *    capabilities it needs;
- * 4. `nsenter --mount --uts --ipc --net --root`: into the container;
- * 5. `/proc/self/fd/3/busybox sh` ({@link ENTERED}), the host's static
- *    busybox reached through fd 3: closes fd 3, changes to the working
- *    directory, and `env -i` with the container's environment runs
- *    busybox's `setpriv --inh-caps` dropping the two capabilities, which
- *    execs the command: bounding set, permitted and effective as the
- *    container's PID 1, nothing inheritable, no descriptor of the host.
+ * 2. a host shell ({@link WAITER}, the host's static busybox) closes what
+ *    skiff inherited and runs the rest as its child, which is therefore
+ *    in the container's pid namespace. It stays outside, waiting, catching
+ *    SIGINT and SIGQUIT (a caught signal is reset for its children, an
+ *    ignored one would not be), so Ctrl-C on a shared terminal reaches the
+ *    command and does not end the exec;
+ * 3. `deno run lib/container/enter.ts`: joins the container's cgroups,
+ *    the other namespaces and the root, drops the capabilities and
+ *    execve()s the command with the environment as data (see that module).
+ *    It joins the cgroups only once Deno has started, and on cgroup v1
+ *    with its main thread alone: Deno's threads and memory must not count
+ *    against the container's limits (a --pids-limit under Deno's thread
+ *    count would make every exec fail).
  *
- * busybox runs its own applets first, so the command is resolved to a path
- * beforehand, inside the container's root.
+ * Until that execve, everything that runs is the host's: nothing of the
+ * image runs while the chain holds CAP_SYS_ADMIN, and no program reads the
+ * environment as its arguments (an Env entry without "=" once made `env`
+ * run the image's program of that name, with every capability).
  *
  * @module
  */
 
 import { close, openPath } from "../../ffi/libc.ts";
 import { openInRoot } from "../host/in_root.ts";
-import { KEPT_CAPABILITIES } from "../host/capabilities.ts";
+import { capabilitiesToDrop } from "../host/capabilities.ts";
 import { findContainer, listContainers } from "./containers.ts";
+import { type EnterSpec, SPEC_ENV } from "./enter.ts";
 import { InvalidStateError, UsageError } from "../errors.ts";
 import { EXIT_CANNOT_EXECUTE, EXIT_SKIFF, InitFailure, resolveCommand } from "./init.ts";
+import type { CgroupVersion } from "../host/cgroup/cgroups.ts";
 import { pid1Of } from "./lifecycle.ts";
 import { checkCommandOptions, mergeEnvironment, StartError } from "./run.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
-import { findCommand } from "../host/spawn.ts";
+import {
+  denoArgv,
+  findCommand,
+  type Namespace,
+  namespaceFile,
+  namespaceFlag,
+  NAMESPACES,
+} from "../host/spawn.ts";
 import type { Store } from "../store/store.ts";
 import { BUSYBOX } from "../host/tools.ts";
 
@@ -70,53 +75,52 @@ export interface ExecOptions {
 export interface ExecPlan {
   /** The container's PID 1, on the host. */
   pid1: number;
+  /** Its keeper (PID 1's parent) and the keeper's start time. */
+  keeper: { pid: number; startTime: number };
   /** Enter the container's user namespace first (rootless: this skiff is its owner, outside it). */
   user: boolean;
-  /** cgroup.procs files to join. */
-  cgroupProcs: string[];
+  /** The container's namespaces: {@link NAMESPACES} unless given. */
+  namespaces?: readonly Namespace[];
+  /** The container's cgroup: its version and directories. */
+  cgroup: { version: CgroupVersion; own: string[] };
   cwd: string;
+  /** The command's path inside the container. */
+  path: string;
   argv: string[];
   env: string[];
-  /** Host paths of nsenter, setpriv and the static busybox. */
-  tools: { nsenter: string; setpriv: string; busybox: string };
+  /** Host paths of nsenter, the static busybox, deno and lib/container/enter.ts. */
+  tools: { nsenter: string; busybox: string; deno: string; enter: string };
 }
 
-/** The capabilities nsenter needs to enter the mount namespace and its root. */
-const ENTERING = "sys_admin,sys_chroot";
+/**
+ * Namespaces a process with threads cannot join (setns(2)): the user and
+ * time namespaces refuse it, and a thread in another pid namespace than
+ * its process's can start no thread, which Deno needs. nsenter joins these
+ * before Deno starts; enter.ts joins the rest.
+ */
+const BEFORE_THREADS: ReadonlySet<Namespace> = new Set(["user", "pid", "time"]);
 
 /**
  * The host shell of step 2 (busybox's: it closes descriptors above 9).
- * Arguments: CGROUP_PROCS (space separated), DIR (busybox's), then the
- * chain. Descriptors skiff inherited from its parent are closed first.
+ * Arguments: the chain. Descriptors skiff inherited from its parent are
+ * closed first.
  */
 export const WAITER = `
 for fd in /proc/$$/fd/*; do fd=\${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
-for procs in $1; do echo $$ > "$procs" || exit ${EXIT_SKIFF}; done
-exec 3< "$2" || exit ${EXIT_SKIFF}
-shift 2
 trap : INT QUIT
 "$@"
 `;
 
-/** The busybox shell of step 5, in the container. Arguments: DIR, then env -i's. */
-export const ENTERED = `
-exec 3<&-
-cd -- "$1" 2>/dev/null || { echo "skiff: no directory $1 in the container" >&2; exit ${EXIT_CANNOT_EXECUTE}; }
-shift
-exec env -i "$@"
-`;
-
-/** argv of the whole chain (see the module doc). */
+/** argv of the whole chain (see the module doc); its spec goes in {@link execEnv}. */
 export function execArgv(plan: ExecPlan): string[] {
   const { tools } = plan;
-  const target = ["--target", String(plan.pid1)];
-  const kept = Object.keys(KEPT_CAPABILITIES).map((c) => `+${c.slice(4).toLowerCase()}`);
-  const slash = tools.busybox.lastIndexOf("/");
+  const early = (plan.namespaces ?? NAMESPACES).filter((ns) => BEFORE_THREADS.has(ns));
   return [
     tools.nsenter,
-    ...target,
+    "--target",
+    String(plan.pid1),
     ...(plan.user ? ["--user"] : []),
-    "--pid",
+    ...early.map(namespaceFlag),
     "--no-fork",
     "--",
     tools.busybox,
@@ -124,39 +128,38 @@ export function execArgv(plan: ExecPlan): string[] {
     "-c",
     WAITER,
     "exec-waiter",
-    plan.cgroupProcs.join(" "),
-    tools.busybox.slice(0, slash) || "/",
-    tools.setpriv,
-    "--inh-caps",
-    ENTERING.split(",").map((c) => `+${c}`).join(","),
-    "--",
-    tools.setpriv,
-    "--bounding-set",
-    ["-all", ...kept].join(","),
-    "--",
-    tools.nsenter,
-    ...target,
-    "--mount",
-    "--uts",
-    "--ipc",
-    "--net",
-    "--root",
-    "--no-fork",
-    "--",
-    `/proc/self/fd/3/${tools.busybox.slice(slash + 1)}`,
-    "sh",
-    "-c",
-    ENTERED,
-    "exec-entered",
-    plan.cwd,
-    "--",
-    ...plan.env,
-    "setpriv",
-    "--inh-caps",
-    ENTERING.split(",").map((c) => `-${c}`).join(","),
-    "--",
-    ...plan.argv,
+    ...denoArgv(tools.deno, tools.enter, ["--allow-read", "--allow-ffi", `--allow-env=${SPEC_ENV}`], []),
   ];
+}
+
+/** The spec of the chain's last step (lib/container/enter.ts). */
+export function enterSpec(plan: ExecPlan): EnterSpec {
+  return {
+    pid1: plan.pid1,
+    keeper: plan.keeper,
+    // "0" in v1's `tasks` moves the writing thread only; v2 has no such file
+    // for a domain cgroup, so there the whole process moves.
+    cgroups: plan.cgroup.own.map((dir) =>
+      `${dir}/${plan.cgroup.version === "v1" ? "tasks" : "cgroup.procs"}`
+    ),
+    namespaces: (plan.namespaces ?? NAMESPACES).filter((ns) => !BEFORE_THREADS.has(ns)).map(namespaceFile),
+    cwd: plan.cwd,
+    path: plan.path,
+    argv: plan.argv,
+    env: plan.env,
+    dropCaps: capabilitiesToDrop(),
+  };
+}
+
+/** What the chain adds to skiff's environment: the spec, which only enter.ts reads. */
+export function execEnv(plan: ExecPlan): Record<string, string> {
+  return { [SPEC_ENV]: JSON.stringify(enterSpec(plan)) };
+}
+
+/** Where enter.ts lives: beside this module, whether that is a file or a URL. */
+function enterModule(): string {
+  const url = new URL("./enter.ts", import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
 }
 
 /**
@@ -178,7 +181,7 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
   }
   const env = mergeEnvironment([...record.env, ...(opts.tty ? ["TERM=xterm"] : []), ...(opts.env ?? [])]);
   const cwd = opts.workdir ?? record.workdir;
-  const argv = [resolveInContainer(pid1, ref, cwd, opts.command[0], env), ...opts.command.slice(1)];
+  const path = resolveInContainer(pid1, ref, cwd, opts.command[0], env);
   try {
     Deno.statSync(BUSYBOX);
   } catch {
@@ -186,22 +189,23 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
   }
   const plan: ExecPlan = {
     pid1,
+    // pid1Of checked the keeper against the record.
+    keeper: { pid: record.pid!, startTime: record.pidStartTime! },
     user: Deno.uid() !== 0,
-    cgroupProcs: (record.cgroup?.own ?? []).map((dir) => `${dir}/cgroup.procs`),
+    cgroup: record.cgroup ?? { version: "v1", own: [] },
     cwd,
-    argv,
+    path,
+    argv: opts.command,
     env,
-    tools: {
-      nsenter: findCommand("nsenter"),
-      setpriv: findCommand("setpriv"),
-      busybox: BUSYBOX,
-    },
+    tools: { nsenter: findCommand("nsenter"), busybox: BUSYBOX, deno: Deno.execPath(), enter: enterModule() },
   };
   const [command, ...args] = execArgv(plan);
+  const spec = execEnv(plan);
   if (opts.detach) {
     // Its own session, so it outlives this skiff; the waiting shell reaps it.
     const child = new Deno.Command(command, {
       args,
+      env: spec,
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -214,6 +218,7 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
   const shared = Deno.stdin.isTerminal();
   const child = new Deno.Command(command, {
     args,
+    env: spec,
     stdin: opts.interactive || opts.tty || shared ? "inherit" : "null",
     stdout: "inherit",
     stderr: "inherit",

@@ -1,69 +1,108 @@
 import assert from "node:assert/strict";
-import { execArgv } from "./exec.ts";
+import { enterSpec, execArgv, execEnv, type ExecPlan, WAITER } from "./exec.ts";
+import { SPEC_ENV } from "./enter.ts";
+import { type Namespace, namespaceFile, NAMESPACES } from "../host/spawn.ts";
+import { capabilitiesToDrop, KEPT_CAPABILITIES } from "../host/capabilities.ts";
 
-const plan = {
+const plan: ExecPlan = {
   pid1: 42,
+  keeper: { pid: 41, startTime: 1234 },
   user: false,
-  cgroupProcs: ["/cg/a/cgroup.procs", "/cg/b/cgroup.procs"],
+  cgroup: { version: "v1", own: ["/cg/pids/skiff/x", "/cg/memory/skiff/x"] },
   cwd: "/srv",
-  argv: ["/bin/ls", "-l"],
-  env: ["PATH=/bin", "A=b"],
-  tools: { nsenter: "/usr/bin/nsenter", setpriv: "/usr/bin/setpriv", busybox: "/bin/busybox" },
+  path: "/bin/ls",
+  argv: ["ls", "-l"],
+  env: ["PATH=/bin", "pwn", "-u=PATH", "V=$(id) 'q'"],
+  tools: {
+    nsenter: "/usr/bin/nsenter",
+    busybox: "/bin/busybox",
+    deno: "/usr/bin/deno",
+    enter: "/skiff/lib/container/enter.ts",
+  },
 };
 
-Deno.test("exec enters the pid namespace first, keeping a waiter outside it", () => {
-  const argv = execArgv(plan);
-  assert.deepEqual(argv.slice(0, 6), ["/usr/bin/nsenter", "--target", "42", "--pid", "--no-fork", "--"]);
-  assert.deepEqual(argv.slice(6, 8), ["/bin/busybox", "sh"]);
-  const waiterArgs = argv.slice(argv.indexOf("exec-waiter") + 1, argv.indexOf("exec-waiter") + 3);
-  assert.deepEqual(waiterArgs, ["/cg/a/cgroup.procs /cg/b/cgroup.procs", "/bin"]);
+/** The flags of the nsenter that starts the chain: the part before its "--". */
+function outerNsenter(argv: string[]): string[] {
+  assert.equal(argv[0], "/usr/bin/nsenter");
+  return argv.slice(1, argv.indexOf("--"));
+}
+
+/** Every namespace the chain joins: nsenter's flags and enter.ts's /proc entries, as namespace names. */
+function joined(p: ExecPlan): Namespace[] {
+  const byFile = new Map(NAMESPACES.map((ns) => [namespaceFile(ns), ns]));
+  const early = outerNsenter(execArgv(p)).filter((a) =>
+    a.startsWith("--") && a !== "--target" && a !== "--no-fork"
+  )
+    .map((a) => a.slice(2) as Namespace);
+  const late = enterSpec(p).namespaces.map((file) => byFile.get(file) ?? (file as Namespace));
+  return [...early, ...late];
+}
+
+Deno.test("exec joins exactly the namespaces run makes, from the one list", () => {
+  assert.deepEqual(new Set(joined(plan)), new Set(NAMESPACES));
+  assert.equal(joined(plan).length, NAMESPACES.length, "each once");
 });
 
-Deno.test("rootless, exec enters the container's user namespace before its pid namespace", () => {
-  const argv = execArgv({ ...plan, user: true });
-  assert.deepEqual(argv.slice(0, 7), [
-    "/usr/bin/nsenter",
-    "--target",
-    "42",
-    "--user",
-    "--pid",
-    "--no-fork",
-    "--",
-  ]);
-  assert.equal(argv.filter((a) => a === "--user").length, 1, "the inner nsenter is in it already");
+Deno.test("a namespace added to the list is joined too: nsenter takes those threads forbid, enter.ts the rest", () => {
+  const more: ExecPlan = { ...plan, namespaces: [...NAMESPACES, "cgroup", "time"] };
+  assert.deepEqual(new Set(joined(more)), new Set([...NAMESPACES, "cgroup", "time"]));
+  const outer = outerNsenter(execArgv(more));
+  assert.ok(outer.includes("--pid") && outer.includes("--time"), "no thread may join these (setns(2))");
+  assert.ok(!outer.includes("--mount") && !outer.includes("--net"), "enter.ts joins these, with the root");
+  assert.ok(enterSpec(more).namespaces.includes("cgroup"));
+  const without: ExecPlan = { ...plan, namespaces: NAMESPACES.filter((ns) => ns !== "net") };
+  assert.ok(!joined(without).includes("net"), "a container without its own net namespace: exec joins none");
 });
 
-Deno.test("exec sets inheritable caps before bounding, and drops them last, right before the command", () => {
+Deno.test("exec targets the container's PID 1 and children of the waiter are born in its pid namespace", () => {
+  const outer = outerNsenter(execArgv(plan));
+  assert.equal(outer[outer.indexOf("--target") + 1], "42");
+  assert.ok(outer.includes("--no-fork"), "nsenter execs the waiter: skiff's child is the waiter");
   const argv = execArgv(plan);
-  const inh = argv.indexOf("--inh-caps");
-  const bounding = argv.indexOf("--bounding-set");
-  assert.ok(inh > 0 && inh < bounding, "inheritable first: capset refuses a cap outside the bounding set");
-  assert.equal(argv[inh + 1], "+sys_admin,+sys_chroot");
-  assert.match(argv[bounding + 1], /^-all,\+chown,.*\+sys_chroot,\+setfcap$/);
-  assert.doesNotMatch(argv[bounding + 1], /sys_admin/);
-  const enter = argv.lastIndexOf("/usr/bin/nsenter");
-  assert.deepEqual(argv.slice(enter + 3, enter + 10), [
-    "--mount",
-    "--uts",
-    "--ipc",
-    "--net",
-    "--root",
-    "--no-fork",
-    "--",
-  ]);
-  assert.equal(
-    argv[enter + 10],
-    "/proc/self/fd/3/busybox",
-    "busybox through the descriptor the waiter opened",
+  const waiter = argv.indexOf("exec-waiter");
+  assert.deepEqual(argv.slice(argv.indexOf("--") + 1, waiter), ["/bin/busybox", "sh", "-c", WAITER]);
+  assert.equal(argv[waiter + 1], "/usr/bin/deno", "then the host's deno runs enter.ts");
+  assert.equal(argv.at(-1), "/skiff/lib/container/enter.ts");
+});
+
+Deno.test("rootless, exec enters the container's user namespace too, before any thread exists", () => {
+  const outer = outerNsenter(execArgv({ ...plan, user: true }));
+  assert.ok(outer.includes("--user") && outer.includes("--pid"));
+  assert.ok(!execArgv(plan).includes("--user"));
+});
+
+Deno.test("the environment and command are never arguments of a program: they travel in enter.ts's spec", () => {
+  const argv = execArgv(plan);
+  for (const entry of [...plan.env, ...plan.argv, plan.path]) {
+    assert.ok(!argv.includes(entry), `${entry} is not in argv (ps shows argv to every user)`);
+  }
+  const spec = JSON.parse(execEnv(plan)[SPEC_ENV]);
+  assert.deepEqual(spec.env, plan.env, "verbatim, for execve's envp");
+  assert.deepEqual(spec.argv, ["ls", "-l"]);
+  assert.equal(spec.path, "/bin/ls");
+  assert.equal(spec.cwd, "/srv");
+  assert.deepEqual(spec.keeper, { pid: 41, startTime: 1234 });
+  assert.deepEqual(
+    Object.keys(execEnv(plan)),
+    [SPEC_ENV],
+    "nothing else is added to the chain's environment",
   );
-  assert.deepEqual(argv.slice(-8), [
-    "PATH=/bin",
-    "A=b",
-    "setpriv",
-    "--inh-caps",
-    "-sys_admin,-sys_chroot",
-    "--",
-    "/bin/ls",
-    "-l",
-  ]);
+});
+
+Deno.test("enter.ts drops every capability the container lacks and runs with only what it needs", () => {
+  const spec = enterSpec(plan);
+  assert.deepEqual(spec.dropCaps, capabilitiesToDrop());
+  for (const kept of Object.values(KEPT_CAPABILITIES)) assert.ok(!spec.dropCaps.includes(kept));
+  assert.ok(spec.dropCaps.includes(21), "CAP_SYS_ADMIN goes");
+  const argv = execArgv(plan);
+  const deno = argv.slice(argv.indexOf("/usr/bin/deno"));
+  assert.ok(deno.includes("--allow-ffi") && deno.includes(`--allow-env=${SPEC_ENV}`));
+  assert.ok(!deno.includes("--allow-all") && !deno.includes("-A") && !deno.includes("--allow-run"));
+});
+
+Deno.test("enter.ts joins the cgroups itself, once Deno has started: v1 with its thread, v2 with its process", () => {
+  assert.deepEqual(enterSpec(plan).cgroups, ["/cg/pids/skiff/x/tasks", "/cg/memory/skiff/x/tasks"]);
+  const v2 = enterSpec({ ...plan, cgroup: { version: "v2", own: ["/cg/skiff/x"] } });
+  assert.deepEqual(v2.cgroups, ["/cg/skiff/x/cgroup.procs"]);
+  assert.ok(!execArgv(plan).some((a) => a.includes("/cg/")), "the waiter and Deno's start-up stay outside");
 });

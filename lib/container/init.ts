@@ -27,6 +27,7 @@ import {
   writeFile,
 } from "../../ffi/libc.ts";
 import { InvalidArgument, NotFound } from "../../ffi/errors.ts";
+import { resetSignals } from "../../ffi/ns.ts";
 import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step } from "./rootfs.ts";
@@ -156,6 +157,8 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
       if (!(e instanceof InvalidArgument)) throw e;
     }
   }
+  // execve keeps ignored signals ignored: Deno ignores SIGPIPE.
+  resetSignals();
   status.writeSync(new TextEncoder().encode("exec\n"));
   closeOnExecFrom(3);
   try {

@@ -8,13 +8,20 @@
 
 import { type ContainerRecord, findContainer, listContainers } from "./containers.ts";
 import { InvalidStateError, UsageError } from "../errors.ts";
-import { childrenOf, isAlive, parseSignal } from "../host/proc.ts";
+import { SyscallError } from "../../ffi/errors.ts";
+import { pidfdClose, pidfdOpen, pidfdSendSignal } from "../../ffi/pidfd.ts";
+import { childrenOf, isAlive, parseSignal, SIGNAL_NUMBERS } from "../host/proc.ts";
 import type { Store } from "../store/store.ts";
 import { type LogLine, parseLog } from "./supervise.ts";
 
-/** The container's PID 1 on the host, when it runs. */
+/**
+ * The container's PID 1 on the host, when it runs: the child of its
+ * keeper, once the keeper is known to be the recorded process (its pid
+ * with its start time: a pid alone may have been given to another
+ * process since).
+ */
 export function pid1Of(record: ContainerRecord): number | undefined {
-  return record.status === "running" && record.pid ? childrenOf(record.pid)[0] : undefined;
+  return record.status === "running" && keeperAlive(record) ? childrenOf(record.pid!)[0] : undefined;
 }
 
 function keeperAlive(record: ContainerRecord): boolean {
@@ -22,6 +29,36 @@ function keeperAlive(record: ContainerRecord): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Signals the container's PID 1 through a pidfd, which names that process
+ * for good: opened first, then PID 1 checked to be still the keeper's
+ * child (the keeper forks once), so the signal cannot reach a process
+ * that took the pid after PID 1 died.
+ *
+ * @returns false when the container is not running (or stopped meanwhile)
+ */
+function signalPid1(record: ContainerRecord, signal: Deno.Signal): boolean {
+  const pid1 = pid1Of(record);
+  if (pid1 === undefined) return false;
+  let fd: number;
+  try {
+    fd = pidfdOpen(pid1);
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === "ESRCH") return false;
+    throw e;
+  }
+  try {
+    if (!keeperAlive(record) || !childrenOf(record.pid!).includes(pid1)) return false;
+    pidfdSendSignal(fd, SIGNAL_NUMBERS[signal]);
+    return true;
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === "ESRCH") return false;
+    throw e;
+  } finally {
+    pidfdClose(fd);
+  }
+}
 
 /**
  * Sends a signal to a running container's PID 1 (a PID 1 ignores those it
@@ -36,9 +73,13 @@ export async function killContainer(store: Store, ref: string, signal = "KILL"):
     throw new UsageError(`Unknown signal "${signal}": use a name like TERM or KILL, or a number`);
   }
   const record = findContainer(await listContainers(store), ref);
-  const pid1 = pid1Of(record);
-  if (pid1 === undefined) throw new InvalidStateError(`Cannot kill container "${ref}": it is not running`);
-  Deno.kill(pid1, sig);
+  let sent: boolean;
+  try {
+    sent = signalPid1(record, sig);
+  } catch (e) {
+    throw new Error(`Cannot kill container "${ref}"`, { cause: e });
+  }
+  if (!sent) throw new InvalidStateError(`Cannot kill container "${ref}": it is not running`);
   return record;
 }
 
@@ -46,20 +87,23 @@ export async function killContainer(store: Store, ref: string, signal = "KILL"):
  * Stops a container: SIGTERM to its PID 1, SIGKILL after `timeout` seconds,
  * returning as soon as it is gone and its record says so. A container that
  * is not running is left as it is, as docker does.
+ *
+ * @throws {Error} naming the container when a signal cannot be sent
  */
 export async function stopContainer(store: Store, ref: string, timeout = 10): Promise<ContainerRecord> {
   const record = findContainer(await listContainers(store), ref);
-  const pid1 = pid1Of(record);
-  if (pid1 === undefined) return record;
-  try {
-    Deno.kill(pid1, "SIGTERM");
-  } catch { /* gone already */ }
+  const signal = (sig: Deno.Signal) => {
+    try {
+      return signalPid1(record, sig);
+    } catch (e) {
+      throw new Error(`Cannot stop container "${ref}"`, { cause: e });
+    }
+  };
+  if (!signal("SIGTERM")) return record;
   const until = Date.now() + timeout * 1000;
   while (keeperAlive(record) && Date.now() < until) await sleep(20);
   if (keeperAlive(record)) {
-    try {
-      Deno.kill(pid1, "SIGKILL");
-    } catch { /* gone already */ }
+    signal("SIGKILL");
     while (keeperAlive(record)) await sleep(20);
   }
   // The owner (supervisor or foreground skiff) records the end; wait for it.
@@ -83,6 +127,7 @@ export interface LogOptions {
  * A detached container's log, line by line, to `write`.
  *
  * @throws {InvalidStateError} when the container has no log (it ran in the foreground)
+ * @throws {Error} naming the container and the cause when the log cannot be read or a line of it is damaged
  */
 export async function containerLogs(
   store: Store,
@@ -92,10 +137,12 @@ export async function containerLogs(
 ): Promise<void> {
   const record = findContainer(await listContainers(store), ref);
   const path = `${store.container(record.id)}/log`;
+  const cannot = (cause: unknown) => new Error(`Cannot read the logs of container "${ref}"`, { cause });
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(path);
-  } catch {
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw cannot(e);
     throw new InvalidStateError(
       `No logs for container "${ref}": it ran in the foreground, so its output went to the terminal; run -d keeps a log`,
     );
@@ -103,15 +150,30 @@ export async function containerLogs(
   using _ = file;
   const decoder = new TextDecoder();
   let pending = "";
+  let lineNumber = 0;
   const drain = async (limit?: number) => {
     const chunk = new Uint8Array(65536);
     let text = pending;
-    for (let n = await file.read(chunk); n !== null; n = await file.read(chunk)) {
-      text += decoder.decode(chunk.subarray(0, n), { stream: true });
+    try {
+      for (let n = await file.read(chunk); n !== null; n = await file.read(chunk)) {
+        text += decoder.decode(chunk.subarray(0, n), { stream: true });
+      }
+    } catch (e) {
+      throw cannot(e);
     }
     const end = text.lastIndexOf("\n") + 1;
     pending = text.slice(end);
     const lines = parseLog(text.slice(0, end));
+    // The supervisor writes whole lines; only the last may be cut short
+    // (it stays pending). Any other line that does not parse is damage.
+    const whole = text.slice(0, end).split("\n").slice(0, -1);
+    if (lines.length !== whole.length) {
+      const bad = whole.findIndex((line) => parseLog(line).length === 0);
+      throw cannot(
+        new Error(`line ${lineNumber + bad + 1} of ${path} is damaged: it is not "TIME STREAM TEXT"`),
+      );
+    }
+    lineNumber += whole.length;
     for (const line of limit === undefined ? lines : lines.slice(Math.max(0, lines.length - limit))) {
       write(line);
     }

@@ -19,6 +19,7 @@ import {
 import { NotFoundError, UsageError } from "../errors.ts";
 import { type Image, type ImageConfig, layerDirs } from "../image/images.ts";
 import { resolveImage } from "./resolve_image.ts";
+import { checkEnvFlags } from "./env.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
 import { inUserNamespace, processStartTime } from "../host/proc.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
@@ -101,11 +102,7 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
  * @throws {UsageError} naming the bad value
  */
 export function checkCommandOptions(opts: { env?: string[]; workdir?: string; tty?: boolean }): void {
-  for (const e of opts.env ?? []) {
-    if (!/^[^=\0]+=[^\0]*$/.test(e)) {
-      throw new UsageError(`Invalid environment variable "${e}": use -e KEY=VALUE`);
-    }
-  }
+  checkEnvFlags(opts.env ?? [], "use -e KEY=VALUE");
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
     throw new UsageError(`Invalid working directory "${opts.workdir}": it must be an absolute path`);
   }
@@ -156,9 +153,12 @@ export function environmentFor(image: Image, hostname: string, opts: RunOptions)
   ]);
 }
 
-/** `KEY=VALUE` pairs with one per key: the last one wins, in the place of the first. */
+/**
+ * `KEY=VALUE` pairs with one per key: the last one wins, in the place of
+ * the first. An entry without "=" (an old record's) is its own key.
+ */
 export function mergeEnvironment(env: string[]): string[] {
-  const byKey = new Map(env.map((e) => [e.slice(0, e.indexOf("=")), e]));
+  const byKey = new Map(env.map((e) => [e.includes("=") ? e.slice(0, e.indexOf("=")) : e, e]));
   return [...byKey.values()];
 }
 

@@ -19,6 +19,11 @@ export function processStartTime(pid: number): number | null {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
+  return startTimeOf(stat);
+}
+
+/** The start time in a /proc/PID/stat line, or null for a zombie (see {@link processStartTime}). */
+export function startTimeOf(stat: string): number | null {
   // The command name (field 2) is in parentheses and may contain spaces or
   // parentheses itself, so count fields from the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

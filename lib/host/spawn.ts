@@ -11,8 +11,36 @@
  * @module
  */
 
-/** The namespaces every container gets. */
-export const NAMESPACES = ["--mount", "--uts", "--ipc", "--net", "--pid"];
+/**
+ * A namespace, by util-linux's name for it: `unshare --NAME` makes one,
+ * `nsenter --NAME` joins one.
+ */
+export type Namespace = "mount" | "uts" | "ipc" | "net" | "pid" | "cgroup" | "time" | "user";
+
+/**
+ * The namespaces every container gets: the one list `run` makes and `exec`
+ * joins (a namespace left out of a container must be left out here, or
+ * exec would join the host's).
+ */
+export const NAMESPACES: readonly Namespace[] = ["mount", "uts", "ipc", "net", "pid"];
+
+/** The util-linux flag for a namespace: `--mount`. */
+export function namespaceFlag(ns: Namespace): string {
+  return `--${ns}`;
+}
+
+/** The namespace's entry under /proc/PID/ns/. */
+export function namespaceFile(ns: Namespace): string {
+  return ns === "mount" ? "mnt" : ns;
+}
+
+/**
+ * `deno run` of a module of skiff's, with only the permissions it names;
+ * no config, lock file or prompt (it runs in a container's namespaces).
+ */
+export function denoArgv(deno: string, module: string, permissions: string[], args: string[]): string[] {
+  return [deno, "run", "--quiet", "--no-config", "--no-lock", "--no-prompt", ...permissions, module, ...args];
+}
 
 /** What {@link containerArgv} needs. */
 export interface SpawnSpec {
@@ -22,6 +50,8 @@ export interface SpawnSpec {
   initModule: string;
   /** The init spec's file (JSON). */
   initSpec: string;
+  /** The namespaces to make: {@link NAMESPACES} unless given. */
+  namespaces?: readonly Namespace[];
 }
 
 /**
@@ -47,7 +77,7 @@ export function containerArgv(spec: SpawnSpec): string[] {
     "SIGKILL",
     "--",
     "unshare",
-    ...NAMESPACES,
+    ...(spec.namespaces ?? NAMESPACES).map(namespaceFlag),
     "--propagation",
     "private",
     "--",
@@ -58,18 +88,12 @@ export function containerArgv(spec: SpawnSpec): string[] {
     "--pdeathsig",
     "SIGKILL",
     "--",
-    spec.deno,
-    "run",
-    "--quiet",
-    "--no-config",
-    "--no-lock",
-    "--no-prompt",
-    "--allow-read",
-    "--allow-write",
-    "--allow-ffi",
-    "--allow-env=SKIFF_KEEPER_PARENT",
-    spec.initModule,
-    spec.initSpec,
+    ...denoArgv(
+      spec.deno,
+      spec.initModule,
+      ["--allow-read", "--allow-write", "--allow-ffi", "--allow-env=SKIFF_KEEPER_PARENT"],
+      [spec.initSpec],
+    ),
   ];
 }
 

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
-import { containerArgv, helperArgv, runHelper } from "./spawn.ts";
+import { containerArgv, helperArgv, NAMESPACES, runHelper } from "./spawn.ts";
 import { chainOf, flagsOf, optionValue } from "../../tests/argv.ts";
 
 const SPEC = { deno: "/usr/bin/deno", initModule: "/x/lib/init.ts", initSpec: "/s/c/init.json" };
+
+/** The namespaces an `unshare` link's flags make, by name. */
+function made(unshareArgs: string[]): string[] {
+  return flagsOf(unshareArgs).filter((f) => !f.startsWith("--propagation")).map((f) => f.slice(2));
+}
 
 Deno.test("init runs under unshare with every namespace, private propagation, tied to skiff's life", () => {
   const chain = chainOf(containerArgv(SPEC), ["setpriv", "unshare", "timeout", "deno"]);
@@ -22,6 +27,7 @@ Deno.test("init runs under unshare with every namespace, private propagation, ti
     ["--ipc", "--mount", "--net", "--pid", "--uts"],
     "these namespaces, no other",
   );
+  assert.deepEqual(new Set(made(unshare.args)), new Set(NAMESPACES), "run makes the one list exec joins");
   assert.ok(!unshare.args.includes("--fork"), "timeout forks PID 1: unshare --fork misreports SIGKILL");
   assert.equal(optionValue(unshare.args, "--propagation"), "private");
 
@@ -63,5 +69,22 @@ Deno.test("a helper's failure says its first stderr line and how it ended", asyn
   assert.deepEqual(
     await runHelper("sh", ["-c", "echo out; echo noise >&2"], "Talking", { stdout: true }),
     new TextEncoder().encode("out\n"),
+  );
+});
+
+Deno.test("init's namespaces follow the list it is given", () => {
+  const [, unshare] = chainOf(containerArgv({ ...SPEC, namespaces: ["mount", "pid", "cgroup"] }), [
+    "setpriv",
+    "unshare",
+    "timeout",
+    "deno",
+  ]);
+  assert.deepEqual(
+    new Set(made(unshare.args)),
+    new Set([
+      "mount",
+      "pid",
+      "cgroup",
+    ]),
   );
 });

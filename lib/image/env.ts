@@ -29,10 +29,26 @@ export function checkEnv(entries: unknown, where: string): string[] {
     throw new Error(`${where}: Env must be an array of strings`);
   }
   for (const entry of entries as string[]) {
-    if (/[\0\n\r]/.test(entry)) throw new Error(`${where}: Env entry ${quote(entry)} has a NUL or newline`);
-    if (entry.indexOf("=") < 1) throw new Error(`${where}: Env entry ${quote(entry)} is not KEY=VALUE`);
+    const problem = envProblem(entry);
+    if (problem === 'it has no "="' || problem === "its key is empty") {
+      throw new Error(`${where}: Env entry ${quote(entry)} is not KEY=VALUE`);
+    }
+    if (problem !== null) throw new Error(`${where}: Env entry ${quote(entry)} has a NUL or newline`);
   }
   return entries as string[];
+}
+
+/**
+ * Why `entry` is not a `KEY=VALUE` entry, or null when it is one: the one
+ * rule behind every check of an environment (image configs, `-e`, commit).
+ */
+export function envProblem(entry: string): string | null {
+  if (entry.includes("\0")) return "it holds a NUL";
+  if (/[\n\r]/.test(entry)) return "it holds a newline";
+  const eq = entry.indexOf("=");
+  if (eq === -1) return 'it has no "="';
+  if (eq === 0) return "its key is empty";
+  return null;
 }
 
 /** An entry as an error shows it: escaped, and cut when long. */

@@ -1,0 +1,140 @@
+/**
+ * The last step of `exec`: a Deno process born in the container's pid
+ * namespace (its parent, exec's waiter, runs under `nsenter --pid`), still
+ * in the host's mount namespace, so everything it runs is the host's. Its
+ * main thread then, through ffi/:
+ *
+ * 1. opens the container's namespaces and root from its PID 1's /proc
+ *    entries, and checks that PID 1 is still the keeper's child (a pid
+ *    alone could have been reused since the CLI looked); then joins the
+ *    container's cgroups, Deno's start-up done (see lib/container/exec.ts);
+ * 2. takes a filesystem context of its own (unshare CLONE_FS), joins those
+ *    namespaces (setns acts on the calling thread) and chroots to the
+ *    container's root, then changes to the working directory;
+ * 3. drops the capabilities the container lacks from its bounding set and
+ *    empties its inheritable and ambient sets, resets signals, and marks
+ *    every descriptor but 0-2 close-on-exec;
+ * 4. execve()s the command, the environment passed as execve's envp.
+ *
+ * So nothing of the image runs before the command itself, and that only
+ * once the capabilities are the container's; and no program ever reads
+ * the environment as arguments. The spec comes in {@link SPEC_ENV}: not
+ * argv, which every user of the host can read in ps, and not the
+ * command's environment, which is built from the spec alone.
+ *
+ * Kept small, like init: it is a second Deno start-up on the path of exec.
+ *
+ * @module
+ */
+
+import { capbsetDrop, closeOnExecFrom, execve, readFile, writeFile } from "../../ffi/libc.ts";
+import {
+  chrootTo,
+  clearInheritableCaps,
+  openReadOnly,
+  resetSignals,
+  setns,
+  unshareFs,
+} from "../../ffi/ns.ts";
+import { InvalidArgument, NotFound } from "../../ffi/errors.ts";
+import { describeError } from "../errors.ts";
+import { startTimeOf } from "../host/proc.ts";
+import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SKIFF, InitFailure } from "./init.ts";
+
+/** The environment variable the spec comes in, as JSON. */
+export const SPEC_ENV = "SKIFF_EXEC_SPEC";
+
+/** What the exec chain's last step needs, planned by the CLI (see lib/container/exec.ts). */
+export interface EnterSpec {
+  /** The container's PID 1, on the host. */
+  pid1: number;
+  /** Its parent, the keeper, with its start time: PID 1 must still be its child. */
+  keeper: { pid: number; startTime: number };
+  /** Files to write "0" to: v1's `tasks` (this thread) or v2's `cgroup.procs`. */
+  cgroups: string[];
+  /** Entries of /proc/PID/ns to join, in this order. */
+  namespaces: string[];
+  /** The working directory, inside the container. */
+  cwd: string;
+  /** The command's path inside the container, resolved by the CLI. */
+  path: string;
+  argv: string[];
+  env: string[];
+  /** Capabilities to remove from the bounding set before execve. */
+  dropCaps: number[];
+}
+
+/**
+ * Whether `pid` is a child of the keeper, and the keeper the recorded
+ * process. (Through libc: Deno reads other processes' /proc entries only
+ * with --allow-all.)
+ */
+function isKeepersChild(keeper: EnterSpec["keeper"], pid: number): boolean {
+  try {
+    if (startTimeOf(readFile(`/proc/${keeper.pid}/stat`)) !== keeper.startTime) return false;
+    return readFile(`/proc/${keeper.pid}/task/${keeper.pid}/children`).trim().split(" ").includes(
+      String(pid),
+    );
+  } catch {
+    return false; // no such process
+  }
+}
+
+function enter(spec: EnterSpec): never {
+  const proc = `/proc/${spec.pid1}`;
+  const namespaces = spec.namespaces.map((ns) => ({
+    path: `${proc}/ns/${ns}`,
+    fd: openReadOnly(`${proc}/ns/${ns}`),
+  }));
+  const root = openReadOnly(`${proc}/root`);
+  // Opened first, checked after: if PID 1 is still the living keeper's
+  // child now (the keeper forks once), the descriptors are its.
+  if (!isKeepersChild(spec.keeper, spec.pid1)) {
+    throw new InitFailure("Cannot exec in the container: it is not running", EXIT_SKIFF);
+  }
+  // Through libc: Deno lets only --allow-all write under /sys.
+  for (const file of spec.cgroups) writeFile(file, "0");
+  unshareFs();
+  for (const { path, fd } of namespaces) setns(fd, path);
+  chrootTo(root, `${proc}/root`);
+  try {
+    Deno.chdir(spec.cwd);
+  } catch (e) {
+    throw new InitFailure(
+      `Cannot exec in the container: no directory "${spec.cwd}" in it: ${describeError(e)}`,
+      EXIT_CANNOT_EXECUTE,
+    );
+  }
+  for (const cap of spec.dropCaps) {
+    try {
+      capbsetDrop(cap);
+    } catch (e) {
+      // EINVAL: this kernel has no capability with that number
+      if (!(e instanceof InvalidArgument)) throw e;
+    }
+  }
+  clearInheritableCaps();
+  resetSignals();
+  closeOnExecFrom(3);
+  try {
+    execve(spec.path, spec.argv, spec.env);
+  } catch (e) {
+    throw new InitFailure(
+      `exec: "${spec.argv[0]}": ${e instanceof Error ? e.message : e}`,
+      e instanceof NotFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
+    );
+  }
+}
+
+if (import.meta.main) {
+  try {
+    const spec = Deno.env.get(SPEC_ENV);
+    if (spec === undefined) {
+      throw new Error(`This is the last step of "skiff exec": its spec comes in $${SPEC_ENV}`);
+    }
+    enter(JSON.parse(spec) as EnterSpec);
+  } catch (e) {
+    console.error(`skiff: ${describeError(e)}`);
+    Deno.exit(e instanceof InitFailure ? e.exitCode : EXIT_SKIFF);
+  }
+}
