@@ -92,6 +92,45 @@ function maskedOnHost(): { dirs: string[]; files: string[] } {
   return { dirs, files };
 }
 
+test("the container's devices are its own nodes: chmod inside leaves the host's /dev/null as it was", async () => {
+  const host = (path: string) => {
+    const info = Deno.statSync(path);
+    return { dev: info.dev, ino: info.ino, mode: info.mode };
+  };
+  const before = { null: host("/dev/null"), zero: host("/dev/zero"), tty: host("/dev/tty") };
+  try {
+    await withStore(async (store) => {
+      // Inside: each device's inode, then root (CAP_FOWNER) chmods /dev/null
+      // and the file /proc/kcore is masked with, and /dev/null still works.
+      const out = await skiffOk(store, [
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "stat -c '%n %i' /dev/null /dev/zero /dev/tty; chmod 600 /dev/null; chmod 600 /proc/kcore; " +
+        "echo gone > /dev/null && echo null-works",
+      ]);
+      const inodes = Object.fromEntries(
+        out.split("\n").filter((l) => l.startsWith("/dev/")).map((l) => l.split(" ")),
+      );
+      assert.ok(out.includes("null-works"), out);
+      for (const [name, info] of Object.entries(before)) {
+        assert.notEqual(Number(inodes[`/dev/${name}`]), info.ino, `/dev/${name} is not the host's inode`);
+      }
+    });
+  } finally {
+    // Put back what a failing run may have changed on the host.
+    for (const [name, info] of Object.entries(before)) {
+      const now = host(`/dev/${name}`);
+      if (now.mode !== info.mode) Deno.chmodSync(`/dev/${name}`, info.mode! & 0o7777);
+    }
+  }
+  for (const [name, info] of Object.entries(before)) {
+    assert.equal(host(`/dev/${name}`).mode, info.mode, `the host's /dev/${name} keeps its mode`);
+  }
+});
+
 test("runc's masked paths are empty inside: directories under a read-only tmpfs, files read nothing", async () => {
   const { dirs, files } = maskedOnHost();
   assert.ok(dirs.includes("/sys/firmware") && files.includes("/proc/keys"), "this kernel has some");

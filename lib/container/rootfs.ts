@@ -39,7 +39,11 @@ export type Step =
      */
     op: "mask";
     path: string;
+    /** The container's own null device, bound over a masked file. */
+    nullDevice: string;
   }
+  /** A character device node made in the container's /dev, mode 0666. */
+  | { op: "mknod"; path: string; major: number; minor: number }
   | { op: "mkdir"; path: string; mode: number }
   | { op: "touch"; path: string }
   | { op: "symlink"; target: string; path: string };
@@ -62,6 +66,14 @@ export interface RootfsSpec {
    * when mounted in a user namespace (kernel 5.11): rootless.
    */
   userxattr?: boolean;
+  /**
+   * Bind the host's device nodes instead of making the container's own: in
+   * a user namespace mknod is refused, and the host's nodes are safe to
+   * bind there, as their owner is unmapped and the container's root cannot
+   * chmod them. As root a bound node would be the host's own inode, which
+   * the container's root (CAP_FOWNER) could chmod or chown for the host.
+   */
+  bindDevices?: boolean;
 }
 
 /** One volume: a host file or directory and where it goes in the container. */
@@ -96,6 +108,8 @@ export interface Sys {
   mkdir(path: string, mode: number): void;
   /** Creates an empty regular file. */
   touch(path: string): void;
+  /** Makes a character device node, mode 0666 whatever the umask. */
+  mknod(path: string, major: number, minor: number): void;
   symlink(target: string, path: string): void;
   /**
    * Resolves `path`, absolute inside the container, within `root` as if
@@ -107,8 +121,15 @@ export interface Sys {
   mountFlags(path: string): number;
 }
 
-/** Device nodes bound in from the host's /dev (bind works rootless too). */
-const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
+/** The container's device nodes and their numbers (Documentation/admin-guide/devices.txt). */
+const DEVICES: Record<string, [major: number, minor: number]> = {
+  null: [1, 3],
+  zero: [1, 5],
+  full: [1, 7],
+  random: [1, 8],
+  urandom: [1, 9],
+  tty: [5, 0],
+};
 
 /**
  * Kernel files and directories that leak host information or control the
@@ -187,7 +208,10 @@ export function planRootfs(spec: RootfsSpec): Step[] {
       data: "mode=755,size=65536k",
     },
   ];
-  for (const dev of DEVICES) steps.push(...bindFile(`/dev/${dev}`, `${r}/dev/${dev}`));
+  for (const [dev, [major, minor]] of Object.entries(DEVICES)) {
+    if (spec.bindDevices) steps.push(...bindFile(`/dev/${dev}`, `${r}/dev/${dev}`));
+    else steps.push({ op: "mknod", path: `${r}/dev/${dev}`, major, minor });
+  }
   if (spec.console) steps.push(...bindFile(spec.console, `${r}/dev/console`));
   steps.push(
     { op: "mkdir", path: `${r}/dev/pts`, mode: 0o755 },
@@ -217,7 +241,7 @@ export function planRootfs(spec: RootfsSpec): Step[] {
   // Parents before children, so /data/sub lands on the /data volume.
   const binds = [...(spec.binds ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
   for (const bind of binds) steps.push({ op: "bind", root: r, ...bind });
-  for (const path of MASKED) steps.push({ op: "mask", path: `${r}${path}` });
+  for (const path of MASKED) steps.push({ op: "mask", path: `${r}${path}`, nullDevice: `${r}/dev/null` });
   for (const name of READ_ONLY) {
     const target = `${r}/proc/${name}`;
     steps.push(
@@ -276,7 +300,11 @@ export function applyRootfs(steps: Step[], sys: Sys): void {
         }
         break;
       case "mask":
-        mask(step.path, sys);
+        mask(step.path, step.nullDevice, sys);
+        break;
+      case "mknod":
+        refuseSymlink(step.path, sys.lstat(step.path));
+        sys.mknod(step.path, step.major, step.minor);
         break;
       case "mkdir": {
         const kind = sys.lstat(step.path);
@@ -326,14 +354,14 @@ function bind(step: Extract<Step, { op: "bind" }>, sys: Sys): void {
 }
 
 /** runc's maskPath: an empty read-only tmpfs over a directory, /dev/null over anything else. */
-function mask(path: string, sys: Sys): void {
+function mask(path: string, nullDevice: string, sys: Sys): void {
   const kind = sys.lstat(path);
   if (kind === null) return;
   refuseSymlink(path, kind);
   if (kind === "dir") {
     sys.mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
   } else {
-    sys.mount("/dev/null", path, "", MS_BIND, "");
+    sys.mount(nullDevice, path, "", MS_BIND, "");
   }
 }
 

@@ -28,6 +28,10 @@ class FakeSys implements Sys {
     this.entries.set(path, "symlink");
     this.calls.push(`symlink ${path} -> ${target}`);
   }
+  mknod(path: string, major: number, minor: number) {
+    this.entries.set(path, "other");
+    this.calls.push(`mknod ${path} ${major}:${minor}`);
+  }
   /** Hands out fake descriptors, numbered from 10, and records releases. */
   private fds = 10;
   resolveInRoot(root: string, path: string, kind: "dir" | "file") {
@@ -71,12 +75,6 @@ Deno.test("proc, a read-only sysfs, a tmpfs /dev with devices, pts and shm are p
     "proc proc /s/c/merged/proc",
     "sysfs sysfs /s/c/merged/sys",
     "tmpfs tmpfs /s/c/merged/dev",
-    "- /dev/null /s/c/merged/dev/null",
-    "- /dev/zero /s/c/merged/dev/zero",
-    "- /dev/full /s/c/merged/dev/full",
-    "- /dev/random /s/c/merged/dev/random",
-    "- /dev/urandom /s/c/merged/dev/urandom",
-    "- /dev/tty /s/c/merged/dev/tty",
     "devpts devpts /s/c/merged/dev/pts",
     "tmpfs shm /s/c/merged/dev/shm",
   ]);
@@ -85,9 +83,29 @@ Deno.test("proc, a read-only sysfs, a tmpfs /dev with devices, pts and shm are p
   assert.ok(sysfs?.op === "mount" && (sysfs.flags & MS_RDONLY) !== 0);
 });
 
-Deno.test("a device node is bound onto a file made for it, never made with mknod", () => {
+Deno.test("as root, the container's devices are nodes of its own /dev, never the host's inodes bound in", () => {
   const sys = new FakeSys();
   applyRootfs(planRootfs(SPEC), sys);
+  assert.deepEqual(sys.calls.filter((c) => c.startsWith("mknod")), [
+    "mknod /s/c/merged/dev/null 1:3",
+    "mknod /s/c/merged/dev/zero 1:5",
+    "mknod /s/c/merged/dev/full 1:7",
+    "mknod /s/c/merged/dev/random 1:8",
+    "mknod /s/c/merged/dev/urandom 1:9",
+    "mknod /s/c/merged/dev/tty 5:0",
+  ]);
+  assert.ok(!sys.calls.some((c) => / \/dev\/\S+ \/s\/c\/merged/.test(c)), "no host device is bound in");
+  assert.ok(
+    sys.calls.indexOf("mknod /s/c/merged/dev/null 1:3") >
+      sys.calls.findIndex((c) => c.includes("tmpfs /s/c/merged/dev ")),
+    "made in the /dev tmpfs",
+  );
+});
+
+Deno.test("in a user namespace, where mknod is refused, the host's devices are bound onto files made for them", () => {
+  const sys = new FakeSys();
+  applyRootfs(planRootfs({ ...SPEC, bindDevices: true }), sys);
+  assert.ok(!sys.calls.some((c) => c.startsWith("mknod")));
   const i = sys.calls.indexOf("touch /s/c/merged/dev/null");
   assert.ok(i >= 0);
   assert.equal(sys.calls[i + 1], `mount - /dev/null /s/c/merged/dev/null ${MS_BIND}`);
@@ -136,7 +154,7 @@ Deno.test("an image symlink where a mount goes is refused, not followed", () => 
   dev.entries.set("/s/c/merged/dev", "dir");
   // /dev is a fresh tmpfs in reality; the fake keeps the planted link to prove the check
   assert.throws(
-    () => applyRootfs(planRootfs(SPEC), dev),
+    () => applyRootfs(planRootfs({ ...SPEC, bindDevices: true }), dev),
     /Cannot mount on "\/s\/c\/merged\/dev\/null": it is a symlink/,
   );
 });
@@ -145,7 +163,7 @@ Deno.test("/proc masks apply where the kernel has the file and are skipped where
   const sys = new FakeSys();
   sys.entries.set("/s/c/merged/proc/keys", "file");
   applyRootfs(planRootfs(SPEC), sys);
-  assert.ok(sys.calls.includes(`mount - /dev/null /s/c/merged/proc/keys ${MS_BIND}`));
+  assert.ok(sys.calls.includes(`mount - /s/c/merged/dev/null /s/c/merged/proc/keys ${MS_BIND}`));
   assert.ok(!sys.calls.some((c) => c.includes("/proc/kcore")), "the fake has no /proc/kcore");
 });
 
@@ -183,7 +201,7 @@ Deno.test("every path runc, podman and docker mask is masked, after the volumes"
   assert.ok(steps.findIndex((s) => s.op === "mask") > lastBind, "a volume cannot uncover a masked path");
 });
 
-Deno.test("a masked directory gets an empty read-only tmpfs, a file /dev/null, a missing path nothing", () => {
+Deno.test("a masked directory gets an empty read-only tmpfs, a file the container's own /dev/null, a missing path nothing", () => {
   const sys = new FakeSys();
   sys.entries.set("/s/c/merged/proc/acpi", "dir");
   sys.entries.set("/s/c/merged/sys/firmware", "dir");
@@ -195,7 +213,7 @@ Deno.test("a masked directory gets an empty read-only tmpfs, a file /dev/null, a
     sys.calls.join("\n"),
   );
   assert.ok(sys.calls.includes(`mount tmpfs tmpfs /s/c/merged/sys/firmware ${ro} mode=755`));
-  assert.ok(sys.calls.includes(`mount - /dev/null /s/c/merged/proc/interrupts ${MS_BIND}`));
+  assert.ok(sys.calls.includes(`mount - /s/c/merged/dev/null /s/c/merged/proc/interrupts ${MS_BIND}`));
   assert.ok(!sys.calls.some((c) => c.includes("/powercap") || c.includes("/proc/scsi")), "absent: skipped");
 });
 

@@ -180,6 +180,7 @@ export function initSpecFor(
       workdir: `${dir}/work`,
       console,
       userxattr: inUserNamespace(),
+      bindDevices: inUserNamespace(),
       binds: record.mounts.map((m) => ({
         source: m.source,
         target: m.destination,

@@ -22,6 +22,7 @@ import {
   SOCK_DGRAM,
   socket,
 } from "../../ffi/libc.ts";
+import { mknod, S_IFCHR } from "../../ffi/xattr.ts";
 import type { EntryKind, Resolved, Sys } from "./rootfs.ts";
 import { openInRoot } from "../host/in_root.ts";
 
@@ -51,8 +52,18 @@ export const realSys: Sys = {
   symlink(target: string, path: string) {
     Deno.symlinkSync(target, path);
   },
+  mknod(path: string, major: number, minor: number) {
+    mknod(path, S_IFCHR | 0o666, makedev(major, minor));
+    Deno.chmodSync(path, 0o666);
+  },
   resolveInRoot,
 };
+
+/** A device number as glibc's makedev(3) packs it. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major), mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
 
 /** Sets IFF_UP on a network interface (`lo`, in a new network namespace), as `ip link set NAME up` does. */
 export function interfaceUp(name: string): void {
