@@ -12,7 +12,7 @@
 
 import { close, openPath } from "../../ffi/libc.ts";
 import { openInRoot } from "../host/in_root.ts";
-import { SyscallError } from "../../ffi/errors.ts";
+import { ErrnoError, SyscallError } from "../../ffi/errors.ts";
 
 /** Above this, a document (index, manifest, config) is refused unread. */
 const MAX_DOCUMENT = 16 << 20;
@@ -55,7 +55,10 @@ export class ArchiveFiles implements Disposable {
     try {
       fd = openInRoot(this.#root, rel);
     } catch (e) {
-      if (e instanceof SyscallError && ["ENOENT", "ENOTDIR", "ELOOP"].includes(e.code)) {
+      if (
+        (e instanceof SyscallError || e instanceof ErrnoError) &&
+        ["ENOENT", "ENOTDIR", "ELOOP"].includes(e.code)
+      ) {
         throw new Error(`${what} is missing`);
       }
       throw new Error(`Cannot open ${what}`, { cause: e });
