@@ -165,6 +165,10 @@ test("an image's reference wins over another image's id prefix: rmi PREFIX remov
       // and an id prefix still finds busybox, a full id too
       const [byPrefix] = JSON.parse(await skiffOk(store, ["inspect", prefix]));
       assert.match(byPrefix.Id, new RegExp(`^sha256:${busybox}`));
+      const noSuchId = "ab".repeat(32);
+      const run = await skiff(store, ["run", "--rm", noSuchId, "true"]);
+      assert.equal(run.code, 125);
+      assert.match(run.stderr, new RegExp(`^skiff: Unable to find image "${noSuchId}"`));
     });
   });
 });
