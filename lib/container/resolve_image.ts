@@ -20,7 +20,8 @@ export async function resolveImage(store: Store, ref: string): Promise<Image> {
   if (looksLikePath(ref)) return await importFile(store, ref, tarballName(ref));
   const found = await findImage(store, ref);
   if (found) return found;
-  if (normalizeRef(ref) === "busybox:latest") {
+  // A full id is never a name to build (normalizeRef refuses it as one).
+  if (!/^(sha256:)?[0-9a-f]{64}$/.test(ref) && normalizeRef(ref) === "busybox:latest") {
     const { buildBusyboxImage } = await import("../../images/busybox.ts");
     return await buildBusyboxImage(store);
   }
