@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { childrenOf } from "../lib/host/proc.ts";
+import { childrenOf, isAlive, processStartTime } from "../lib/host/proc.ts";
 
 /** The repository's deno.json: `deno task` is how users run skiff. */
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -88,6 +88,18 @@ export function entries(dir: string): string[] {
   }
 }
 
+const TMP = Deno.env.get("TMPDIR") ?? "/tmp";
+
+/** Removes the seeds of test processes that have exited. */
+function sweepSeeds(): void {
+  for (const entry of Deno.readDirSync(TMP)) {
+    const m = entry.name.match(/^skiff-seed-(\d+)-(\d+)$/);
+    if (m && !isAlive(Number(m[1]), Number(m[2]))) {
+      Deno.removeSync(`${TMP}/${entry.name}`, { recursive: true });
+    }
+  }
+}
+
 /** The busybox image of the first store, tarred, to seed others quickly. */
 let seed: string | undefined;
 
@@ -122,8 +134,12 @@ export async function withStore(
 /** Copies a busybox image into `store` (built once per test process). */
 async function seedBusybox(store: string): Promise<void> {
   if (seed === undefined) {
-    seed = await Deno.makeTempDir({ prefix: "skiff-seed-" });
-    globalThis.addEventListener("unload", () => Deno.removeSync(seed!, { recursive: true }));
+    // deno test fires no unload event, so a seed cannot remove itself at
+    // exit: it is named after its test process, and the next one removes
+    // the seeds of processes that are gone.
+    sweepSeeds();
+    seed = `${TMP}/skiff-seed-${Deno.pid}-${processStartTime(Deno.pid)}`;
+    await Deno.mkdir(seed, { mode: 0o700 });
     await skiffOk(seed, ["run", "--rm", "busybox", "true"]);
   }
   const cp = await new Deno.Command("cp", { args: ["-a", `${seed}/.`, store] }).output();
