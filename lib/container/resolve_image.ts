@@ -6,27 +6,31 @@
  * @module
  */
 
-import { NotFoundError } from "../errors.ts";
 import { findImage, type Image, importFile, normalizeRef, tarballName } from "../image/images.ts";
 import type { Store } from "../store/store.ts";
 
 /**
  * Resolves what the user named to an image: a stored image, the busybox
- * image (built on first use), or a path to a rootfs tarball, imported.
+ * image (built from the host on first use, offline, when no busybox is
+ * stored), a path to a rootfs tarball, imported, or else one pulled from
+ * a registry. The registry code (and its `node:` modules) is loaded only
+ * when a pull is needed.
  *
- * @throws {NotFoundError} when none of these applies
+ * @throws {NotFoundError} when no registry has it
  */
 export async function resolveImage(store: Store, ref: string): Promise<Image> {
   if (looksLikePath(ref)) return await importFile(store, ref, tarballName(ref));
-  const found = await findImage(store, ref);
+  const found = ref.includes("@") ? null : await findImage(store, ref);
   if (found) return found;
-  if (normalizeRef(ref) === "busybox:latest") {
+  if (!ref.includes("@") && normalizeRef(ref) === "busybox:latest") {
     const { buildBusyboxImage } = await import("../../images/busybox.ts");
     return await buildBusyboxImage(store);
   }
-  throw new NotFoundError(
-    `Unable to find image "${ref}": pulling is not supported yet; use "busybox", or skiff import FILE.tar ${ref}`,
-  );
+  const { findPulled } = await import("../image/registry/local.ts");
+  const pulled = await findPulled(store, ref);
+  if (pulled) return pulled;
+  const { pullImage } = await import("../image/registry/pull.ts");
+  return await pullImage(store, ref);
 }
 
 function looksLikePath(ref: string): boolean {

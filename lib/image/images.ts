@@ -10,6 +10,7 @@
 
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import type { Layer } from "./layers.ts";
+import { hubKey } from "./registry/reference.ts";
 import { readJson, sha256Hex, type Store, writeAtomic } from "../store/store.ts";
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
@@ -127,7 +128,9 @@ export async function findImage(store: Store, ref: string): Promise<Image | null
   let found = byId;
   if (found === undefined) {
     const key = normalizeRef(ref);
-    if (index[key]) found = [key, index[key]];
+    // a short name also finds what was pulled under it: alpine, docker.io/library/alpine
+    const hub = index[key] ? key : hubKey(ref);
+    if (hub !== null && index[hub]) found = [hub, index[hub]];
   }
   if (found === undefined) return null;
   const [key, entry] = found;

@@ -1,0 +1,365 @@
+/**
+ * skiff as a registry client, against Debian's docker-registry on
+ * 127.0.0.1 filled by skopeo from layouts umoci builds: pull of OCI and
+ * docker v2s2 images and of a multi-platform index, with the tree umoci
+ * unpacks; faults from a proxy in front (429, a corrupt blob, a cut-off
+ * body resumed); run pulling what is missing. Every skiff call gets
+ * REGISTRY_AUTH_FILE and CONTAINERS_REGISTRIES_CONF of the test's own, so
+ * the machine's files neither steer nor get written.
+ */
+
+import assert from "node:assert/strict";
+import { entries, ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+import { sh, startProxy, startRegistry, type TestRegistry, treeListing, umociImage } from "./_registry.ts";
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
+
+/** A temporary directory with an empty auth file and registries.conf, and the env that points at them. */
+async function withClientFiles(
+  fn: (env: Record<string, string>, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "skiff-client-" });
+  try {
+    await Deno.writeTextFile(`${dir}/registries.conf`, 'unqualified-search-registries = ["docker.io"]\n');
+    await fn(
+      { REGISTRY_AUTH_FILE: `${dir}/auth.json`, CONTAINERS_REGISTRIES_CONF: `${dir}/registries.conf` },
+      dir,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function withRegistry(fn: (r: TestRegistry) => Promise<void>, opts = {}): Promise<void> {
+  const registry = await startRegistry(opts);
+  try {
+    await fn(registry);
+  } finally {
+    await registry.stop();
+  }
+}
+
+/** The layout of umociImage, pushed as `test/oci:1` (OCI) and `test/docker:1` (docker v2s2). */
+async function fill(dir: string, host: string): Promise<void> {
+  await umociImage(dir);
+  await sh(
+    `cd "$1"
+skopeo copy -q --dest-tls-verify=false oci:layout:t docker://$2/test/oci:1
+skopeo copy -q --dest-tls-verify=false --format v2s2 oci:layout:t docker://$2/test/docker:1`,
+    dir,
+    host,
+  );
+}
+
+/** Runs the image in a container, exports it and lists its tree. */
+async function pulledTree(store: string, image: string, dir: string, name: string): Promise<string> {
+  await skiffOk(store, ["run", "--name", name, image, "true"]);
+  await skiffOk(store, ["export", "-o", `${dir}/${name}.tar`, name]);
+  await Deno.mkdir(`${dir}/${name}.tree`);
+  await sh(
+    `tar -x -p --same-owner --numeric-owner -f "$1" -C "$2"`,
+    `${dir}/${name}.tar`,
+    `${dir}/${name}.tree`,
+  );
+  return await treeListing(`${dir}/${name}.tree`);
+}
+
+/** Nothing half-made: no layer, no image, no blob. */
+async function assertEmptyStore(store: string): Promise<void> {
+  assert.deepEqual(entries(`${store}/layers`), [], "no layer is left");
+  assert.deepEqual(entries(`${store}/blobs/sha256`), [], "no blob is left");
+  assert.equal((await skiffOk(store, ["images", "-q"])).trim(), "", "no image is left");
+}
+
+test("pull of OCI and docker v2s2 manifests gives the tree umoci unpacks", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          const expected = await treeListing(`${dir}/reference/rootfs`);
+          assert.match(expected, /\.\/opaque\/new /);
+          assert.doesNotMatch(expected, /\.\/opaque\/old1|\.\/etc\/base |\.\/data\/gone/);
+          for (const repo of ["oci", "docker"]) {
+            const name = `${registry.host}/test/${repo}:1`;
+            const id = (await skiffOk(store, ["pull", "-q", name], { env })).trim();
+            assert.match(id, /^[0-9a-f]{64}$/);
+            const config = JSON.parse(
+              await sh(
+                `umoci stat --json --image "$1/layout:t" >/dev/null; cat "$1/layout/blobs/sha256/$2"`,
+                dir,
+                id,
+              ),
+            );
+            assert.equal(config.rootfs.diff_ids.length, 3, "the image id is the config's digest");
+            assert.equal(
+              await pulledTree(store, name, dir, repo),
+              expected,
+              `${repo}: same tree as umoci unpack`,
+            );
+          }
+          assert.deepEqual(entries(`${store}/downloads`), [], "the download area is empty after a pull");
+          const images = await skiffOk(store, ["images"]);
+          assert.match(images, new RegExp(`${registry.host}/test/oci\\s+1`));
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("a second pull fetches no layer the store has", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          await skiffOk(store, ["pull", `${proxy.host}/test/oci:1`], { env });
+          const layerGets = () => proxy.seen.filter((s) => /^GET .*\/blobs\//.test(s)).length;
+          assert.equal(layerGets(), 4, "the config and three layers");
+          proxy.seen.length = 0;
+          const again = await skiff(store, ["pull", `${proxy.host}/test/docker:1`], { env });
+          assert.equal(again.code, 0, again.stderr);
+          assert.equal(again.stderr.match(/already exists/g)?.length, 3, again.stderr);
+          assert.equal(layerGets(), 1, "only the docker image's config");
+        } finally {
+          await proxy.stop();
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+/** An OCI layout `dir/multi` whose index `m` has an amd64 and an arm64 image, each with /etc/arch. */
+async function multiPlatformLayout(dir: string): Promise<void> {
+  await sh(
+    `
+cd "$1"
+umoci init --layout multi
+for arch in amd64 arm64; do
+  umoci new --image multi:$arch
+  umoci unpack --image multi:$arch b-$arch
+  mkdir -p b-$arch/rootfs/etc b-$arch/rootfs/bin && echo $arch > b-$arch/rootfs/etc/arch
+  cp /bin/busybox b-$arch/rootfs/bin/busybox && ln -s busybox b-$arch/rootfs/bin/sh && ln -s busybox b-$arch/rootfs/bin/cat
+  umoci repack --image multi:$arch b-$arch
+  umoci config --image multi:$arch --architecture $arch --os linux
+  rm -rf b-$arch
+done
+python3 - <<'EOF'
+import hashlib, json
+idx = json.load(open("multi/index.json"))
+entries = []
+for m in idx["manifests"]:
+    arch = m["annotations"]["org.opencontainers.image.ref.name"]
+    entries.append({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"],
+                    "platform": {"os": "linux", "architecture": arch, **({"variant": "v8"} if arch == "arm64" else {})}})
+entries.append({"mediaType": entries[0]["mediaType"], "digest": entries[0]["digest"], "size": entries[0]["size"],
+                "platform": {"os": "unknown", "architecture": "unknown"}})
+body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}).encode()
+digest = hashlib.sha256(body).hexdigest()
+open("multi/blobs/sha256/" + digest, "wb").write(body)
+idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + digest,
+                         "size": len(body), "annotations": {"org.opencontainers.image.ref.name": "m"}})
+json.dump(idx, open("multi/index.json", "w"))
+EOF
+`,
+    dir,
+  );
+}
+
+test("pull takes the host's platform from an index, and names what it offers when none fits", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await multiPlatformLayout(dir);
+          await sh(
+            `skopeo copy -q --all --dest-tls-verify=false oci:"$1"/multi:m docker://$2/test/multi:1`,
+            dir,
+            registry.host,
+          );
+          const name = `${registry.host}/test/multi:1`;
+          await skiffOk(store, ["pull", "-q", name], { env });
+          const host = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
+          assert.equal((await skiffOk(store, ["run", "--rm", name, "cat", "/etc/arch"])).trim(), host);
+
+          const other = host === "amd64" ? "arm64" : "amd64";
+          const id = (await skiffOk(store, ["pull", "-q", "--platform", `linux/${other}`, name], { env }))
+            .trim();
+          const config = JSON.parse(await Deno.readTextFile(`${store}/blobs/sha256/${id}`));
+          assert.equal(config.architecture, other);
+
+          const none = await skiff(store, [
+            "pull",
+            "--platform",
+            "linux/s390x",
+            `${registry.host}/test/multi:1`,
+          ], { env });
+          assert.equal(none.code, 125);
+          assert.match(
+            none.stderr,
+            /^skiff: Cannot pull ".*\/test\/multi:1": no image for linux\/s390x; it offers linux\/amd64, linux\/arm64\/v8: use --platform\n$/,
+          );
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("a zstd layer pulls to the same tree as its gzip twin", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await umociImage(dir);
+          await sh(
+            `skopeo copy -q --dest-tls-verify=false --dest-compress-format zstd oci:"$1"/layout:t docker://$2/test/zstd:1`,
+            dir,
+            registry.host,
+          );
+          const manifest = await sh(
+            `skopeo inspect --raw --tls-verify=false docker://$1/test/zstd:1`,
+            registry.host,
+          );
+          assert.match(manifest, /tar\+zstd/, "the registry holds zstd layers");
+          await skiffOk(store, ["pull", "-q", `${registry.host}/test/zstd:1`], { env });
+          assert.equal(
+            await pulledTree(store, `${registry.host}/test/zstd:1`, dir, "zstd"),
+            await treeListing(`${dir}/reference/rootfs`),
+          );
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("a blob that fails its digest leaves no layer, no image and no partial", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          // the config comes through whole (it is fetched first, alone); then layers are corrupt
+          proxy.faults.corrupt = true;
+          const r = await skiff(store, ["pull", `${proxy.host}/test/oci:1`], { env });
+          assert.equal(r.code, 125);
+          assert.match(r.stderr, /^skiff: Cannot pull ".*\/test\/oci:1": .*does not match its digest/m);
+          assert.equal(r.stderr.trim().split("\n").filter((l) => l.startsWith("skiff:")).length, 1);
+          await assertEmptyStore(store);
+          assert.deepEqual(entries(`${store}/downloads`), [], "a corrupt blob is not kept to resume");
+        } finally {
+          await proxy.stop();
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("a cut-off download stays partial, and the next pull resumes it with Range", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          proxy.faults.cutAfter = 1000;
+          const r = await skiff(store, ["pull", `${proxy.host}/test/oci:1`], { env });
+          assert.equal(r.code, 125);
+          assert.match(r.stderr, /cut off after 1000 of \d+ bytes; pull again to resume/);
+          assert.deepEqual(entries(`${store}/layers`), [], "no layer is left");
+          assert.equal((await skiffOk(store, ["images", "-q"])).trim(), "");
+          const partials = entries(`${store}/downloads`).filter((e) => e.endsWith(".partial"));
+          assert.ok(partials.length > 0, "what came is kept");
+
+          proxy.faults = { tooMany: 2 };
+          proxy.seen.length = 0;
+          const again = await skiff(store, ["pull", `${proxy.host}/test/oci:1`], { env });
+          assert.equal(again.code, 0, again.stderr);
+          assert.ok(proxy.seen.some((s) => /\/blobs\/.* bytes=1000-$/.test(s)), proxy.seen.join("\n"));
+          assert.ok(proxy.seen.filter((s) => s.includes("/blobs/")).length > 3, "429s were retried");
+          assert.deepEqual(entries(`${store}/downloads`), []);
+          assert.equal(
+            (await skiffOk(store, ["run", "--rm", `${proxy.host}/test/oci:1`, "cat", "/data/keep/new"]))
+              .trim(),
+            "added",
+          );
+        } finally {
+          await proxy.stop();
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("run pulls a qualified image it does not have, and names a missing one", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          const out = await skiff(store, [
+            "run",
+            "--rm",
+            `${registry.host}/test/oci:1`,
+            "cat",
+            "/data/keep/new",
+          ], { env });
+          assert.equal(out.code, 0, out.stderr);
+          assert.equal(out.stdout, "added\n");
+          assert.match(out.stderr, /Pulling /);
+          const twice = await skiff(store, ["run", "--rm", `${registry.host}/test/oci:1`, "true"], { env });
+          assert.equal(twice.stderr, "", "the second run finds it stored");
+
+          const missing = await skiff(store, ["run", "--rm", `${registry.host}/test/nothing:1`, "true"], {
+            env,
+          });
+          assert.equal(missing.code, 125);
+          assert.equal(
+            missing.stderr,
+            `skiff: Cannot pull "${registry.host}/test/nothing:1": "test/nothing:1" is not in registry "${registry.host}"\n`,
+          );
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("bad names and unreachable registries are one-line errors that leave nothing", async () => {
+  await withClientFiles(async (env) => {
+    await withStore(async (store) => {
+      const bad = await skiff(store, ["pull", "Bad/Name"], { env });
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /^skiff: Invalid image reference "Bad\/Name": .*\n$/);
+      const port = (await import("./_registry.ts")).freePort();
+      const down = await skiff(store, ["pull", `127.0.0.1:${port}/a:1`], { env });
+      assert.equal(down.code, 125);
+      assert.match(
+        down.stderr,
+        new RegExp(
+          `^skiff: Cannot pull "127.0.0.1:${port}/a:1": Cannot reach registry "127.0.0.1:${port}" at http://127.0.0.1:${port}: .+\\n$`,
+        ),
+      );
+      assert.deepEqual(entries(`${store}/layers`), []);
+    }, { empty: true });
+  });
+});
