@@ -363,3 +363,178 @@ test("bad names and unreachable registries are one-line errors that leave nothin
     }, { empty: true });
   });
 });
+
+Deno.test("the modules run loads statically import no node: or npm: module (the registry code loads only to pull)", () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const seen = new Set<string>();
+  const foreign: string[] = [];
+  const walk = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = Deno.readTextFileSync(`${root}${file}`);
+    for (
+      const m of source.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^;]*?\s+from\s+["']([^"']+)["']/gms)
+    ) {
+      const spec = m[1];
+      if (/^(node|npm|jsr):/.test(spec)) foreign.push(`${file}: ${spec}`);
+      else if (spec.startsWith(".")) walk(new URL(spec, `file:///${file}`).pathname.slice(1));
+    }
+  };
+  walk("cli.ts");
+  assert.ok(seen.has("lib/image/registry/reference.ts"), "the walk follows the index's imports");
+  assert.ok(!seen.has("lib/image/registry/pull.ts"));
+  assert.deepEqual(foreign, []);
+});
+
+/** The layout of umociImage, pushed as `test/oci:1` with credentials. */
+async function fillWithCreds(dir: string, host: string, creds: string): Promise<void> {
+  await umociImage(dir);
+  await sh(
+    `skopeo copy -q --dest-tls-verify=false --dest-creds "$3" oci:"$1"/layout:t docker://$2/test/oci:1`,
+    dir,
+    host,
+    creds,
+  );
+}
+
+test("login checks credentials against a Basic-auth registry and keeps them 0600; logout removes them", async () => {
+  await withClientFiles(async (env, clientDir) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fillWithCreds(dir, registry.host, "alice:s3cret");
+          const name = `${registry.host}/test/oci:1`;
+          const anonymous = await skiff(store, ["pull", name], { env });
+          assert.equal(anonymous.code, 125);
+          assert.equal(
+            anonymous.stderr.split("\n").filter((l) => l.startsWith("skiff:")).join("\n"),
+            `skiff: Cannot pull "${name}": authentication required; run skiff login ${registry.host}`,
+          );
+
+          const wrong = await skiff(store, ["login", "-u", "alice", "--password-stdin", registry.host], {
+            env,
+            stdin: "wrong\n",
+          });
+          assert.equal(wrong.code, 125);
+          assert.equal(
+            wrong.stderr,
+            `skiff: Cannot log in to "${registry.host}": the registry refused the user name or password\n`,
+          );
+          assert.deepEqual(entries(clientDir), ["registries.conf"], "a refused login writes nothing");
+
+          const ok = await skiffOk(store, ["login", "-u", "alice", "--password-stdin", registry.host], {
+            env,
+            stdin: "s3cret\n",
+          });
+          assert.equal(ok, "Login Succeeded!\n");
+          const file = `${clientDir}/auth.json`;
+          assert.equal(Deno.statSync(file).mode! & 0o777, 0o600);
+          const auths = JSON.parse(Deno.readTextFileSync(file)).auths;
+          assert.equal(atob(auths[registry.host].auth), "alice:s3cret");
+
+          await skiffOk(store, ["pull", "-q", name], { env });
+          await skiffOk(store, ["push", "-q", name, `${registry.host}/test/again:1`], { env });
+
+          assert.equal(
+            await skiffOk(store, ["logout", registry.host], { env }),
+            `Removed login credentials for ${registry.host}\n`,
+          );
+          assert.deepEqual(JSON.parse(Deno.readTextFileSync(file)).auths, {});
+          const twice = await skiff(store, ["logout", registry.host], { env });
+          assert.equal(twice.code, 125);
+          assert.equal(twice.stderr, `skiff: Not logged in to "${registry.host}"\n`);
+          const denied = await skiff(store, ["push", name, `${registry.host}/test/third:1`], { env });
+          assert.equal(denied.code, 125);
+          assert.match(
+            denied.stderr,
+            new RegExp(`authentication required; run skiff login ${registry.host.replace(/\./g, "\\.")}\\n$`),
+          );
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    }, { users: { alice: "s3cret" } });
+  });
+});
+
+test("push sends OCI by default and docker v2s2 with --format docker, readable by skopeo; a second push only HEADs", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-push-" });
+        try {
+          await skiffOk(store, ["tag", "busybox", `${proxy.host}/test/bb:1`]);
+          const digest = (await skiffOk(store, ["push", "-q", `${proxy.host}/test/bb:1`], { env })).trim();
+          assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+          const raw = JSON.parse(
+            await sh(`skopeo inspect --raw --tls-verify=false docker://$1/test/bb:1`, registry.host),
+          );
+          assert.equal(raw.mediaType, "application/vnd.oci.image.manifest.v1+json");
+          assert.deepEqual(raw.layers.map((l: { mediaType: string }) => l.mediaType), [
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+          ]);
+          const inspected = JSON.parse(
+            await sh(`skopeo inspect --tls-verify=false docker://$1/test/bb:1`, registry.host),
+          );
+          assert.equal(inspected.Digest, digest);
+          const localId = (await skiffOk(store, ["images", "-q"])).trim().split("\n")[0];
+          assert.equal(
+            raw.config.digest.slice(7, 19),
+            localId,
+            "the config, and so the image id, is unchanged",
+          );
+
+          // skopeo copies it out and umoci unpacks the same busybox
+          await sh(
+            `skopeo copy -q --src-tls-verify=false docker://$1/test/bb:1 oci:"$2"/out:t && umoci unpack --image "$2"/out:t "$2"/tree`,
+            registry.host,
+            dir,
+          );
+          assert.equal(
+            await sh(`sha256sum < "$1"/tree/rootfs/bin/busybox`, dir),
+            await sh(`sha256sum < "$(readlink -f /bin/busybox)"`),
+          );
+
+          proxy.seen.length = 0;
+          await skiffOk(store, [
+            "push",
+            "-q",
+            "--format",
+            "docker",
+            `${proxy.host}/test/bb:1`,
+            `${proxy.host}/test/bb:docker`,
+          ], { env });
+          const docker = JSON.parse(
+            await sh(`skopeo inspect --raw --tls-verify=false docker://$1/test/bb:docker`, registry.host),
+          );
+          assert.equal(docker.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+          assert.equal(docker.layers[0].mediaType, "application/vnd.docker.image.rootfs.diff.tar.gzip");
+          assert.equal(
+            docker.layers[0].digest,
+            raw.layers[0].digest,
+            "the same layer compresses to the same blob",
+          );
+          assert.deepEqual(
+            proxy.seen.filter((s) => /^(POST|PATCH|PUT) .*\/blobs\//.test(s)),
+            [],
+            "no blob is sent again",
+          );
+
+          // and it pulls back into an empty store and runs
+          await withStore(async (other) => {
+            await skiffOk(other, ["pull", "-q", `${registry.host}/test/bb:docker`], { env });
+            assert.equal(
+              await skiffOk(other, ["run", "--rm", `${registry.host}/test/bb:docker`, "echo", "round trip"]),
+              "round trip\n",
+            );
+          }, { empty: true });
+        } finally {
+          await proxy.stop();
+          await Deno.remove(dir, { recursive: true });
+        }
+      });
+    });
+  });
+});
