@@ -86,7 +86,13 @@ export function isForeign(d: RemoteDescriptor): boolean {
 /** A manifest's kind, from its Content-Type or its own mediaType. */
 export function manifestKind(
   contentType: string | null,
-  body: { mediaType?: unknown; schemaVersion?: unknown; manifests?: unknown; [key: string]: unknown },
+  body: {
+    mediaType?: unknown;
+    schemaVersion?: unknown;
+    manifests?: unknown;
+    config?: unknown;
+    layers?: unknown;
+  },
 ): "index" | "image" | "schema1" | null {
   const type = (typeof body.mediaType === "string" ? body.mediaType : "") ||
     (contentType ?? "").split(";")[0].trim();

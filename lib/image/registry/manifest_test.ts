@@ -61,7 +61,7 @@ Deno.test("manifest kinds from their media type or shape; schema 1 is told apart
   assert.equal(manifestKind("application/vnd.docker.distribution.manifest.list.v2+json", {}), "index");
   assert.equal(manifestKind(null, { schemaVersion: 2, manifests: [] }), "index");
   assert.equal(manifestKind("application/json", { schemaVersion: 2, config: {}, layers: [] }), "image");
-  assert.equal(manifestKind("text/html", { hello: 1 }), null);
+  assert.equal(manifestKind("text/html", { hello: 1 } as Record<string, unknown>), null);
   assert.equal(layerCompression("application/vnd.docker.image.rootfs.diff.tar.gzip"), "gzip");
   assert.equal(layerCompression("application/vnd.oci.image.layer.v1.tar+zstd"), "zstd");
   assert.equal(layerCompression("application/vnd.oci.image.layer.v1.tar"), "none");
