@@ -38,10 +38,17 @@ export async function sh(script: string, ...args: string[]): Promise<string> {
  * Starts docker-registry on a free port of 127.0.0.1, storing in a
  * temporary directory; with `htpasswd`, Basic auth for those users.
  */
-export async function startRegistry(opts: { users?: Record<string, string> } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  opts: { users?: Record<string, string>; token?: TokenServer } = {},
+): Promise<TestRegistry> {
   const dir = await Deno.makeTempDir({ prefix: "skiff-registry-" });
   const port = freePort();
   let auth = "";
+  if (opts.token) {
+    auth =
+      `auth:\n  token:\n    realm: http://${opts.token.host}/token\n    service: ${opts.token.service}\n` +
+      `    issuer: ${opts.token.issuer}\n    rootcertbundle: ${opts.token.certFile}\n`;
+  }
   if (opts.users) {
     for (const [user, password] of Object.entries(opts.users)) {
       await sh(
@@ -234,4 +241,89 @@ rm /tmp/skiff-inodes.$$
 `,
     root,
   );
+}
+
+/** A token server for docker-registry's token auth. */
+export interface TokenServer {
+  host: string;
+  service: string;
+  issuer: string;
+  /** The PEM certificate the registry trusts (its rootcertbundle). */
+  certFile: string;
+  /** "service scope user" of each token asked for. */
+  seen: string[];
+  stop(): Promise<void>;
+}
+
+function b64url(data: Uint8Array | string): string {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/**
+ * Starts a token server: ES256 JWTs whose x5c header carries a
+ * self-signed certificate (made here by openssl, written to `dir`), `aud`
+ * a string equal to the service. Anyone may pull; `users` may also push.
+ */
+export async function startTokenServer(dir: string, users: Record<string, string>): Promise<TokenServer> {
+  await sh(
+    `cd "$1" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem -out cert.pem -days 2 -subj /CN=skiff-token 2>/dev/null
+openssl x509 -in cert.pem -outform DER -out cert.der`,
+    dir,
+  );
+  const pem = await Deno.readTextFile(`${dir}/key.pem`);
+  const der = Uint8Array.from(atob(pem.replace(/-----[^-]+-----|\s/g, "")), (c) => c.charCodeAt(0));
+  const key = await crypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, [
+    "sign",
+  ]);
+  const x5c = btoa(String.fromCharCode(...await Deno.readFile(`${dir}/cert.der`)));
+  const server: TokenServer = {
+    host: "",
+    service: "skiff-test-registry",
+    issuer: "skiff-test-issuer",
+    certFile: `${dir}/cert.pem`,
+    seen: [],
+    stop: () => Promise.resolve(),
+  };
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const service = url.searchParams.get("service") ?? "";
+    const scopes = url.searchParams.getAll("scope");
+    let user = "";
+    const auth = req.headers.get("Authorization");
+    if (auth?.startsWith("Basic ")) {
+      const [name, ...rest] = atob(auth.slice(6)).split(":");
+      if (users[name] !== rest.join(":")) return new Response("bad credentials", { status: 401 });
+      user = name;
+    }
+    server.seen.push(`${service} ${scopes.join(" ")} ${user || "-"}`);
+    const access = scopes.map((scope) => {
+      const [type, name, actions] = scope.split(":");
+      const wanted = (actions ?? "").split(",");
+      return { type, name, actions: wanted.filter((a) => a === "pull" || user !== "") };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const header = b64url(JSON.stringify({ typ: "JWT", alg: "ES256", x5c: [x5c] }));
+    const claims = b64url(JSON.stringify({
+      iss: server.issuer,
+      sub: user,
+      aud: service,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: crypto.randomUUID(),
+      access,
+    }));
+    const signature = new Uint8Array(
+      await crypto.subtle.sign(
+        { name: "ECDSA", hash: "SHA-256" },
+        key,
+        new TextEncoder().encode(`${header}.${claims}`),
+      ),
+    );
+    return Response.json({ token: `${header}.${claims}.${b64url(signature)}`, expires_in: 300 });
+  });
+  server.host = `127.0.0.1:${http.addr.port}`;
+  server.stop = () => http.shutdown();
+  return server;
 }

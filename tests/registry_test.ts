@@ -10,7 +10,15 @@
 
 import assert from "node:assert/strict";
 import { entries, ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
-import { sh, startProxy, startRegistry, type TestRegistry, treeListing, umociImage } from "./_registry.ts";
+import {
+  sh,
+  startProxy,
+  startRegistry,
+  startTokenServer,
+  type TestRegistry,
+  treeListing,
+  umociImage,
+} from "./_registry.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -536,5 +544,44 @@ test("push sends OCI by default and docker v2s2 with --format docker, readable b
         }
       });
     });
+  });
+});
+
+test("token auth: push refused anonymously and allowed after login with an ES256 x5c token; anonymous pull", async () => {
+  await withClientFiles(async (env, clientDir) => {
+    const tokens = await startTokenServer(clientDir, { carol: "pw" });
+    try {
+      await withRegistry(async (registry) => {
+        await withStore(async (store) => {
+          const name = `${registry.host}/test/tok:1`;
+          await skiffOk(store, ["tag", "busybox", name]);
+          const anonymous = await skiff(store, ["push", name], { env });
+          assert.equal(anonymous.code, 125);
+          assert.match(
+            anonymous.stderr,
+            new RegExp(`authentication required; run skiff login ${registry.host}\\n$`),
+          );
+
+          const wrong = await skiff(store, ["login", "-u", "carol", "-p", "nope", registry.host], { env });
+          assert.equal(wrong.code, 125, wrong.stderr);
+          await skiffOk(store, ["login", "-u", "carol", "-p", "pw", registry.host], { env });
+          await skiffOk(store, ["push", "-q", name], { env });
+          assert.ok(
+            tokens.seen.includes(`${tokens.service} repository:test/tok:pull,push carol`),
+            tokens.seen.join("\n"),
+          );
+          await skiffOk(store, ["logout", registry.host], { env });
+
+          await withStore(async (other) => {
+            tokens.seen.length = 0;
+            await skiffOk(other, ["pull", "-q", name], { env });
+            assert.deepEqual([...new Set(tokens.seen)], [`${tokens.service} repository:test/tok:pull -`]);
+            assert.equal(await skiffOk(other, ["run", "--rm", name, "echo", "via token"]), "via token\n");
+          }, { empty: true });
+        });
+      }, { token: tokens });
+    } finally {
+      await tokens.stop();
+    }
   });
 });
