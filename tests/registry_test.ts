@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { entries, ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
 import {
+  freePort,
   sh,
   startProxy,
   startRegistry,
@@ -358,7 +359,7 @@ test("bad names and unreachable registries are one-line errors that leave nothin
       const bad = await skiff(store, ["pull", "Bad/Name"], { env });
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /^skiff: Invalid image reference "Bad\/Name": .*\n$/);
-      const port = (await import("./_registry.ts")).freePort();
+      const port = freePort();
       const down = await skiff(store, ["pull", `127.0.0.1:${port}/a:1`], { env });
       assert.equal(down.code, 125);
       assert.match(
@@ -583,5 +584,43 @@ test("token auth: push refused anonymously and allowed after login with an ES256
     } finally {
       await tokens.stop();
     }
+  });
+});
+
+test("registries.conf: a short name is tried at each search registry in order, and an alias names one image", async () => {
+  await withClientFiles(async (env, clientDir) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          const dead = `127.0.0.1:${freePort()}`;
+          await Deno.writeTextFile(
+            `${clientDir}/registries.conf`,
+            `unqualified-search-registries = ["${dead}", "${registry.host}"]\n[aliases]\n"mine" = "${registry.host}/test/docker"\n`,
+          );
+          const run = await skiff(store, ["run", "--rm", "test/oci:1", "cat", "/data/keep/new"], { env });
+          assert.equal(run.code, 0, run.stderr);
+          assert.equal(run.stdout, "added\n");
+          assert.match(await skiffOk(store, ["images"]), new RegExp(`${registry.host}/test/oci\\s+1`));
+          const again = await skiff(store, ["run", "--rm", "test/oci:1", "true"], { env });
+          assert.equal(again.stderr, "", "the short name finds what it pulled");
+
+          await skiffOk(store, ["pull", "-q", "mine:1"], { env });
+          assert.match(await skiffOk(store, ["images"]), new RegExp(`${registry.host}/test/docker\\s+1`));
+
+          const none = await skiff(store, ["pull", "test/absent:1"], { env });
+          assert.equal(none.code, 125);
+          assert.match(
+            none.stderr,
+            new RegExp(
+              `Cannot reach registry "${dead}".*; .*"test/absent:1" is not in registry "${registry.host}"\\n$`,
+            ),
+          );
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
   });
 });

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { NotFoundError, UsageError } from "../../errors.ts";
+import { describeError, NotFoundError, UsageError } from "../../errors.ts";
 import { exists, readJson, sha256Hex, type Store } from "../../store/store.ts";
 import { type Image, type ImageConfig, storeImage } from "../images.ts";
 import { extractLayer, type Layer } from "../layers.ts";
@@ -77,23 +77,20 @@ export async function pullImage(store: Store, name: string, opts: PullOptions = 
   }
   const conf = loadRegistriesConf();
   const tries = candidates(name, conf);
-  const failures: string[] = [];
-  for (const [i, candidate] of tries.entries()) {
+  const failures: Error[] = [];
+  for (const candidate of tries) {
     try {
       return await pullFrom(store, candidate, platform, opts);
     } catch (e) {
-      // A name that is not at one search registry may be at the next
-      if (e instanceof NotFoundError && i < tries.length - 1) {
-        failures.push(e.message);
-        continue;
-      }
-      if (failures.length > 0 && e instanceof NotFoundError) {
-        throw new NotFoundError(`${[...failures, e.message].join("; ")}`);
-      }
-      throw e;
+      // the name may be at the next search registry, as podman tries them all
+      if (e instanceof UsageError || tries.length === 1) throw e;
+      failures.push(e as Error);
     }
   }
-  throw new NotFoundError(`Cannot pull "${name}": no registry to try`);
+  if (failures.every((e) => e instanceof NotFoundError)) {
+    throw new NotFoundError(failures.map((e) => describeError(e)).join("; "));
+  }
+  throw new Error(failures.map((e) => describeError(e)).join("; "));
 }
 
 async function pullFrom(
