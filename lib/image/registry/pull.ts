@@ -87,10 +87,8 @@ export async function pullImage(store: Store, name: string, opts: PullOptions = 
       failures.push(e as Error);
     }
   }
-  if (failures.every((e) => e instanceof NotFoundError)) {
-    throw new NotFoundError(failures.map((e) => describeError(e)).join("; "));
-  }
-  throw new Error(failures.map((e) => describeError(e)).join("; "));
+  const message = failures.map((e) => describeError(e)).join("; ");
+  throw failures.every((e) => e instanceof NotFoundError) ? new NotFoundError(message) : new Error(message);
 }
 
 async function pullFrom(
