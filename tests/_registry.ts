@@ -124,6 +124,8 @@ export interface Faults {
   corrupt?: boolean;
   /** Send only this many bytes of blob bodies, then end. */
   cutAfter?: number;
+  /** Send this many bytes of blob bodies, then nothing until the proxy stops. */
+  stallAfter?: number;
 }
 
 /** A proxy in front of a registry that injects faults and records requests. */
@@ -138,6 +140,8 @@ export interface FaultProxy {
 /** Starts a fault-injecting HTTP proxy to `upstream` (host:port). */
 export function startProxy(upstream: string): FaultProxy {
   const proxy: FaultProxy = { host: "", faults: {}, seen: [], stop: () => Promise.resolve() };
+  let release = () => {};
+  const stopping = new Promise<void>((r) => release = r);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const url = new URL(req.url);
     const range = req.headers.get("Range");
@@ -155,7 +159,8 @@ export function startProxy(upstream: string): FaultProxy {
       body: req.body,
       redirect: "manual",
     });
-    if (!isBlob || !(res.ok) || (!proxy.faults.corrupt && proxy.faults.cutAfter === undefined)) {
+    const { corrupt, cutAfter, stallAfter } = proxy.faults;
+    if (!isBlob || !res.ok || (!corrupt && cutAfter === undefined && stallAfter === undefined)) {
       return new Response(res.body, { status: res.status, headers: res.headers });
     }
     const body = new Uint8Array(await res.arrayBuffer());
@@ -165,11 +170,24 @@ export function startProxy(upstream: string): FaultProxy {
       body[Math.floor(body.length / 2)] ^= 0xff;
       return new Response(body, { status: res.status, headers: out });
     }
-    const cut = body.subarray(0, Math.min(proxy.faults.cutAfter!, body.length));
+    if (stallAfter !== undefined && body.length > stallAfter) {
+      const stream = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(body.slice(0, stallAfter));
+          await stopping;
+          controller.close();
+        },
+      });
+      return new Response(stream, { status: res.status, headers: out });
+    }
+    const cut = body.subarray(0, Math.min(cutAfter ?? body.length, body.length));
     return new Response(cut, { status: res.status, headers: out });
   });
   proxy.host = `127.0.0.1:${server.addr.port}`;
-  proxy.stop = () => server.shutdown();
+  proxy.stop = () => {
+    release();
+    return server.shutdown();
+  };
   return proxy;
 }
 

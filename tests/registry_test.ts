@@ -9,7 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { entries, ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import { childrenOf } from "../lib/host/proc.ts";
 import {
   freePort,
   sh,
@@ -618,6 +619,104 @@ test("registries.conf: a short name is tried at each search registry in order, a
             ),
           );
         } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("a pull killed with SIGKILL leaves no layer or image, and the next pull resumes", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        let child: Deno.ChildProcess | undefined;
+        try {
+          await fill(dir, registry.host);
+          proxy.faults.stallAfter = 2000;
+          const name = `${proxy.host}/test/oci:1`;
+          child = new Deno.Command(Deno.execPath(), {
+            args: skiffArgv(store, ["pull", "-q", name]),
+            env,
+            stdout: "null",
+            stderr: "null",
+          }).spawn();
+          const partialBytes = () =>
+            entries(`${store}/downloads`).filter((e) => e.endsWith(".partial"))
+              .map((e) => Deno.statSync(`${store}/downloads/${e}`).size).reduce((a, b) => a + b, 0);
+          await waitFor(() => partialBytes() > 0);
+          const pid = childrenOf(child.pid)[0];
+          assert.ok(pid !== undefined, "skiff runs under deno task");
+          Deno.kill(pid, "SIGKILL");
+          await child.status;
+          child = undefined;
+          assert.deepEqual(entries(`${store}/layers`), [], "no layer is left");
+          assert.equal((await skiffOk(store, ["images", "-q"])).trim(), "");
+
+          proxy.faults = {};
+          proxy.seen.length = 0;
+          await skiffOk(store, ["pull", "-q", name], { env });
+          assert.ok(proxy.seen.some((s) => /\/blobs\/.* bytes=\d+-$/.test(s)), proxy.seen.join("\n"));
+          assert.deepEqual(entries(`${store}/downloads`), []);
+        } finally {
+          if (child) {
+            for (const pid of childrenOf(child.pid)) Deno.kill(pid, "SIGKILL");
+            await child.status;
+          }
+          await proxy.stop();
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("two pulls of the same image at once both succeed and store it once", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          const name = `${registry.host}/test/oci:1`;
+          const [a, b] = await Promise.all([
+            skiff(store, ["pull", "-q", name], { env }),
+            skiff(store, ["pull", "-q", name], { env }),
+          ]);
+          assert.equal(a.code, 0, a.stderr);
+          assert.equal(b.code, 0, b.stderr);
+          assert.equal(a.stdout, b.stdout);
+          assert.equal(entries(`${store}/layers`).length, 3);
+          assert.equal((await skiffOk(store, ["images", "-q"])).trim().split("\n").length, 1);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});
+
+test("a partial download that has every byte is checked and used without a request", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          const manifest = JSON.parse(
+            await sh(`skopeo inspect --raw --tls-verify=false docker://$1/test/oci:1`, registry.host),
+          );
+          const hex = manifest.layers[0].digest.slice(7);
+          await Deno.mkdir(`${store}/downloads`, { recursive: true });
+          await Deno.copyFile(`${dir}/layout/blobs/sha256/${hex}`, `${store}/downloads/${hex}.partial`);
+          await skiffOk(store, ["pull", "-q", `${proxy.host}/test/oci:1`], { env });
+          assert.deepEqual(proxy.seen.filter((s) => s.includes(hex)), [], "no request for the whole partial");
+          assert.equal(entries(`${store}/layers`).length, 3);
+        } finally {
+          await proxy.stop();
           await Deno.remove(dir, { recursive: true });
         }
       }, { empty: true });

@@ -174,16 +174,25 @@ export async function downloadBlob(
     await file.truncate(0);
     have = 0;
   }
-  const headers: HeadersInit = have > 0 ? { Range: `bytes=${have}-` } : {};
-  const res = await fetchBlob(client, d, opts, headers);
-  let resumed = false;
-  if (res.status === 206) {
+  // a partial with every byte (killed before its rename) needs no request
+  let res: Response | null = null;
+  if (have < d.size) {
+    res = await fetchBlob(client, d, opts, have > 0 ? { Range: `bytes=${have}-` } : {});
+    if (res.status === 416) {
+      await res.body?.cancel();
+      have = 0;
+      res = await fetchBlob(client, d, opts, {});
+    }
+  }
+  let resumed = have > 0 && res === null;
+  if (res?.status === 206) {
     const range = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers.get("Content-Range") ?? "");
     if (range && Number(range[1]) === have) resumed = true;
   }
   if (!resumed) {
     await file.truncate(0);
     have = 0;
+    if (res === null) res = await fetchBlob(client, d, opts, {});
   }
   const digest = createHash("sha256");
   const decoder = decoderFor(compression, opts.label);
@@ -210,7 +219,7 @@ export async function downloadBlob(
     }
     await file.seek(0, Deno.SeekMode.End);
     try {
-      for await (const chunk of res.body!) {
+      for await (const chunk of res?.body ?? []) {
         await feed(chunk);
         await writeAll(file, chunk);
         opts.onProgress?.(bytes);
@@ -228,7 +237,7 @@ export async function downloadBlob(
     return { path: whole, diffId };
   } catch (e) {
     decoder?.abort();
-    await res.body?.cancel().catch(() => {});
+    await res?.body?.cancel().catch(() => {});
     // a cut-off download is kept to resume; anything wrong with the bytes is not
     if (!(e instanceof CutOffError)) await Deno.remove(partial).catch(() => {});
     throw e;
@@ -271,7 +280,7 @@ async function fetchBlob(
   } else {
     res = await client.fetch(`/v2/${opts.repository}/blobs/${d.digest}`, { headers, scope: opts.scope });
   }
-  if (res.status !== 200 && res.status !== 206) {
+  if (res.status !== 200 && res.status !== 206 && res.status !== 416) {
     await res.body?.cancel();
     throw new Error(`${opts.label}: the registry answered ${res.status} ${res.statusText}`.trimEnd());
   }
