@@ -723,3 +723,39 @@ test("a partial download that has every byte is checked and used without a reque
     });
   });
 });
+
+test("run --pull never uses only the store, --pull always asks the registry each time", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          const name = `${registry.host}/test/oci:1`;
+          const never = await skiff(store, ["run", "--rm", "--pull", "never", name, "true"], { env });
+          assert.equal(never.code, 125);
+          assert.equal(
+            never.stderr,
+            `skiff: Unable to find image "${name}" in the store, and --pull is never\n`,
+          );
+          assert.deepEqual(entries(`${store}/layers`), []);
+          const bad = await skiff(store, ["run", "--rm", "--pull", "sometimes", name, "true"], { env });
+          assert.equal(bad.code, 125);
+          assert.equal(bad.stderr, `skiff: Invalid --pull "sometimes": use missing, always or never\n`);
+
+          await skiffOk(store, ["pull", "-q", name], { env });
+          assert.equal(
+            await skiffOk(store, ["run", "--rm", "--pull", "never", name, "cat", "/data/keep/new"], { env }),
+            "added\n",
+          );
+          const always = await skiff(store, ["run", "--rm", "--pull", "always", name, "true"], { env });
+          assert.equal(always.code, 0, always.stderr);
+          assert.match(always.stderr, /^Pulling /);
+          assert.equal(always.stderr.match(/already exists/g)?.length, 3, "and fetches no layer it has");
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});

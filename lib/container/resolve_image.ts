@@ -6,8 +6,12 @@
  * @module
  */
 
+import { NotFoundError, UsageError } from "../errors.ts";
 import { findImage, type Image, importFile, normalizeRef, tarballName } from "../image/images.ts";
 import type { Store } from "../store/store.ts";
+
+/** `run --pull`: pull when the image is missing (the default, as podman), always, or never. */
+export type PullPolicy = "missing" | "always" | "never";
 
 /**
  * Resolves what the user named to an image: a stored image, the busybox
@@ -16,19 +20,28 @@ import type { Store } from "../store/store.ts";
  * a registry. The registry code (and its `node:` modules) is loaded only
  * when a pull is needed.
  *
- * @throws {NotFoundError} when no registry has it
+ * @throws {UsageError} for a policy other than missing, always or never
+ * @throws {NotFoundError} when no registry has it, or `never` and it is not stored
  */
-export async function resolveImage(store: Store, ref: string): Promise<Image> {
-  if (looksLikePath(ref)) return await importFile(store, ref, tarballName(ref));
-  const found = ref.includes("@") ? null : await findImage(store, ref);
-  if (found) return found;
-  if (!ref.includes("@") && normalizeRef(ref) === "busybox:latest") {
-    const { buildBusyboxImage } = await import("../../images/busybox.ts");
-    return await buildBusyboxImage(store);
+export async function resolveImage(store: Store, ref: string, pull: PullPolicy = "missing"): Promise<Image> {
+  if (!["missing", "always", "never"].includes(pull)) {
+    throw new UsageError(`Invalid --pull "${pull}": use missing, always or never`);
   }
-  const { findPulled } = await import("../image/registry/local.ts");
-  const pulled = await findPulled(store, ref);
-  if (pulled) return pulled;
+  if (looksLikePath(ref)) return await importFile(store, ref, tarballName(ref));
+  if (pull !== "always") {
+    const found = ref.includes("@") ? null : await findImage(store, ref);
+    if (found) return found;
+    if (!ref.includes("@") && normalizeRef(ref) === "busybox:latest") {
+      const { buildBusyboxImage } = await import("../../images/busybox.ts");
+      return await buildBusyboxImage(store);
+    }
+    const { findPulled } = await import("../image/registry/local.ts");
+    const pulled = await findPulled(store, ref);
+    if (pulled) return pulled;
+    if (pull === "never") {
+      throw new NotFoundError(`Unable to find image "${ref}" in the store, and --pull is never`);
+    }
+  }
   const { pullImage } = await import("../image/registry/pull.ts");
   return await pullImage(store, ref);
 }
