@@ -39,12 +39,15 @@ function hex(hash: Hash): string {
   return hash.digest("hex");
 }
 
-function gzipDecoder(label: string): Decoder {
+function gzipDecoder(label: string, sink: Deno.FsFile | null): Decoder {
   const gunzip = createGunzip();
   const out = createHash("sha256");
   let failed: Error | null = null;
   const done = new Promise<void>((resolve, reject) => {
-    gunzip.on("data", (c: Uint8Array) => out.update(c));
+    gunzip.on("data", (c: Uint8Array) => {
+      out.update(c);
+      if (sink) writeAllSync(sink, c);
+    });
     gunzip.on("end", () => resolve());
     gunzip.on("error", (e: Error) => {
       failed = new Error(`${label} is not valid gzip`, { cause: e });
@@ -72,7 +75,7 @@ function gzipDecoder(label: string): Decoder {
   };
 }
 
-function zstdDecoder(label: string): Decoder {
+function zstdDecoder(label: string, sink: Deno.FsFile | null): Decoder {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("zstd", { args: ["-dcq"], stdin: "piped", stdout: "piped", stderr: "piped" })
@@ -85,7 +88,10 @@ function zstdDecoder(label: string): Decoder {
   }
   const out = createHash("sha256");
   const reading = (async () => {
-    for await (const chunk of child.stdout) out.update(chunk);
+    for await (const chunk of child.stdout) {
+      out.update(chunk);
+      if (sink) await writeAll(sink, chunk);
+    }
   })();
   const writer = child.stdin.getWriter();
   return {
@@ -126,15 +132,23 @@ function plainDecoder(): Decoder {
   };
 }
 
-function decoderFor(compression: Compression | "config", label: string): Decoder | null {
-  if (compression === "gzip") return gzipDecoder(label);
-  if (compression === "zstd") return zstdDecoder(label);
+function decoderFor(
+  compression: Compression | "config",
+  label: string,
+  sink: Deno.FsFile | null,
+): Decoder | null {
+  if (compression === "gzip") return gzipDecoder(label, sink);
+  if (compression === "zstd") return zstdDecoder(label, sink);
   if (compression === "none") return plainDecoder();
   return null;
 }
 
 async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
   for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
+}
+
+function writeAllSync(file: Deno.FsFile, chunk: Uint8Array): void {
+  for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
 }
 
 /** Options of {@link downloadBlob}. */
@@ -147,6 +161,11 @@ export interface DownloadOptions {
   label: string;
   /** Bytes so far, for progress. */
   onProgress?: (bytes: number) => void;
+  /**
+   * Also write the uncompressed tar here (a gzip or zstd layer), so that
+   * unpacking it need not decompress it again.
+   */
+  tarOut?: string;
 }
 
 /**
@@ -195,7 +214,10 @@ export async function downloadBlob(
     if (res === null) res = await fetchBlob(client, d, opts, {});
   }
   const digest = createHash("sha256");
-  const decoder = decoderFor(compression, opts.label);
+  using sink = opts.tarOut !== undefined && compression !== "none" && compression !== "config"
+    ? await Deno.open(opts.tarOut, { write: true, create: true, truncate: true, mode: 0o600 })
+    : null;
+  const decoder = decoderFor(compression, opts.label, sink);
   let ok = false;
   try {
     let bytes = 0;

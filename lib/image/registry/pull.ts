@@ -186,64 +186,93 @@ async function pullWith(
   Deno.mkdirSync(downloads, { recursive: true, mode: 0o700 });
   const layers: Layer[] = new Array(manifest.layers.length);
   const added: string[] = [];
-  const queue = [...manifest.layers.keys()];
-  // Layers download in parallel but unpack one at a time: extractLayer
-  // takes the store's flock synchronously, and a second taker in the same
-  // process would block the event loop the first one needs to finish.
-  let unpacking: Promise<unknown> = Promise.resolve();
-  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = unpacking.then(fn);
-    unpacking = next.catch(() => {});
-    return next;
+  const hexOf = (i: number) => manifest.layers[i].digest.slice("sha256:".length);
+  const labelOf = (i: number) => `layer ${i + 1} (${manifest.layers[i].digest})`;
+  const present = (i: number) => {
+    const diffId = diffIds[i].slice("sha256:".length);
+    if (!layerPresent(store, diffId)) return false;
+    layers[i] = { diffId, size: layerSize(store, diffId) };
+    return true;
   };
+  /** The checked, uncompressed tar of layer i in the download area: `HEX.tar`, or `HEX` for a plain one. */
+  const readyTar = (i: number) =>
+    layerCompression(manifest.layers[i].mediaType) === "none"
+      ? `${downloads}/${hexOf(i)}`
+      : `${downloads}/${hexOf(i)}.tar`;
+  const download = async (i: number) => {
+    const d = manifest.layers[i];
+    log(`Copying blob ${hexOf(i).slice(0, 12)} (${d.size} bytes)`);
+    const compression = layerCompression(d.mediaType)!;
+    // the uncompressed tar is written on the way, so unpacking need not gunzip again
+    const tarOut = `${downloads}/${hexOf(i)}.tar.partial`;
+    try {
+      const got = await downloadBlob(client, d, compression, downloads, {
+        scope,
+        repository,
+        label: labelOf(i),
+        tarOut,
+      });
+      if (got.diffId !== diffIds[i].slice("sha256:".length)) {
+        await Deno.remove(got.path).catch(() => {});
+        throw new Error(
+          `${labelOf(i)} does not match its diff id ${diffIds[i]}: it unpacks to sha256:${got.diffId}`,
+        );
+      }
+      if (compression !== "none") {
+        await Deno.rename(tarOut, readyTar(i));
+        await Deno.remove(got.path);
+      }
+    } finally {
+      await Deno.remove(tarOut).catch(() => {});
+    }
+  };
+  // One process per blob at a time (a lock file per digest): a second pull
+  // of the same image waits, then finds the download or the layer made.
+  const lockOf = (i: number) => lockFile(`${downloads}/${hexOf(i)}.lock`);
+  const unlock = async (i: number, lock: Deno.FsFile) => {
+    await Deno.remove(`${downloads}/${hexOf(i)}.lock`).catch(() => {});
+    lock.close();
+  };
+  // First every missing layer is downloaded and checked, three at a time;
+  // only then are they unpacked, one by one (extractLayer takes the
+  // store's flock synchronously: a second taker in this process would
+  // block the event loop the first needs). A pull killed while
+  // downloading leaves no layer, only partial blobs to resume.
+  const queue = [...manifest.layers.keys()];
   const worker = async () => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-      const d = manifest.layers[i];
-      const diffId = diffIds[i].slice("sha256:".length);
-      const short = d.digest.slice(7, 19);
-      const layerLabel = `layer ${i + 1} (${d.digest})`;
-      // One process per blob at a time: a second pull of the same image waits, then finds the layer made
-      using _lock = await lockFile(`${downloads}/${d.digest.slice(7)}.lock`);
+      const lock = await lockOf(i);
       try {
-        if (layerPresent(store, diffId)) {
-          log(`Copying blob ${short} skipped: already exists`);
-          layers[i] = { diffId, size: layerSize(store, diffId) };
-          continue;
-        }
-        log(`Copying blob ${short} (${d.size} bytes)`);
-        const compression = layerCompression(d.mediaType)!;
-        const got = await downloadBlob(client, d, compression, downloads, {
-          scope,
-          repository,
-          label: layerLabel,
-        });
-        if (got.diffId !== diffId) {
-          await Deno.remove(got.path).catch(() => {});
-          throw new Error(
-            `${layerLabel} does not match its diff id ${diffIds[i]}: it unpacks to sha256:${got.diffId}`,
-          );
-        }
-        let tar = got.path;
-        if (compression === "zstd") {
-          tar = `${got.path}.tar`;
-          await unzstd(got.path, tar, layerLabel);
-        }
-        const layer = await oneAtATime(() => extractLayer(store, tar, layerLabel, { move: true }));
-        if (layer.diffId !== diffId) {
-          throw new Error(`${layerLabel} unpacked to ${layer.diffId}, not ${diffId}`);
-        }
-        added.push(diffId);
-        layers[i] = layer;
+        if (present(i)) log(`Copying blob ${hexOf(i).slice(0, 12)} skipped: already exists`);
+        else if (!exists(readyTar(i))) await download(i);
       } finally {
-        await Deno.remove(`${downloads}/${d.digest.slice(7)}.lock`).catch(() => {});
+        await unlock(i, lock);
       }
     }
   };
   try {
-    const workers = Array.from({ length: Math.min(PARALLEL, queue.length) }, worker);
-    const results = await Promise.allSettled(workers);
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.min(PARALLEL, queue.length) }, worker),
+    );
     const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
+    for (const i of manifest.layers.keys()) {
+      if (layers[i] !== undefined) continue;
+      const lock = await lockOf(i);
+      try {
+        if (present(i)) continue; // another pull unpacked it meanwhile
+        if (!exists(readyTar(i))) await download(i);
+        const diffId = diffIds[i].slice("sha256:".length);
+        const layer = await extractLayer(store, readyTar(i), labelOf(i), { move: true });
+        if (layer.diffId !== diffId) {
+          throw new Error(`${labelOf(i)} unpacked to ${layer.diffId}, not ${diffId}`);
+        }
+        added.push(diffId);
+        layers[i] = layer;
+      } finally {
+        await unlock(i, lock);
+      }
+    }
     log(`Writing manifest to image destination`);
     const image = await storeImage(store, storeKey(ref), config, layers, configText);
     return image;
@@ -316,18 +345,6 @@ async function removeUnused(store: Store, diffIds: string[]): Promise<void> {
       }
     }
   });
-}
-
-async function unzstd(from: string, to: string, label: string): Promise<void> {
-  try {
-    const out = await new Deno.Command("zstd", { args: ["-dcq", "-o", to, "--", from], stderr: "piped" })
-      .output();
-    if (!out.success) {
-      throw new Error(`${label}: zstd failed: ${new TextDecoder().decode(out.stderr).trim().split("\n")[0]}`);
-    }
-  } finally {
-    await Deno.remove(from).catch(() => {});
-  }
 }
 
 /** Reads a response body, refusing more than `max` bytes. */
