@@ -126,6 +126,8 @@ export interface Faults {
   cutAfter?: number;
   /** Send this many bytes of blob bodies, then nothing until the proxy stops. */
   stallAfter?: number;
+  /** Answer manifest GETs with this instead of the registry's manifest. */
+  manifest?: { body: string; contentType: string };
 }
 
 /** A proxy in front of a registry that injects faults and records requests. */
@@ -147,6 +149,10 @@ export function startProxy(upstream: string): FaultProxy {
     const range = req.headers.get("Range");
     proxy.seen.push(`${req.method} ${url.pathname}${range ? ` ${range}` : ""}`);
     const isBlob = req.method === "GET" && url.pathname.includes("/blobs/sha256:");
+    if (proxy.faults.manifest && req.method === "GET" && url.pathname.includes("/manifests/")) {
+      const { body, contentType } = proxy.faults.manifest;
+      return new Response(body, { headers: { "Content-Type": contentType } });
+    }
     if (isBlob && (proxy.faults.tooMany ?? 0) > 0) {
       proxy.faults.tooMany!--;
       return new Response("slow down", { status: 429, headers: { "Retry-After": "1" } });

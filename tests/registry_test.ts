@@ -759,3 +759,74 @@ test("run --pull never uses only the store, --pull always asks the registry each
     });
   });
 });
+
+test("a schema 1 manifest, an oversized one and one that fails its digest are refused, leaving nothing", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      try {
+        await withStore(async (store) => {
+          const name = `${proxy.host}/test/bad:1`;
+          proxy.faults.manifest = {
+            body: JSON.stringify({ schemaVersion: 1, name: "test/bad", tag: "1", fsLayers: [] }),
+            contentType: "application/vnd.docker.distribution.manifest.v1+prettyjws",
+          };
+          const schema1 = await skiff(store, ["pull", name], { env });
+          assert.equal(schema1.code, 125);
+          assert.match(
+            schema1.stderr,
+            /^skiff: Cannot pull ".*": "test\/bad:1" has a docker schema 1 manifest, which skiff does not pull/m,
+          );
+
+          proxy.faults.manifest = {
+            body: JSON.stringify({ schemaVersion: 2, padding: "x".repeat(5 << 20) }),
+            contentType: "application/vnd.oci.image.manifest.v1+json",
+          };
+          const big = await skiff(store, ["pull", name], { env });
+          assert.equal(big.code, 125);
+          assert.match(big.stderr, /the manifest is \d+ bytes, over the 4194304 bytes skiff accepts/);
+
+          proxy.faults.manifest = {
+            body: JSON.stringify({ schemaVersion: 2, config: {}, layers: [] }),
+            contentType: "application/vnd.oci.image.manifest.v1+json",
+          };
+          const pinned = `${proxy.host}/test/bad@sha256:${"0".repeat(64)}`;
+          const wrong = await skiff(store, ["pull", pinned], { env });
+          assert.equal(wrong.code, 125);
+          assert.match(
+            wrong.stderr,
+            new RegExp(`the manifest does not match its digest sha256:0{64}: got sha256:[0-9a-f]{64}\\n$`),
+          );
+          assert.deepEqual(entries(`${store}/layers`), []);
+          assert.deepEqual(entries(`${store}/blobs/sha256`), []);
+        }, { empty: true });
+      } finally {
+        await proxy.stop();
+      }
+    });
+  });
+});
+
+test("a partial download untouched for over a week is removed by the next pull", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          await Deno.mkdir(`${store}/downloads`, { recursive: true });
+          const old = `${store}/downloads/${"f".repeat(64)}.partial`;
+          const fresh = `${store}/downloads/${"e".repeat(64)}.partial`;
+          await Deno.writeTextFile(old, "stale");
+          await Deno.writeTextFile(fresh, "recent");
+          const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+          await Deno.utime(old, eightDaysAgo, eightDaysAgo);
+          await skiffOk(store, ["pull", "-q", `${registry.host}/test/oci:1`], { env });
+          assert.deepEqual(entries(`${store}/downloads`), [`${"e".repeat(64)}.partial`]);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});

@@ -37,6 +37,7 @@ import {
   type RemoteDescriptor,
   selectPlatform,
 } from "./manifest.ts";
+import { type Progress, stderrProgress } from "./progress.ts";
 import { formatReference, type Reference, storeKey } from "./reference.ts";
 
 /** How to pull. */
@@ -49,8 +50,8 @@ export interface PullOptions {
   authfile?: string;
   /** Print nothing. */
   quiet?: boolean;
-  /** Where progress goes (stderr by default). */
-  log?: (line: string) => void;
+  /** Where progress goes (stderr by default: see progress.ts). */
+  progress?: Progress;
 }
 
 /** How many layers download at once. */
@@ -99,7 +100,7 @@ async function pullFrom(
 ): Promise<Image> {
   const { ref } = candidate;
   const label = `Cannot pull "${formatReference(ref)}"`;
-  const log = opts.quiet ? () => {} : (opts.log ?? ((l: string) => console.error(l)));
+  const progress = opts.progress ?? stderrProgress(Boolean(opts.quiet));
   const credentials = findCredentials(authFiles(opts.authfile), ref.registry, ref.repository);
   const insecure = candidate.insecure || opts.tlsVerify === false;
   let lastError: unknown;
@@ -114,11 +115,11 @@ async function pullFrom(
       ),
     });
     try {
-      return await pullWith(store, client, ref, location.repository, platform, log);
+      return await pullWith(store, client, ref, location.repository, platform, progress);
     } catch (e) {
       lastError = e;
       if (location !== candidate.location) {
-        log(`Mirror ${location.registry}/${location.repository} failed: ${(e as Error).message}`);
+        progress.line(`Mirror ${location.registry}/${location.repository} failed: ${(e as Error).message}`);
       }
     }
   }
@@ -135,7 +136,7 @@ async function pullWith(
   ref: Reference,
   repository: string,
   platform: Platform,
-  log: (line: string) => void,
+  progress: Progress,
 ): Promise<Image> {
   const scope = `repository:${repository}:pull`;
   const tagOrDigest = ref.digest ?? ref.tag!;
@@ -158,7 +159,7 @@ async function pullWith(
     manifestJson = JSON.parse(body);
   }
   const manifest = checkManifest(manifestJson);
-  log(`Pulling ${formatReference(ref)} (${digest})`);
+  progress.line(`Pulling ${formatReference(ref)} (${digest})`);
 
   const configText = new TextDecoder().decode(await fetchSmall(client, repository, manifest.config, scope));
   let config: ImageConfig;
@@ -184,6 +185,7 @@ async function pullWith(
   await store.init();
   const downloads = downloadsDir(store);
   Deno.mkdirSync(downloads, { recursive: true, mode: 0o700 });
+  sweepDownloads(downloads);
   const layers: Layer[] = new Array(manifest.layers.length);
   const added: string[] = [];
   const hexOf = (i: number) => manifest.layers[i].digest.slice("sha256:".length);
@@ -201,7 +203,7 @@ async function pullWith(
       : `${downloads}/${hexOf(i)}.tar`;
   const download = async (i: number) => {
     const d = manifest.layers[i];
-    log(`Copying blob ${hexOf(i).slice(0, 12)} (${d.size} bytes)`);
+    progress.start(hexOf(i), `Copying blob ${hexOf(i).slice(0, 12)}`, d.size);
     const compression = layerCompression(d.mediaType)!;
     // the uncompressed tar is written on the way, so unpacking need not gunzip again
     const tarOut = `${downloads}/${hexOf(i)}.tar.partial`;
@@ -211,7 +213,9 @@ async function pullWith(
         repository,
         label: labelOf(i),
         tarOut,
+        onProgress: (bytes) => progress.update(hexOf(i), bytes),
       });
+      progress.done(hexOf(i));
       if (got.diffId !== diffIds[i].slice("sha256:".length)) {
         await Deno.remove(got.path).catch(() => {});
         throw new Error(
@@ -243,7 +247,7 @@ async function pullWith(
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
       const lock = await lockOf(i);
       try {
-        if (present(i)) log(`Copying blob ${hexOf(i).slice(0, 12)} skipped: already exists`);
+        if (present(i)) progress.skipped(`Copying blob ${hexOf(i).slice(0, 12)}`);
         else if (!exists(readyTar(i))) await download(i);
       } finally {
         await unlock(i, lock);
@@ -273,12 +277,26 @@ async function pullWith(
         await unlock(i, lock);
       }
     }
-    log(`Writing manifest to image destination`);
+    progress.line(`Writing manifest to image destination`);
     const image = await storeImage(store, storeKey(ref), config, layers, configText);
     return image;
   } catch (e) {
     await removeUnused(store, added);
     throw e;
+  }
+}
+
+/** Downloads untouched for this long are given up on. */
+const STALE_MS = 7 * 24 * 3600 * 1000;
+
+/** Removes partial and unused downloads older than a week (never gzip.json, push's memory). */
+function sweepDownloads(dir: string, now = Date.now()): void {
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.isFile || entry.name === "gzip.json") continue;
+    try {
+      const path = `${dir}/${entry.name}`;
+      if (now - (Deno.statSync(path).mtime?.getTime() ?? now) > STALE_MS) Deno.removeSync(path);
+    } catch { /* another pull took it */ }
   }
 }
 
@@ -381,7 +399,10 @@ async function fetchManifest(
     headers: { Accept: MANIFEST_ACCEPT },
     scope,
   });
-  await checkStatus(res, client, `${repository}:${tagOrDigest}`);
+  const what = tagOrDigest.startsWith("sha256:")
+    ? `${repository}@${tagOrDigest}`
+    : `${repository}:${tagOrDigest}`;
+  await checkStatus(res, client, what);
   const bytes = await readLimited(res, MAX_MANIFEST, "the manifest");
   const digest = `sha256:${await sha256Hex(bytes)}`;
   if (expectDigest !== undefined && digest !== expectDigest) {
@@ -398,15 +419,15 @@ async function fetchManifest(
   try {
     parsed = JSON.parse(body);
   } catch {
-    throw new Error(`the manifest of ${tagOrDigest} is not JSON`);
+    throw new Error(`the manifest of "${what}" is not JSON`);
   }
   const kind = manifestKind(res.headers.get("Content-Type"), parsed);
   if (kind === "schema1") {
     throw new UsageError(
-      `${tagOrDigest} has a docker schema 1 manifest, which skiff does not pull (deprecated since 2017): push it again with a current client`,
+      `"${what}" has a docker schema 1 manifest, which skiff does not pull (deprecated since 2017): push it again with a current client`,
     );
   }
-  if (kind === null) throw new Error(`the manifest of ${tagOrDigest} is of an unknown kind`);
+  if (kind === null) throw new Error(`the manifest of "${what}" is of an unknown kind`);
   return { body, digest };
 }
 
