@@ -344,7 +344,7 @@ test("run pulls a qualified image it does not have, and names a missing one", as
           assert.equal(missing.code, 125);
           assert.equal(
             missing.stderr,
-            `skiff: Cannot pull "${registry.host}/test/nothing:1": "test/nothing:1" is not in registry "${registry.host}"\n`,
+            `skiff: Unable to find image "${registry.host}/test/nothing:1" locally: Cannot pull "${registry.host}/test/nothing:1": "test/nothing:1" is not in registry "${registry.host}"\n`,
           );
         } finally {
           await Deno.remove(dir, { recursive: true });

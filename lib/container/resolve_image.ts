@@ -43,7 +43,13 @@ export async function resolveImage(store: Store, ref: string, pull: PullPolicy =
     }
   }
   const { pullImage } = await import("../image/registry/pull.ts");
-  return await pullImage(store, ref);
+  if (pull === "always") return await pullImage(store, ref);
+  try {
+    return await pullImage(store, ref);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new NotFoundError(`Unable to find image "${ref}" locally`, { cause: e });
+  }
 }
 
 function looksLikePath(ref: string): boolean {

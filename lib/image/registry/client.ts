@@ -229,5 +229,8 @@ export function retryAfter(value: string | null, now = Date.now()): number | nul
 function brief(e: unknown): Error {
   const message = (e as Error).message ?? String(e);
   const inner = (e as Error).cause as Error | undefined;
-  return new Error((inner?.message ?? message).replace(/ \(os error \d+\)/, "").split("\n")[0]);
+  // "error sending request for url (…): client error (Connect): dns error: …" -> "dns error: …"
+  const text = (inner?.message ?? message).split("\n")[0].replace(/ \(os error \d+\)/, "")
+    .replace(/^error sending request for url \([^)]*\): /, "").replace(/^client error \([A-Za-z]+\): /, "");
+  return new Error(text);
 }
