@@ -468,7 +468,7 @@ test("login checks credentials against a Basic-auth registry and keeps them 0600
   });
 });
 
-test("push sends OCI by default and docker v2s2 with --format docker, readable by skopeo; a second push only HEADs", async () => {
+test("push sends OCI by default and docker v2s2 with --format docker, read back by skopeo and podman; a second push only HEADs", async () => {
   await withClientFiles(async (env) => {
     await withRegistry(async (registry) => {
       const proxy = startProxy(registry.host);
@@ -531,6 +531,26 @@ test("push sends OCI by default and docker v2s2 with --format docker, readable b
             [],
             "no blob is sent again",
           );
+
+          // podman pulls both, in a storage of the test's own, and runs them
+          const podman =
+            `podman --root "$1"/podman --runroot "$1"/podman-run --storage-driver vfs --runtime /usr/sbin/runc`;
+          try {
+            for (const tag of ["1", "docker"]) {
+              const ran = await sh(
+                `${podman} pull -q --tls-verify=false "$2" >/dev/null && ${podman} run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 "$2" echo from-podman`,
+                dir,
+                `${registry.host}/test/bb:${tag}`,
+              );
+              assert.equal(ran, "from-podman\n");
+            }
+          } finally {
+            await new Deno.Command("sh", {
+              args: ["-c", `${podman} system reset -f`, "sh", dir],
+              stdout: "null",
+              stderr: "null",
+            }).output();
+          }
 
           // and it pulls back into an empty store and runs
           await withStore(async (other) => {
