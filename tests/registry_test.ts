@@ -850,3 +850,43 @@ test("a partial download untouched for over a week is removed by the next pull",
     });
   });
 });
+
+test("a foreign layer comes from its urls, without the registry's credentials", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+      const seen: string[] = [];
+      let blob = new Uint8Array();
+      const foreign = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+        seen.push(`${new URL(req.url).pathname} auth=${req.headers.get("Authorization") ?? "-"}`);
+        return new Response(blob);
+      });
+      try {
+        await withStore(async (store) => {
+          await fillWithCreds(dir, registry.host, "dave:pw");
+          await skiffOk(store, ["login", "-u", "dave", "-p", "pw", proxy.host], { env });
+          const manifest = JSON.parse(
+            await sh(
+              `skopeo inspect --raw --tls-verify=false --creds dave:pw docker://$1/test/oci:1`,
+              registry.host,
+            ),
+          );
+          const layer = manifest.layers[0];
+          blob = await Deno.readFile(`${dir}/layout/blobs/sha256/${layer.digest.slice(7)}`);
+          layer.mediaType = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+          layer.urls = [`http://127.0.0.1:${foreign.addr.port}/layer.tar.gz`];
+          proxy.faults.manifest = { body: JSON.stringify(manifest), contentType: manifest.mediaType };
+          await skiffOk(store, ["pull", "-q", `${proxy.host}/test/oci:1`], { env });
+          assert.deepEqual(seen, ["/layer.tar.gz auth=-"]);
+          assert.ok(!proxy.seen.some((s) => s.includes(layer.digest)), "the registry is not asked for it");
+          assert.equal(entries(`${store}/layers`).length, 3);
+        }, { empty: true });
+      } finally {
+        await foreign.shutdown();
+        await proxy.stop();
+        await Deno.remove(dir, { recursive: true });
+      }
+    }, { users: { dave: "pw" } });
+  });
+});
