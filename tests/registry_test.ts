@@ -111,6 +111,21 @@ test("pull of OCI and docker v2s2 manifests gives the tree umoci unpacks", async
             );
           }
           assert.deepEqual(entries(`${store}/downloads`), [], "the download area is empty after a pull");
+          const registryDigest = JSON.parse(
+            await sh(`skopeo inspect --tls-verify=false docker://$1/test/oci:1`, registry.host),
+          ).Digest;
+          const [inspected] = JSON.parse(await skiffOk(store, ["inspect", `${registry.host}/test/oci:1`]));
+          // one config, so one image id, for both: each repository's digest is listed, as podman does
+          assert.equal(inspected.RepoDigests.length, 2, inspected.RepoDigests.join(" "));
+          assert.ok(inspected.RepoDigests.includes(`${registry.host}/test/oci@${registryDigest}`));
+          assert.match(
+            inspected.RepoDigests[0],
+            new RegExp(`^${registry.host}/test/docker@sha256:[0-9a-f]{64}$`),
+          );
+          assert.match(
+            await skiffOk(store, ["images", "--digests"]),
+            new RegExp(`${registry.host}/test/oci\\s+1\\s+${registryDigest}\\s+`),
+          );
           const images = await skiffOk(store, ["images"]);
           assert.match(images, new RegExp(`${registry.host}/test/oci\\s+1`));
         } finally {
@@ -489,6 +504,12 @@ test("push sends OCI by default and docker v2s2 with --format docker, read back 
             await sh(`skopeo inspect --tls-verify=false docker://$1/test/bb:1`, registry.host),
           );
           assert.equal(inspected.Digest, digest);
+          const [local] = JSON.parse(await skiffOk(store, ["inspect", `${proxy.host}/test/bb:1`]));
+          assert.deepEqual(
+            local.RepoDigests,
+            [`${proxy.host}/test/bb@${digest}`],
+            "push records where it went",
+          );
           const localId = (await skiffOk(store, ["images", "-q"])).trim().split("\n")[0];
           assert.equal(
             raw.config.digest.slice(7, 19),

@@ -17,6 +17,7 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import { humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
+import { repoDigests } from "../image/registry/digests.ts";
 import { runContainer, runDetached, startContainer } from "../container/run.ts";
 import type { PullPolicy } from "../container/resolve_image.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
@@ -320,7 +321,14 @@ const inspect: Verb = {
         if (!(e instanceof NotFoundError)) throw e;
         const image = await findImage(store, ref);
         if (!image) throw new NotFoundError(`No such container or image: ${ref}`);
-        found.push({ Id: `sha256:${image.id}`, RepoTags: [image.ref], Size: image.size, ...image.config });
+        const digests = await repoDigests(store, image.id);
+        found.push({
+          Id: `sha256:${image.id}`,
+          RepoTags: [image.ref],
+          RepoDigests: digests,
+          Size: image.size,
+          ...image.config,
+        });
       }
     }
     console.log(JSON.stringify(found, null, 2));

@@ -38,7 +38,8 @@ import {
   selectPlatform,
 } from "./manifest.ts";
 import { type Progress, stderrProgress } from "./progress.ts";
-import { formatReference, type Reference, storeKey } from "./reference.ts";
+import { formatReference, type Reference, repoName, storeKey } from "./reference.ts";
+import { recordRepoDigests } from "./digests.ts";
 
 /** How to pull. */
 export interface PullOptions {
@@ -141,6 +142,7 @@ async function pullWith(
   const scope = `repository:${repository}:pull`;
   const tagOrDigest = ref.digest ?? ref.tag!;
   let { body, digest } = await fetchManifest(client, repository, tagOrDigest, scope, ref.digest);
+  const digests = [digest];
   let manifestJson = JSON.parse(body);
   const kind = manifestKind(null, manifestJson);
   if (kind === "index") {
@@ -156,6 +158,7 @@ async function pullWith(
       );
     }
     ({ body, digest } = await fetchManifest(client, repository, chosen.digest, scope, chosen.digest));
+    digests.push(digest);
     manifestJson = JSON.parse(body);
   }
   const manifest = checkManifest(manifestJson);
@@ -279,6 +282,8 @@ async function pullWith(
     }
     progress.line(`Writing manifest to image destination`);
     const image = await storeImage(store, storeKey(ref), config, layers, configText);
+    // the index's digest and the platform manifest's, as podman lists them
+    await recordRepoDigests(store, image.id, digests.map((d) => `${repoName(ref)}@${d}`));
     return image;
   } catch (e) {
     await removeUnused(store, added);

@@ -22,7 +22,8 @@ import { RegistryClient } from "./client.ts";
 import { loadRegistriesConf, locate } from "./config.ts";
 import { findPulled } from "./local.ts";
 import { DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST } from "./manifest.ts";
-import { formatReference, parseReference } from "./reference.ts";
+import { formatReference, parseReference, repoName } from "./reference.ts";
+import { recordRepoDigests } from "./digests.ts";
 
 /** How to push. */
 export interface PushOptions {
@@ -68,8 +69,9 @@ export async function pushImage(
     tlsVerify: !(where.insecure || opts.tlsVerify === false),
     credentials: findCredentials(authFiles(opts.authfile), ref.registry, ref.repository),
   });
+  let digest: string;
   try {
-    return await pushWith(
+    digest = await pushWith(
       store,
       client,
       image,
@@ -81,6 +83,8 @@ export async function pushImage(
   } catch (e) {
     throw new Error(label, { cause: e });
   }
+  await recordRepoDigests(store, image.id, [`${repoName(ref)}@${digest}`]);
+  return digest;
 }
 
 async function pushWith(
