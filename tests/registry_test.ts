@@ -911,3 +911,43 @@ test("a foreign layer comes from its urls, without the registry's credentials", 
     }, { users: { dave: "pw" } });
   });
 });
+
+test("pushing a pulled image to another repository of its registry mounts its blobs instead of sending them", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      const proxy = startProxy(registry.host);
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-push-" });
+        try {
+          await fill(dir, registry.host);
+          await skiffOk(store, ["pull", "-q", `${proxy.host}/test/oci:1`], { env });
+          proxy.seen.length = 0;
+          const pushed = await skiff(
+            store,
+            ["push", `${proxy.host}/test/oci:1`, `${proxy.host}/copy/oci:1`],
+            { env },
+          );
+          assert.equal(pushed.code, 0, pushed.stderr);
+          assert.equal(pushed.stderr.match(/mounted from another repository/g)?.length, 3, pushed.stderr);
+          const mounts = proxy.seen.filter((s) => /^POST \/v2\/copy\/oci\/blobs\/uploads\/$/.test(s));
+          assert.equal(mounts.length, 4, `three layers and the config: ${proxy.seen.join("\n")}`);
+          assert.deepEqual(
+            proxy.seen.filter((s) => /^(PUT|PATCH) .*\/blobs\//.test(s)),
+            [],
+            "no blob is sent",
+          );
+          const original = JSON.parse(
+            await sh(`skopeo inspect --tls-verify=false docker://$1/test/oci:1`, registry.host),
+          );
+          const copy = JSON.parse(
+            await sh(`skopeo inspect --tls-verify=false docker://$1/copy/oci:1`, registry.host),
+          );
+          assert.deepEqual(copy.Layers, original.Layers, "the same blobs");
+        } finally {
+          await proxy.stop();
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});

@@ -174,7 +174,8 @@ export class RegistryClient {
     if (!realm) throw new Error(`Registry "${this.registry}" sent a Bearer challenge without a realm`);
     const url = new URL(realm);
     if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
-    if (scope) url.searchParams.set("scope", scope);
+    // several scopes (a push that mounts from another repository) go as several parameters
+    for (const one of scope.split(" ").filter((x) => x !== "")) url.searchParams.append("scope", one);
     const headers = new Headers();
     if (this.#creds) headers.set("Authorization", basic(this.#creds));
     let res: Response;

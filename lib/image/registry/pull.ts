@@ -26,6 +26,7 @@ import {
   formatPlatform,
   hostPlatform,
   type ImageManifest,
+  isForeign,
   layerCompression,
   MANIFEST_ACCEPT,
   type ManifestIndex,
@@ -39,7 +40,7 @@ import {
 } from "./manifest.ts";
 import { type Progress, stderrProgress } from "./progress.ts";
 import { formatReference, type Reference, repoName, storeKey } from "./reference.ts";
-import { recordRepoDigests } from "./digests.ts";
+import { recordRepoDigests, rememberCompressed } from "./digests.ts";
 
 /** How to pull. */
 export interface PullOptions {
@@ -284,6 +285,17 @@ async function pullWith(
     const image = await storeImage(store, storeKey(ref), config, layers, configText);
     // the index's digest and the platform manifest's, as podman lists them
     await recordRepoDigests(store, image.id, digests.map((d) => `${repoName(ref)}@${d}`));
+    // a push of these layers to this registry can then skip or mount the blobs it pulled
+    await rememberCompressed(
+      store,
+      Object.fromEntries(
+        manifest.layers.flatMap((d, i) =>
+          layerCompression(d.mediaType) === "gzip" && !isForeign(d)
+            ? [[diffIds[i].slice("sha256:".length), { digest: d.digest, size: d.size }]]
+            : []
+        ),
+      ),
+    );
     return image;
   } catch (e) {
     await removeUnused(store, added);

@@ -14,7 +14,7 @@
  */
 
 import { NotFoundError } from "../../errors.ts";
-import { readJson, sha256Hex, type Store } from "../../store/store.ts";
+import { sha256Hex, type Store } from "../../store/store.ts";
 import { findImage, type Image, imageLayers } from "../images.ts";
 import { placeLayerTar, sha256File } from "../layers.ts";
 import { authFiles, findCredentials } from "./auth.ts";
@@ -23,7 +23,13 @@ import { loadRegistriesConf, locate } from "./config.ts";
 import { findPulled } from "./local.ts";
 import { DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST } from "./manifest.ts";
 import { formatReference, parseReference, repoName } from "./reference.ts";
-import { recordRepoDigests } from "./digests.ts";
+import {
+  type Compressed,
+  compressedLayers,
+  recordRepoDigests,
+  rememberCompressed,
+  repoDigests,
+} from "./digests.ts";
 
 /** How to push. */
 export interface PushOptions {
@@ -36,15 +42,6 @@ export interface PushOptions {
 
 const OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
 const DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-
-interface Compressed {
-  digest: string;
-  size: number;
-}
-
-function gzipCache(store: Store): string {
-  return `${store.root}/downloads/gzip.json`;
-}
 
 /**
  * Pushes image `source` to `destination` (by default, to where its name says).
@@ -98,14 +95,24 @@ async function pushWith(
 ): Promise<string> {
   const scope = `repository:${repository}:pull,push`;
   const layers = await imageLayers(store, image);
-  const cache = (await readJson<Record<string, Compressed>>(gzipCache(store)).catch(() => null)) ?? {};
+  const cache = await compressedLayers(store);
+  const learned: Record<string, Compressed> = {};
+  // repositories of this registry the image came from or went to: blobs can be mounted from them
+  const sources = (await repoDigests(store, image.id))
+    .map((d) => d.slice(0, d.indexOf("@")))
+    .filter((r) => r.startsWith(`${client.registry}/`) && r !== `${client.registry}/${repository}`)
+    .map((r) => r.slice(client.registry.length + 1));
   const descriptors: Compressed[] = [];
   await store.init();
-  Deno.mkdirSync(`${store.root}/downloads`, { recursive: true, mode: 0o700 });
   for (const layer of layers) {
     const known = cache[layer.diffId];
     if (known && await blobExists(client, repository, known.digest, scope)) {
       log(`Copying blob ${known.digest.slice(7, 19)} skipped: already exists`);
+      descriptors.push(known);
+      continue;
+    }
+    if (known && await mountBlob(client, repository, known.digest, sources)) {
+      log(`Copying blob ${known.digest.slice(7, 19)} mounted from another repository`);
       descriptors.push(known);
       continue;
     }
@@ -119,7 +126,7 @@ async function pushWith(
       }).output();
       if (!out.success) throw new Error(`Cannot compress layer ${layer.diffId.slice(0, 12)}: gzip failed`);
       const compressed = { digest: `sha256:${await sha256File(gz)}`, size: Deno.statSync(gz).size };
-      cache[layer.diffId] = compressed;
+      learned[layer.diffId] = compressed;
       descriptors.push(compressed);
       if (await blobExists(client, repository, compressed.digest, scope)) {
         log(`Copying blob ${compressed.digest.slice(7, 19)} skipped: already exists`);
@@ -131,16 +138,14 @@ async function pushWith(
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
     }
   }
-  await store.locked(async () => {
-    const now = (await readJson<Record<string, Compressed>>(gzipCache(store)).catch(() => null)) ?? {};
-    const tmp = `${gzipCache(store)}.tmp-${Deno.pid}`;
-    Deno.writeTextFileSync(tmp, JSON.stringify({ ...now, ...cache }));
-    Deno.renameSync(tmp, gzipCache(store));
-  });
+  await rememberCompressed(store, learned);
 
   const configBytes = Deno.readFileSync(store.blob(image.id));
   const configDigest = `sha256:${image.id}`;
-  if (!(await blobExists(client, repository, configDigest, scope))) {
+  if (
+    !(await blobExists(client, repository, configDigest, scope)) &&
+    !(await mountBlob(client, repository, configDigest, sources))
+  ) {
     log(`Copying config ${image.id.slice(0, 12)}`);
     await uploadBlob(client, repository, configDigest, scope, configBytes, configBytes.length);
   }
@@ -181,6 +186,32 @@ function authError(client: RegistryClient): Error {
       ? `the registry refused the credentials for "${client.registry}"; run skiff login ${client.registry}`
       : `authentication required; run skiff login ${client.registry}`,
   );
+}
+
+/**
+ * Asks the registry to mount a blob from another of its repositories
+ * (distribution spec: POST ?mount=&from=): 201 means done. A registry that
+ * cannot answers 202 with an upload, given up here (the caller uploads).
+ */
+async function mountBlob(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  from: string[],
+): Promise<boolean> {
+  for (const source of from) {
+    const scope = `repository:${repository}:pull,push repository:${source}:pull`;
+    const query = `mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(source)}`;
+    const res = await client.fetch(`/v2/${repository}/blobs/uploads/?${query}`, { method: "POST", scope });
+    await res.body?.cancel();
+    if (res.status === 201) return true;
+    const location = res.headers.get("Location");
+    if (res.status === 202 && location) {
+      const cancel = await client.fetch(new URL(location, client.base).href, { method: "DELETE", scope });
+      await cancel.body?.cancel();
+    }
+  }
+  return false;
 }
 
 /** POST for an upload URL, then PUT the whole blob there with its digest. */
