@@ -951,3 +951,37 @@ test("pushing a pulled image to another repository of its registry mounts its bl
     });
   });
 });
+
+test("registries.conf: a [[registry]] location rewrites where a name is fetched, after its mirrors are tried", async () => {
+  await withClientFiles(async (env, clientDir) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fill(dir, registry.host);
+          await Deno.writeTextFile(
+            `${clientDir}/registries.conf`,
+            `[[registry]]\nprefix = "images.example/team"\nlocation = "${registry.host}/test"\n\n` +
+              `[[registry.mirror]]\nlocation = "127.0.0.1:${freePort()}/dead"\n`,
+          );
+          const r = await skiff(store, ["pull", "images.example/team/oci:1"], { env });
+          assert.equal(r.code, 0, r.stderr);
+          assert.match(r.stderr, /^Mirror 127\.0\.0\.1:\d+\/dead\/oci failed: Cannot reach registry/m);
+          assert.match(
+            await skiffOk(store, ["images"]),
+            /images\.example\/team\/oci\s+1/,
+            "kept under the name asked for",
+          );
+          assert.equal(
+            await skiffOk(store, ["run", "--rm", "images.example/team/oci:1", "cat", "/data/keep/new"], {
+              env,
+            }),
+            "added\n",
+          );
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});

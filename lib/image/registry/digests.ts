@@ -38,8 +38,9 @@ export interface Compressed {
   size: number;
 }
 
+/** Beside the index and repodigests.json: the download area holds only downloads. */
 function gzipFile(store: Store): string {
-  return `${store.root}/downloads/gzip.json`;
+  return `${store.root}/images/layerblobs.json`;
 }
 
 /** The known gzip blob of each layer, by diff id (hex). */
@@ -51,7 +52,6 @@ export async function compressedLayers(store: Store): Promise<Record<string, Com
 export async function rememberCompressed(store: Store, layers: Record<string, Compressed>): Promise<void> {
   if (Object.keys(layers).length === 0) return;
   await store.locked(async () => {
-    Deno.mkdirSync(`${store.root}/downloads`, { recursive: true, mode: 0o700 });
     await writeAtomic(gzipFile(store), JSON.stringify({ ...(await compressedLayers(store)), ...layers }));
   });
 }

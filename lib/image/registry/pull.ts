@@ -306,10 +306,10 @@ async function pullWith(
 /** Downloads untouched for this long are given up on. */
 const STALE_MS = 7 * 24 * 3600 * 1000;
 
-/** Removes partial and unused downloads older than a week (never gzip.json, push's memory). */
+/** Removes partial and unused downloads older than a week. */
 function sweepDownloads(dir: string, now = Date.now()): void {
   for (const entry of Deno.readDirSync(dir)) {
-    if (!entry.isFile || entry.name === "gzip.json") continue;
+    if (!entry.isFile) continue;
     try {
       const path = `${dir}/${entry.name}`;
       if (now - (Deno.statSync(path).mtime?.getTime() ?? now) > STALE_MS) Deno.removeSync(path);

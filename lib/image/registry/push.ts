@@ -7,7 +7,7 @@
  * Layers go gzip-compressed (`gzip -n`: no name or time in the header, so
  * the same layer compresses to the same bytes); the diff ids do not
  * change. The compressed digest of each layer is remembered in
- * `ROOT/downloads/gzip.json`, so pushing a layer again is a HEAD, without
+ * `ROOT/images/layerblobs.json`, so pushing a layer again is a HEAD, without
  * compressing.
  *
  * @module
