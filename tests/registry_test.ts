@@ -985,3 +985,29 @@ test("registries.conf: a [[registry]] location rewrites where a name is fetched,
     });
   });
 });
+
+test("tag gives an image another name with the same id; a missing source or a bad target is a one-line error", async () => {
+  await withClientFiles(async (env) => {
+    await withStore(async (store) => {
+      const [busybox] = JSON.parse(await skiffOk(store, ["inspect", "busybox"]));
+      assert.equal(await skiffOk(store, ["tag", "busybox", "127.0.0.1:5000/team/bb:2"]), "");
+      const [tagged] = JSON.parse(await skiffOk(store, ["inspect", "127.0.0.1:5000/team/bb:2"]));
+      assert.equal(tagged.Id, busybox.Id);
+      assert.equal(
+        await skiffOk(store, ["run", "--rm", "127.0.0.1:5000/team/bb:2", "echo", "tagged"]),
+        "tagged\n",
+      );
+      const missing = await skiff(store, ["tag", "nosuch", "x"], { env });
+      assert.equal(missing.code, 125);
+      assert.equal(missing.stderr, 'skiff: Cannot tag "nosuch": no such image\n');
+      const bad = await skiff(store, ["tag", "busybox", "Bad:Name"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /^skiff: Invalid image reference "Bad:Name"/);
+      assert.equal(
+        (await skiffOk(store, ["images", "-q"])).trim().split("\n").length,
+        2,
+        "one image, two names",
+      );
+    });
+  });
+});
