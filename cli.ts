@@ -14,6 +14,7 @@
 import { formatOptions, type OptionSpec, parseArgs } from "./lib/cli/args.ts";
 import { CONTAINER_VERBS } from "./lib/cli/container.ts";
 import { IMAGE_VERBS } from "./lib/cli/image.ts";
+import { REGISTRY_VERBS } from "./lib/cli/registry.ts";
 import { HELP, type Verb, verbHelp } from "./lib/cli/verb.ts";
 import { VOLUME_VERBS } from "./lib/cli/volume.ts";
 import { describeError, UsageError } from "./lib/errors.ts";
@@ -22,7 +23,12 @@ import { StartError } from "./lib/container/run.ts";
 import { OUTER_ENV, runInUserNamespace } from "./lib/host/rootless.ts";
 import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
 
-const VERBS: Record<string, Verb> = { ...CONTAINER_VERBS, ...IMAGE_VERBS, ...VOLUME_VERBS };
+const VERBS: Record<string, Verb> = {
+  ...CONTAINER_VERBS,
+  ...IMAGE_VERBS,
+  ...REGISTRY_VERBS,
+  ...VOLUME_VERBS,
+};
 
 const GLOBAL: OptionSpec[] = [
   {

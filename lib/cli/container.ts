@@ -17,7 +17,9 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import { humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
+import { repoDigests } from "../image/registry/digests.ts";
 import { runContainer, runDetached, startContainer } from "../container/run.ts";
+import type { PullPolicy } from "../container/resolve_image.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
 import {
   ENV,
@@ -75,6 +77,12 @@ const run: Verb = {
     { long: "cpu-shares", kind: "value", arg: "N", help: "Relative CPU weight (default 1024)" },
     { long: "cpuset-cpus", kind: "value", arg: "LIST", help: "CPUs to run on, e.g. 0 or 0-1" },
     { long: "pids-limit", kind: "value", arg: "N", help: "Maximum number of processes" },
+    {
+      long: "pull",
+      kind: "value",
+      arg: "missing|always|never",
+      help: "Pull the image when missing (default), always, or never",
+    },
     HELP,
   ],
   async action(store, { options: o, positionals: [image, ...command] }) {
@@ -102,6 +110,7 @@ const run: Verb = {
       interactive: Boolean(o.interactive),
       tty: Boolean(o.tty),
       remove: Boolean(o.rm),
+      pull: o.pull as PullPolicy | undefined,
     };
     if (!o.detach) return await runContainer(store, options);
     console.log(await runDetached(store, options));
@@ -312,7 +321,14 @@ const inspect: Verb = {
         if (!(e instanceof NotFoundError)) throw e;
         const image = await findImage(store, ref);
         if (!image) throw new NotFoundError(`No such container or image: ${ref}`);
-        found.push({ Id: `sha256:${image.id}`, RepoTags: [image.ref], Size: image.size, ...image.config });
+        const digests = await repoDigests(store, image.id);
+        found.push({
+          Id: `sha256:${image.id}`,
+          RepoTags: [image.ref],
+          RepoDigests: digests,
+          Size: image.size,
+          ...image.config,
+        });
       }
     }
     console.log(JSON.stringify(found, null, 2));

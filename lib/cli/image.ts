@@ -9,29 +9,35 @@ import { UsageError } from "../errors.ts";
 import { humanSize, table, timeAgo } from "./format.ts";
 import { importFile, listImages, removeImage, tarballName } from "../image/images.ts";
 import { forEachName, HELP, type Verb } from "./verb.ts";
+import { repoDigests } from "../image/registry/digests.ts";
 
 const images: Verb = {
   usage: "images [OPTIONS]",
   summary: "List images",
   args: { min: 0, max: 0 },
-  options: [{ long: "quiet", short: "q", kind: "flag", help: "Show only image ids" }, HELP],
+  options: [
+    { long: "quiet", short: "q", kind: "flag", help: "Show only image ids" },
+    { long: "digests", kind: "flag", help: "Show the registry digests of pulled and pushed images" },
+    HELP,
+  ],
   async action(store, { options: o }) {
     const all = await listImages(store);
     if (o.quiet) {
       for (const image of all) console.log(image.id.slice(0, 12));
       return 0;
     }
-    const rows = all.map((image) => {
+    const rows = await Promise.all(all.map(async (image) => {
       const colon = image.ref.lastIndexOf(":");
-      return [
-        image.ref.slice(0, colon),
-        image.ref.slice(colon + 1),
-        image.id.slice(0, 12),
-        timeAgo(image.config.created),
-        humanSize(image.size),
-      ];
-    });
-    console.log(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows));
+      const name = image.ref.slice(0, colon);
+      const row = [name, image.ref.slice(colon + 1)];
+      if (o.digests) {
+        const own = (await repoDigests(store, image.id)).filter((d) => d.startsWith(`${name}@`));
+        row.push(own.length > 0 ? own[own.length - 1].slice(name.length + 1) : "<none>");
+      }
+      return [...row, image.id.slice(0, 12), timeAgo(image.config.created), humanSize(image.size)];
+    }));
+    const head = o.digests ? ["REPOSITORY", "TAG", "DIGEST"] : ["REPOSITORY", "TAG"];
+    console.log(table([...head, "IMAGE ID", "CREATED", "SIZE"], rows));
     return 0;
   },
 };

@@ -6,28 +6,58 @@
  * @module
  */
 
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
 import { findImage, type Image, importFile, normalizeRef, tarballName } from "../image/images.ts";
 import type { Store } from "../store/store.ts";
 
+/** `run --pull`: pull when the image is missing (the default, as podman), always, or never. */
+export type PullPolicy = "missing" | "always" | "never";
+
+const FULL_ID = /^(sha256:)?[0-9a-f]{64}$/;
+
 /**
  * Resolves what the user named to an image: a stored image, the busybox
- * image (built on first use), or a path to a rootfs tarball, imported.
+ * image (built from the host on first use, offline, when no busybox is
+ * stored), a path to a rootfs tarball, imported, or else one pulled from
+ * a registry. The registry code (and its `node:` modules) is loaded only
+ * when a pull is needed.
  *
- * @throws {NotFoundError} when none of these applies
+ * @throws {UsageError} for a policy other than missing, always or never
+ * @throws {NotFoundError} when no registry has it, or `never` and it is not stored
  */
-export async function resolveImage(store: Store, ref: string): Promise<Image> {
-  if (looksLikePath(ref)) return await importFile(store, ref, tarballName(ref));
-  const found = await findImage(store, ref);
-  if (found) return found;
-  // A full id is never a name to build (normalizeRef refuses it as one).
-  if (!/^(sha256:)?[0-9a-f]{64}$/.test(ref) && normalizeRef(ref) === "busybox:latest") {
-    const { buildBusyboxImage } = await import("../../images/busybox.ts");
-    return await buildBusyboxImage(store);
+export async function resolveImage(store: Store, ref: string, pull: PullPolicy = "missing"): Promise<Image> {
+  if (!["missing", "always", "never"].includes(pull)) {
+    throw new UsageError(`Invalid --pull "${pull}": use missing, always or never`);
   }
-  throw new NotFoundError(
-    `Unable to find image "${ref}": pulling is not supported yet; use "busybox", or skiff import FILE.tar ${ref}`,
-  );
+  if (looksLikePath(ref)) return await importFile(store, ref, tarballName(ref));
+  // A full id names a stored image or none: it is never a name to build or pull.
+  if (FULL_ID.test(ref)) {
+    const found = await findImage(store, ref);
+    if (found) return found;
+    throw new NotFoundError(`Unable to find image "${ref}": no image has that id`);
+  }
+  if (pull !== "always") {
+    const found = ref.includes("@") ? null : await findImage(store, ref);
+    if (found) return found;
+    if (!ref.includes("@") && normalizeRef(ref) === "busybox:latest") {
+      const { buildBusyboxImage } = await import("../../images/busybox.ts");
+      return await buildBusyboxImage(store);
+    }
+    const { findPulled } = await import("../image/registry/local.ts");
+    const pulled = await findPulled(store, ref);
+    if (pulled) return pulled;
+    if (pull === "never") {
+      throw new NotFoundError(`Unable to find image "${ref}" in the store, and --pull is never`);
+    }
+  }
+  const { pullImage } = await import("../image/registry/pull.ts");
+  if (pull === "always") return await pullImage(store, ref);
+  try {
+    return await pullImage(store, ref);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new NotFoundError(`Unable to find image "${ref}" locally`, { cause: e });
+  }
 }
 
 function looksLikePath(ref: string): boolean {

@@ -18,7 +18,7 @@ import {
 } from "./containers.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { type Image, type ImageConfig, layerDirs } from "../image/images.ts";
-import { resolveImage } from "./resolve_image.ts";
+import { type PullPolicy, resolveImage } from "./resolve_image.ts";
 import { checkEnvFlags } from "./env.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
 import { inUserNamespace, processStartTime } from "../host/proc.ts";
@@ -62,6 +62,8 @@ export interface RunOptions {
   mounts?: MountRequest[];
   /** Resource limits (see lib/cgroups.ts for parsing them). */
   limits?: Limits;
+  /** When to pull the image from a registry (`--pull`; see resolve_image.ts). */
+  pull?: PullPolicy;
 }
 
 /** The start failed: nothing of the container is left. */
@@ -229,7 +231,7 @@ async function run(
   validateRunOptions(opts, detach);
   checkPrivileges();
   await store.init();
-  const image = await resolveImage(store, opts.image);
+  const image = await resolveImage(store, opts.image, opts.pull);
   const id = newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
   // Planned now, so the record names it from the start; made at start.

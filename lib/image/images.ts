@@ -10,6 +10,7 @@
 
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import type { Layer } from "./layers.ts";
+import { hubKey } from "./registry/reference.ts";
 import { readJson, sha256Hex, type Store, writeAtomic } from "../store/store.ts";
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
@@ -147,6 +148,9 @@ function lookUp(index: Index, ref: string): [string, IndexEntry] | null {
   if (!explicit && !FULL_ID.test(ref)) {
     const key = normalizeRef(ref);
     if (index[key]) return [key, index[key]];
+    // a short name also finds what was pulled under it: alpine, docker.io/library/alpine
+    const hub = hubKey(ref);
+    if (hub !== null && index[hub]) return [hub, index[hub]];
   }
   if (!/^[0-9a-f]{4,64}$/.test(hex)) return null;
   const entries = Object.entries(index).sort(([a], [b]) => a.localeCompare(b));
