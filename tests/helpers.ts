@@ -93,7 +93,7 @@ const TMP = Deno.env.get("TMPDIR") ?? "/tmp";
 /** Removes the seeds of test processes that have exited. */
 function sweepSeeds(): void {
   for (const entry of Deno.readDirSync(TMP)) {
-    const m = entry.name.match(/^skiff-seed-(\d+)-(\d+)$/);
+    const m = entry.name.match(/^skiff-seed-(\d+)-(\d+)(-|$)/);
     if (m && !isAlive(Number(m[1]), Number(m[2]))) {
       Deno.removeSync(`${TMP}/${entry.name}`, { recursive: true });
     }
@@ -138,8 +138,11 @@ async function seedBusybox(store: string): Promise<void> {
     // exit: it is named after its test process, and the next one removes
     // the seeds of processes that are gone.
     sweepSeeds();
-    seed = `${TMP}/skiff-seed-${Deno.pid}-${processStartTime(Deno.pid)}`;
-    await Deno.mkdir(seed, { mode: 0o700 });
+    // Each test module has its own copy of this one (they share the process).
+    seed = await Deno.makeTempDir({
+      dir: TMP,
+      prefix: `skiff-seed-${Deno.pid}-${processStartTime(Deno.pid)}-`,
+    });
     await skiffOk(seed, ["run", "--rm", "busybox", "true"]);
   }
   const cp = await new Deno.Command("cp", { args: ["-a", `${seed}/.`, store] }).output();
