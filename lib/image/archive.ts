@@ -62,7 +62,7 @@ export async function saveImage(
   if (!image) throw new NotFoundError(`No such image: ${ref}`);
   const layers = await imageLayers(store, image);
   await store.init();
-  const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `save-${Deno.pid}-` });
+  const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("save") });
   try {
     if (format === "oci") await stageOci(store, image, staging);
     else await stageDocker(store, image, layers, staging);
@@ -146,7 +146,7 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
   }
   if (info.isDirectory) return await loadDir(store, path, path, false);
   await store.init();
-  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `load-${Deno.pid}-` });
+  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("load") });
   try {
     const tar = await new Deno.Command("tar", {
       args: ["-x", "-f", path, "-C", dir, "--no-same-owner"],

@@ -64,7 +64,7 @@ export async function extractLayer(
   { move = false, whiteouts = true } = {},
 ): Promise<Layer> {
   await store.init();
-  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `layer-${Deno.pid}-` });
+  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("layer") });
   const blob = `${dir}.tar`;
   try {
     let source = file;
