@@ -163,7 +163,8 @@ Deno.test({
   async fn() {
     await withDir((dir) => {
       const store = new URL("./store.ts", import.meta.url).href;
-      const code = `import { writeAtomic } from "${store}"; await writeAtomic(Deno.args[0], "{}");`;
+      const code =
+        `import { writeAtomic } from "${store}"; await writeAtomic(Deno.args[0], "[]"); await writeAtomic(Deno.args[0], "{}");`;
       const trace = `${dir}/trace`;
       const out = new Deno.Command("strace", {
         args: ["-f", "-qq", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2"]
@@ -171,12 +172,21 @@ Deno.test({
       }).outputSync();
       assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
       const calls = Deno.readTextFileSync(trace).split("\n");
-      const rename = calls.findIndex((l) => /rename\w*\(.*config\.json\.tmp".*config\.json"/.test(l));
-      assert.ok(rename >= 0, "the record is renamed into place");
+      const renames = calls.flatMap((l, i) =>
+        /rename\w*\(.*config\.json\.tmp".*config\.json"/.test(l) ? [i] : []
+      );
+      assert.equal(renames.length, 2, "the record is renamed into place, twice");
       const synced = (path: string) => (l: string) =>
         /\b(fsync|fdatasync)\(\d+</.test(l) && l.includes(`<${path}>`);
-      assert.ok(calls.slice(0, rename).some(synced(`${dir}/config.json.tmp`)), "the data is flushed first");
-      assert.ok(calls.slice(rename).some(synced(dir)), "then the directory that holds the rename");
+      assert.ok(
+        calls.slice(0, renames[0]).some(synced(`${dir}/config.json.tmp`)),
+        "the data is flushed first",
+      );
+      assert.ok(calls.slice(renames[0], renames[1]).some(synced(dir)), "then the directory of the new name");
+      assert.ok(
+        calls.slice(renames[0] + 1, renames[1]).some(synced(`${dir}/config.json.tmp`)),
+        "a replacement is flushed before its rename too",
+      );
       assert.equal(Deno.readTextFileSync(`${dir}/config.json`), "{}");
       return Promise.resolve();
     });
