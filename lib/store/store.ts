@@ -357,12 +357,18 @@ export function defaultStoreRoot(flag?: string): string {
  */
 export function defaultRunRoot(root: string): string {
   const dir = root.length > 1 ? root.replace(/\/+$/, "") : root;
-  if (Deno.uid() === 0) return dir === ROOT_STORE ? "/run/skiff" : `${dir}/run`;
+  // Only a default store (ROOT_STORE, or one ending in /skiff as the
+  // rootless ones do) needs the uid and the environment: a library user
+  // with a store of its own needs no --allow-sys or --allow-env.
+  if (dir !== ROOT_STORE && !dir.endsWith("/skiff")) return `${dir}/run`;
   let own: string | undefined;
   try {
+    if (Deno.uid() === 0) return dir === ROOT_STORE ? "/run/skiff" : `${dir}/run`;
     own = rootlessStoreRoot();
-  } catch {
-    // no HOME: no default store either
+  } catch (e) {
+    // without the permission to tell, or no HOME: not the default store
+    if (e instanceof Deno.errors.NotCapable || e instanceof UsageError) return `${dir}/run`;
+    throw e;
   }
   if (dir !== own) return `${dir}/run`;
   const runtime = Deno.env.get("XDG_RUNTIME_DIR");
