@@ -182,7 +182,11 @@ export class Store {
       if (e instanceof Deno.errors.NotFound) return "new";
       throw storeError(root, e, "--root", false);
     }
-    const ours = names.filter((n) => n !== MARKER && !MARKER_TMP.test(n));
+    // A first command makes the runtime dir (ROOT/run by default), then the
+    // marker: a racing first command sees those and makes the store too.
+    const base = root.length > 1 ? root.replace(/\/+$/, "") : root;
+    const runTop = isInside(this.runtimeDir, base) ? this.runtimeDir.slice(base.length).split("/")[1] : "";
+    const ours = names.filter((n) => n !== MARKER && !MARKER_TMP.test(n) && n !== runTop);
     if (ours.length === 0) return "new";
     const old = ours.every((n) => OLD_ENTRIES.has(n)) &&
       LAYOUT.every((d) => exists(`${root}/${d}`) && Deno.statSync(`${root}/${d}`).isDirectory);

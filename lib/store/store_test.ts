@@ -110,6 +110,16 @@ Deno.test("a new or empty directory becomes a store with its marker; a store mad
   });
 });
 
+Deno.test("a store being made by a racing first command is made, not refused", async () => {
+  await withDir(async (dir) => {
+    // What another first command has done so far: the runtime dir, then the marker's tmp.
+    Deno.mkdirSync(`${dir}/s/run/containers`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/s/${MARKER}.4242.tmp`, "");
+    for (const root of [`${dir}/s`, `${dir}/s/`]) await new Store(root).init();
+    assert.ok(names(`${dir}/s`).includes(MARKER));
+  });
+});
+
 Deno.test("a directory that is not a store, or a file, is refused and nothing is made in it", async () => {
   await withDir(async (dir) => {
     Deno.mkdirSync(`${dir}/home/tmp`, { recursive: true });
