@@ -17,7 +17,8 @@ import {
   withStore,
 } from "./helpers.ts";
 import { childrenOf, processStartTime } from "../lib/host/proc.ts";
-import { removeImage } from "../lib/image/images.ts";
+import { removeImage, storeImage } from "../lib/image/images.ts";
+import { extractLayer } from "../lib/image/layers.ts";
 import { Store } from "../lib/store/store.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
@@ -431,5 +432,36 @@ test("a read-only store gets one clear line, and --root FILE names --root", asyn
       r.stderr,
       `skiff: Cannot use "${file}" as a store: it is not a directory; choose another --root\n`,
     );
+  });
+});
+
+test("a layer extracted for an image not yet stored survives a collection meanwhile", async () => {
+  await withStore(async (store) => {
+    const tar = `${store}-layer.tar`;
+    const py = "import tarfile,io,sys\nwith tarfile.open(sys.argv[1],'w') as t:\n" +
+      " d=b'pinned\\n'; f=tarfile.TarInfo('hello'); f.size=len(d); t.addfile(f,io.BytesIO(d))";
+    assert.ok(new Deno.Command("python3", { args: ["-c", py, tar] }).outputSync().success);
+    try {
+      const lib = new Store(store);
+      // What import, load and commit do: extract, then store the image; an
+      // rmi of another image may collect in between.
+      const layer = await extractLayer(lib, tar, "layer.tar");
+      await skiffOk(store, ["run", "--name", "c", "busybox", "true"]);
+      await removeImage(lib, "busybox", { force: true });
+      assert.ok(exists(`${store}/layers/${layer.diffId}/hello`), "the new layer stays");
+      await storeImage(lib, "pinned", {
+        created: new Date().toISOString(),
+        architecture: "amd64",
+        os: "linux",
+        config: {},
+        rootfs: { type: "layers", diff_ids: [`sha256:${layer.diffId}`] },
+      }, [layer]);
+      assert.deepEqual(entries(`${store}/tmp`), [], "no pin outlives the image's record");
+      await skiffOk(store, ["rm", "c"]);
+      await skiffOk(store, ["rmi", "pinned"]);
+      assert.deepEqual(entries(`${store}/layers`), [], "then it is collected like any other");
+    } finally {
+      Deno.removeSync(tar);
+    }
   });
 });

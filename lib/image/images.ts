@@ -10,7 +10,7 @@
 
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import type { Layer } from "./layers.ts";
-import { collectGarbage, imagesInUse } from "../store/gc.ts";
+import { collectGarbage, imagesInUse, unpinLayers } from "../store/gc.ts";
 import { readJson, sha256Hex, type Store, writeAtomic } from "../store/store.ts";
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
@@ -204,6 +204,7 @@ export async function storeImage(
     const index = await readIndex(store);
     index[key] = { id, manifest: manifestId, size };
     await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+    unpinLayers(store, layers.map((l) => l.diffId));
   });
   return { ref: key, id, manifest: manifestId, size, config };
 }

@@ -25,6 +25,7 @@
 import { lgetxattr, lsetxattr, mknodWhiteout } from "../../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "../host/proc.ts";
 import { joinTar, splitSize, splitTar, writeSplit } from "./tarsplit.ts";
+import { pinLayer } from "../store/gc.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
 
 /** A layer as an image lists it. */
@@ -99,6 +100,7 @@ export async function extractLayer(
     if (split) writeSplit(`${dir}.split`, split);
     if (whiteouts) await convertWhiteouts(dir);
     await store.locked(async () => {
+      pinLayer(store, diffId); // until storeImage records an image that names it
       // Another extraction may have made the same layer: identical by definition.
       await renameUnlessExists(dir, store.layer(diffId));
       if (!split) await renameUnlessExists(blob, store.blob(diffId));

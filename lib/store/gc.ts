@@ -51,6 +51,30 @@ export async function imagesInUse(store: Store): Promise<InUse> {
   return used;
 }
 
+/** A pin: `pin-PID-STARTTIME-DIFFID` in tmp/ (see {@link pinLayer}). */
+const PIN = /^pin-\d+-\d+-([0-9a-f]{64})$/;
+
+/**
+ * Keeps layer `hex` (its directory and blob) from the collector until
+ * {@link unpinLayers}, or until this process ends (the sweep then takes
+ * the pin): extraction places a layer before its image is recorded, in
+ * another hold of the lock. The caller holds the store lock.
+ */
+export function pinLayer(store: Store, hex: string): void {
+  Deno.writeTextFileSync(`${store.tmpDir}/${store.tempPrefix("pin")}${hex}`, "");
+}
+
+/** Drops this process's pins of `hexes`, once an image names them. The caller holds the store lock. */
+export function unpinLayers(store: Store, hexes: string[]): void {
+  for (const hex of hexes) {
+    try {
+      Deno.removeSync(`${store.tmpDir}/${store.tempPrefix("pin")}${hex}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+}
+
 /**
  * Whether image `id` is whole in the store: its config blob and every
  * layer directory it names. The caller holds the store lock.
@@ -71,7 +95,7 @@ function isDir(path: string): boolean {
 
 /**
  * Moves to the trash every blob and layer directory that neither a tagged
- * image nor an image a container uses refers to; they are deleted once the
+ * image, an image a container uses, nor a live process's pin refers to; they are deleted once the
  * lock is released ({@link Store.discard}). When a container record or an
  * image config is damaged, what it needs is unknown and nothing is
  * collected (a warning names the file). The caller holds the store lock.
@@ -98,6 +122,11 @@ export async function collectGarbage(store: Store): Promise<number> {
     await keepConfig(entry.id);
   }
   for (const id of used.ids) await keepConfig(id);
+  // Layers placed for images not recorded yet; a dead maker's pins were swept already.
+  for (const entry of Deno.readDirSync(store.tmpDir)) {
+    const pinned = PIN.exec(entry.name)?.[1];
+    if (pinned) keep.add(pinned);
+  }
   if (unsure.length > 0) {
     console.warn(
       `skiff: warning: no layers removed: "${unsure[0]}" is damaged, so what is in use is unknown`,
