@@ -91,7 +91,9 @@ export async function main(argv: string[]): Promise<number> {
       );
     }
     const flags = global.options as { root?: string; runroot?: string };
-    const store = new Store(defaultStoreRoot(flags.root), defaultRunRoot(flags.root, flags.runroot));
+    // An empty --root or --runroot is unset, as an empty $SKIFF_ROOT is.
+    const root = defaultStoreRoot(flags.root || undefined);
+    const store = new Store(root, flags.runroot || defaultRunRoot(root));
     // An ordinary user's skiff runs again as root of a user namespace;
     // exec enters the container's own from here (see lib/rootless.ts).
     if (Deno.uid() !== 0 && !verb.outsideUserNamespace) {

@@ -85,7 +85,7 @@ export async function buildBusyboxImage(store: Store): Promise<Image> {
   await lock.lock(true);
   const built = await findImage(store, "busybox");
   if (built) return built;
-  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `busybox-${Deno.pid}-` });
+  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("busybox") });
   try {
     await makeBusyboxRootfs(dir);
     const { mtime } = await Deno.stat(BUSYBOX);

@@ -11,6 +11,7 @@ import {
   type ContainerRecord,
   findContainer,
   listContainers,
+  listDamaged,
   removeContainer,
 } from "../container/containers.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
@@ -131,15 +132,18 @@ const ps: Verb = {
   ],
   async action(store, { options: o }) {
     const records = (await listContainers(store)).filter((r) => o.all || r.status === "running");
+    // A record that cannot be parsed: shown (with -a) so that rm -f can take it.
+    const damaged = o.all ? await listDamaged(store) : [];
     if (o.format !== undefined) {
       if (o.format !== "json") throw new UsageError(`Unknown format "${o.format}": use --format json`);
       for (const r of records) console.log(JSON.stringify({ ...r, Status: statusText(r) }));
+      for (const d of damaged) console.log(JSON.stringify({ id: d.id, Status: "Damaged", file: d.file }));
       return 0;
     }
     const full = Boolean(o["no-trunc"]);
-    const id = (r: ContainerRecord) => (full ? r.id : r.id.slice(0, 12));
+    const id = (r: { id: string }) => (full ? r.id : r.id.slice(0, 12));
     if (o.quiet) {
-      for (const r of records) console.log(id(r));
+      for (const r of [...records, ...damaged]) console.log(id(r));
       return 0;
     }
     const rows = records.map((r) => {
@@ -147,6 +151,7 @@ const ps: Verb = {
       const shown = full || command.length <= 20 ? command : `${command.slice(0, 19)}…`;
       return [id(r), r.image, `"${shown}"`, timeAgo(r.created), statusText(r), r.name];
     });
+    for (const d of damaged) rows.push([id(d), "?", "?", "?", "Damaged (rm -f to remove)", "?"]);
     console.log(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], rows));
     return 0;
   },

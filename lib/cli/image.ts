@@ -4,7 +4,6 @@
  * @module
  */
 
-import { listContainers } from "../container/containers.ts";
 import { UsageError } from "../errors.ts";
 import { humanSize, table, timeAgo } from "./format.ts";
 import { importFile, listImages, removeImage, tarballName } from "../image/images.ts";
@@ -97,8 +96,7 @@ const rmi: Verb = {
   args: { min: 1 },
   options: [{ long: "force", short: "f", kind: "flag", help: "Untag even if a container uses it" }, HELP],
   async action(store, { options: o, positionals }) {
-    const inUse = new Set((await listContainers(store)).map((r) => r.imageId));
-    return await forEachName(positionals, (ref) => removeImage(store, ref, inUse, Boolean(o.force)));
+    return await forEachName(positionals, (ref) => removeImage(store, ref, { force: Boolean(o.force) }));
   },
 };
 

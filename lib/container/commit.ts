@@ -66,7 +66,7 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   };
   for (const change of opts.changes ?? []) config = applyChange(config, change);
 
-  const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `commit-${Deno.pid}-` });
+  const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("commit") });
   try {
     const exclude = [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
     const tar = `${staging}.tar`;

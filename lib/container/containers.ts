@@ -10,7 +10,8 @@
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import { sweepFreezers, thawIfOrphaned } from "../host/cgroup/freezer.ts";
 import { isAlive, processStartTime } from "../host/proc.ts";
-import { readJson, type Store, writeAtomic } from "../store/store.ts";
+import { hasImage } from "../store/gc.ts";
+import { DamagedFileError, readJson, type Store, writeAtomic } from "../store/store.ts";
 import type { Mount } from "./volumes.ts";
 import { type CgroupVersion, type Limits, removeCgroup } from "../host/cgroup/cgroups.ts";
 
@@ -52,6 +53,11 @@ export interface ContainerRecord {
    * its bookkeeping.
    */
   owner?: ProcessRef;
+  /**
+   * Its runtime dir as made (see Store.runtime): removal clears this one
+   * too, whatever --runroot the remover was given.
+   */
+  runtime?: string;
   /** The container's keeper process (see lib/spawn.ts) while it runs. */
   pid?: number;
   pidStartTime?: number;
@@ -146,14 +152,26 @@ export function checkName(name: string): void {
 }
 
 function recordPath(store: Store, id: string): string {
-  return `${store.container(id)}/config.json`;
+  return store.record(id);
+}
+
+/** A container whose record cannot be parsed: only its id and the file are known. */
+export interface DamagedRecord {
+  id: string;
+  /** The record's path. */
+  file: string;
+  /** Why it cannot be read, e.g. `Unterminated string in JSON at position 120`. */
+  reason: string;
 }
 
 /**
  * Creates a container's record and directories (upper, work, merged).
- * Its status is `created`, and this process is its owner.
+ * Its status is `created`, and this process is its owner. The record
+ * names its image before the lock is released: from then on, rmi and the
+ * collector see the image as in use.
  *
  * @throws {UsageError} when the name is invalid or taken
+ * @throws {NotFoundError} when the image was removed since it was resolved
  */
 export async function createContainer(
   store: Store,
@@ -161,6 +179,11 @@ export async function createContainer(
 ): Promise<ContainerRecord> {
   if (fields.name !== undefined) checkName(fields.name);
   return await store.locked(async () => {
+    if (!(await hasImage(store, fields.imageId))) {
+      throw new NotFoundError(
+        `Cannot create the container: image "${fields.image}" was removed meanwhile; try again`,
+      );
+    }
     const existing = await readAll(store);
     const taken = new Set(existing.map((r) => r.name));
     if (fields.name !== undefined && taken.has(fields.name)) {
@@ -181,13 +204,14 @@ export async function createContainer(
       status: "created",
       owner: { pid: Deno.pid, startTime: processStartTime(Deno.pid) ?? -1 },
     };
+    record.runtime = store.runtime(record.id);
     const dir = store.container(record.id);
     Deno.mkdirSync(dir, { mode: 0o700 });
     try {
       for (const sub of ["upper", "work", "merged"]) Deno.mkdirSync(`${dir}/${sub}`);
       await writeAtomic(recordPath(store, record.id), JSON.stringify(record, null, 2));
     } catch (e) {
-      await Deno.remove(dir, { recursive: true });
+      store.discard(dir);
       throw e;
     }
     return record;
@@ -298,13 +322,30 @@ export async function listContainers(store: Store): Promise<ContainerRecord[]> {
  * container's owner died (skiff was SIGKILLed, say), a `running` one
  * becomes exited (or is removed, with --rm; the kernel already killed its
  * processes and mounts), and a `created` one is removed, since it never
- * started. The caller holds the store lock.
+ * started. A record that cannot be parsed is skipped with a warning naming
+ * it (once per process), and added to `damaged` when given. The caller
+ * holds the store lock.
  */
-async function readAll(store: Store): Promise<ContainerRecord[]> {
+async function readAll(store: Store, damaged: DamagedRecord[] = []): Promise<ContainerRecord[]> {
   const records: ContainerRecord[] = [];
-  sweepTmp(store);
   for (const entry of Deno.readDirSync(store.containersDir)) {
-    const record = await readJson<ContainerRecord>(recordPath(store, entry.name));
+    let record: ContainerRecord | null;
+    try {
+      record = await readJson<ContainerRecord>(recordPath(store, entry.name));
+    } catch (e) {
+      if (!(e instanceof DamagedFileError)) throw e;
+      const reason = e.cause instanceof Error ? e.cause.message : String(e.cause);
+      damaged.push({ id: entry.name, file: e.path, reason });
+      if (!warned.has(e.path)) {
+        warned.add(e.path);
+        console.warn(
+          `skiff: warning: skipping container ${
+            entry.name.slice(0, 12)
+          }: "${e.path}" is damaged: ${reason}; remove it with rm -f`,
+        );
+      }
+      continue;
+    }
     if (record === null) {
       // Creation writes the record under the lock we hold: a directory
       // without one was left by a skiff killed halfway through creating it.
@@ -317,6 +358,28 @@ async function readAll(store: Store): Promise<ContainerRecord[]> {
   return records.sort((a, b) => b.created.localeCompare(a.created));
 }
 
+/**
+ * Every container's record, brought up to date as {@link listContainers}
+ * does, for a caller that decides something under the store lock it holds
+ * (volume removal, say).
+ */
+export function readRecords(store: Store): Promise<ContainerRecord[]> {
+  return readAll(store);
+}
+
+/** Damaged records already warned about by this process. */
+const warned = new Set<string>();
+
+/**
+ * The containers whose record cannot be parsed (`ps -a` shows them as
+ * damaged; `rm -f` removes them).
+ */
+export async function listDamaged(store: Store): Promise<DamagedRecord[]> {
+  const damaged: DamagedRecord[] = [];
+  await store.locked(() => readAll(store, damaged));
+  return damaged;
+}
+
 async function reconcile(
   store: Store,
   record: ContainerRecord,
@@ -326,7 +389,7 @@ async function reconcile(
   if (isAlive(owner.pid, owner.startTime)) return record;
   if (record.cgroup) await removeCgroup(record.cgroup);
   if (record.status === "created" || record.autoRemove) {
-    await removeDir(store, record.id);
+    await removeDir(store, record.id, record);
     return null;
   }
   // A detached container's supervisor leaves "CODE TIME OOMKILLS" in exit;
@@ -377,18 +440,38 @@ export function findContainer(
 }
 
 /**
- * Removes a container's record and directories.
+ * Removes a container's record and directories. The directories are
+ * renamed out of the way under the store lock and deleted after it (so a
+ * big container does not hold up other commands). A container whose record
+ * is damaged goes only with `force`: whether it runs is unknown.
  *
  * @param force stop a running container first (SIGKILL), as `rm -f` does
- * @returns the removed record
- * @throws {InvalidStateError} when it is running and `force` is false
+ * @returns the removed record (for a damaged one, what is known: its id)
+ * @throws {InvalidStateError} when it is running (or damaged) and `force` is false
  */
 export async function removeContainer(
   store: Store,
   ref: string,
   force = false,
 ): Promise<ContainerRecord> {
-  const target = await store.locked(async () => findContainer(await readAll(store), ref));
+  const target = await store.locked(async () => {
+    const damaged: DamagedRecord[] = [];
+    const records = await readAll(store, damaged);
+    try {
+      return findContainer(records, ref);
+    } catch (e) {
+      const hit = e instanceof NotFoundError ? findDamaged(damaged, ref) : undefined;
+      if (hit === undefined) throw e;
+      if (!force) {
+        throw new InvalidStateError(
+          `Cannot remove container "${ref}": its record "${hit.file}" is damaged; use rm -f to remove it anyway`,
+        );
+      }
+      await removeDir(store, hit.id);
+      return hit;
+    }
+  });
+  if (!("status" in target)) return { id: target.id } as ContainerRecord; // damaged: nothing else is known
   // Another skiff is starting it (it owns a `created` record): removing it
   // now would orphan the container it is about to start.
   const starting = target.status === "created" && target.owner !== undefined && target.owner.pid !== Deno.pid;
@@ -402,8 +485,14 @@ export async function removeContainer(
     await killAndWait(target);
     if (target.cgroup) await removeCgroup(target.cgroup);
   }
-  await store.locked(() => removeDir(store, target.id));
+  await store.locked(() => removeDir(store, target.id, target));
   return target;
+}
+
+/** A damaged record by full id or unique id prefix. */
+function findDamaged(damaged: DamagedRecord[], ref: string): DamagedRecord | undefined {
+  const matches = damaged.filter((d) => d.id === ref || (/^[0-9a-f]+$/.test(ref) && d.id.startsWith(ref)));
+  return matches.length === 1 ? matches[0] : undefined;
 }
 
 /**
@@ -422,35 +511,22 @@ async function killAndWait(record: ContainerRecord): Promise<void> {
 }
 
 /**
- * Removes what killed commands left in tmp/: removals under way (`rm-*`,
- * already renamed out of sight) and work named after a process that is
- * gone (`layer-PID-*`, `commit-PID-*`...).
+ * Removes a container's directory: renamed into the store's trash under
+ * the lock, so a container is either whole or gone, even if this is
+ * interrupted, and deleted once the lock is released (Store.discard). Its
+ * runtime state (a few small files) goes first: the store's runtime dir
+ * and the one its record names, when they differ. Nothing else removes
+ * runtime dirs, as a --runroot may be shared by several stores. The caller
+ * holds the store lock.
  */
-function sweepTmp(store: Store): void {
-  for (const entry of Deno.readDirSync(store.tmpDir)) {
-    const pid = /^[a-z]+-(\d+)-/.exec(entry.name)?.[1];
-    const stale = entry.name.startsWith("rm-") || entry.name.startsWith("gc-") ||
-      (pid !== undefined && processStartTime(Number(pid)) === null);
-    if (stale) Deno.removeSync(`${store.tmpDir}/${entry.name}`, { recursive: true });
+async function removeDir(store: Store, id: string, record?: ContainerRecord): Promise<void> {
+  const runtimes = new Set([store.runtime(id)]);
+  // Only a path that is a runtime dir of this id, whatever the record says.
+  if (record?.runtime?.endsWith(`/containers/${id}`)) runtimes.add(record.runtime);
+  for (const dir of runtimes) {
+    await Deno.remove(dir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
   }
-}
-
-/**
- * Removes a container's directory: renamed out of the way first, so a
- * container is either whole or gone, even if this is interrupted. Its
- * runtime state goes first; nothing else removes it, as a --runroot may be
- * shared by several stores.
- */
-async function removeDir(store: Store, id: string): Promise<void> {
-  const trash = `${store.tmpDir}/rm-${id}`;
-  await Deno.remove(store.runtime(id), { recursive: true }).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
-  try {
-    Deno.renameSync(store.container(id), trash);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw e;
-  }
-  await Deno.remove(trash, { recursive: true });
+  store.discard(store.container(id));
 }

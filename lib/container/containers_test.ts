@@ -17,6 +17,8 @@ async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
   try {
     const store = new Store(root);
     await store.init();
+    // The image FIELDS names: a container is created only from an image in the store.
+    Deno.writeTextFileSync(store.blob(FIELDS.imageId), '{"rootfs":{"type":"layers","diff_ids":[]}}');
     await fn(store);
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -87,7 +87,7 @@ export async function exportContainer(
     }
   }
   await store.init();
-  const mountPoint = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `export-${Deno.pid}-` });
+  const mountPoint = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("export") });
   try {
     const [cmd, ...args] = exportArgv(lowerdirs, mountPoint, inUserNamespace());
     const tar = new Deno.Command(cmd, {

@@ -465,7 +465,7 @@ async function startDetached(
       dir,
       runtime,
       lock: store.lockFile,
-      trash: `${store.tmpDir}/rm-${record.id}`,
+      trash: `${store.tmpDir}/rm`,
       autoRemove: record.autoRemove,
       cgroups: cgroup.own,
     }, keeper);

@@ -19,7 +19,8 @@ import { BUSYBOX } from "../host/tools.ts";
 
 /**
  * The script. Arguments: DIR (the container's), RUN (its runtime state),
- * LOCK (the store's lock file), TRASH (where --rm moves DIR), RM (1 for
+ * LOCK (the store's lock file), TRASH (the prefix of where --rm moves DIR,
+ * completed with the shell's pid and start time, as Store.tempPrefix), RM (1 for
  * --rm), CGROUPS (the container's cgroup directories, space separated),
  * then the keeper argv.
  */
@@ -52,6 +53,9 @@ done
 echo "$code $EPOCHREALTIME \${oom:-0}" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
 for cg in $cgroups; do rmdir "$cg" 2>/dev/null; done
 if [ "$rm" = 1 ]; then
+  # named after this shell (pid, start time) so no sweep deletes it under us
+  stat=$(cat /proc/$$/stat); set -- \${stat##*) }; shift 19
+  trash="$trash-$$-$1-\${dir##*/}"
   flock "$lock" mv "$dir" "$trash" && rm -rf "$trash" "$run"
 fi
 `;

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type ContainerRecord, listContainers } from "./containers.ts";
+import { type ContainerRecord, readRecords } from "./containers.ts";
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import { readJson, type Store, writeAtomic } from "../store/store.ts";
 
@@ -276,27 +276,28 @@ export function containersUsing(records: ContainerRecord[], name: string): Conta
 }
 
 /**
- * Removes a named volume and its data.
+ * Removes a named volume and its data. Whether containers use it is
+ * decided under the same hold of the store lock as the removal; the data
+ * is renamed into the trash then, and deleted after the lock is released.
  *
  * @param force remove it even though stopped containers use it
+ * @throws {NotFoundError} when there is no such volume
  * @throws {InvalidStateError} when a container uses it (a running one even with force)
  */
 export async function removeVolume(store: Store, name: string, force = false): Promise<void> {
-  await inspectVolume(store, name);
-  const users = containersUsing(await listContainers(store), name);
-  const running = users.filter((r) => r.status !== "exited");
-  const blocking = force ? running : users;
-  if (blocking.length > 0) {
-    const ids = blocking.map((r) => r.id.slice(0, 12)).join(", ");
-    throw new InvalidStateError(
-      `Cannot remove volume "${name}": it is in use by container ${ids}; ${
-        force ? "stop it first" : "remove the container first, or use -f if none runs"
-      }`,
-    );
-  }
   await store.locked(async () => {
-    const trash = `${store.tmpDir}/rm-volume-${name}`;
-    Deno.renameSync(store.volume(name), trash);
-    await Deno.remove(trash, { recursive: true });
+    await inspectVolume(store, name);
+    const users = containersUsing(await readRecords(store), name);
+    const running = users.filter((r) => r.status !== "exited");
+    const blocking = force ? running : users;
+    if (blocking.length > 0) {
+      const ids = blocking.map((r) => r.id.slice(0, 12)).join(", ");
+      throw new InvalidStateError(
+        `Cannot remove volume "${name}": it is in use by container ${ids}; ${
+          force ? "stop it first" : "remove the container first, or use -f if none runs"
+        }`,
+      );
+    }
+    store.discard(store.volume(name));
   });
 }

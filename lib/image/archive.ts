@@ -32,7 +32,6 @@ import {
   type Image,
   type ImageConfig,
   imageLayers,
-  listImages,
   MEDIA_MANIFEST,
   normalizeRef,
   storeImage,
@@ -41,6 +40,7 @@ import { extractLayer, type Layer, placeLayerTar } from "./layers.ts";
 import { choosePlatform } from "./platform.ts";
 import { helperCommand, helperFailure } from "../host/spawn.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
+import { discardUnrecorded } from "../store/gc.ts";
 
 /** The archive formats `save` writes. */
 export type ArchiveFormat = "oci" | "docker";
@@ -91,7 +91,7 @@ export async function saveImage(
     throw new UsageError(`Cannot write "${path}": it is a directory`);
   }
   await store.init();
-  const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `save-${Deno.pid}-` });
+  const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("save") });
   try {
     if (format === "oci") await stageOci(store, image, staging);
     else await stageDocker(store, image, layers, staging);
@@ -182,7 +182,7 @@ export async function loadImages(store: Store, path: string): Promise<Image[]> {
   }
   if (info.isDirectory) return await loadDir(store, path, path, false);
   await store.init();
-  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `load-${Deno.pid}-` });
+  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("load") });
   try {
     // GNU tar refuses `..` members and makes a symlink only after the
     // members (placeholders until then), so nothing is written out of dir.
@@ -354,7 +354,7 @@ function plan(
 /**
  * Extracts every image's layers (each file once, however many images or
  * links name it), checks them against the diff ids, then tags. On failure
- * the layers that were not in the store before are removed again.
+ * the layers it added go again, unless something else needs them.
  */
 async function storePlans(
   store: Store,
@@ -363,7 +363,6 @@ async function storePlans(
   owned: boolean,
 ): Promise<Image[]> {
   await store.init();
-  const before = new Set([...storeEntries(store)]);
   const extracted = new Map<string, Layer>();
   try {
     const layersOf: Layer[][] = [];
@@ -394,15 +393,8 @@ async function storePlans(
     }
     return images;
   } catch (e) {
-    await discardNew(store, before, [...extracted.values()].map((l) => l.diffId));
+    await discardUnrecorded(store, [...extracted.values()].map((l) => l.diffId));
     throw e;
-  }
-}
-
-/** Names in the store's layers/ and blobs/: what a load may add. */
-function* storeEntries(store: Store): Generator<string> {
-  for (const dir of ["layers", "blobs/sha256"]) {
-    for (const e of Deno.readDirSync(`${store.root}/${dir}`)) yield `${dir}/${e.name}`;
   }
 }
 
@@ -418,28 +410,4 @@ async function extract(store: Store, files: ArchiveFiles, file: ArchiveFile, own
     const message = (e as Error).message;
     throw message.startsWith(prefix) ? new Error(`${file.what}: ${message.slice(prefix.length)}`) : e;
   }
-}
-
-/**
- * Removes what a failed load added to layers/ and blobs/ for `diffIds`,
- * unless an image tagged meanwhile uses it (another load of the same
- * layer, say): under the lock, as rmi's garbage collection.
- */
-async function discardNew(store: Store, before: Set<string>, diffIds: string[]): Promise<void> {
-  const trash: string[] = [];
-  await store.locked(async () => {
-    const used = new Set<string>();
-    for (const image of await listImages(store)) {
-      for (const d of image.config.rootfs.diff_ids) used.add(d.replace(/^sha256:/, ""));
-    }
-    for (const hex of diffIds.filter((d) => !used.has(d))) {
-      for (const path of [`layers/${hex}`, `blobs/sha256/${hex}`, `blobs/sha256/${hex}.split`]) {
-        if (before.has(path) || !exists(`${store.root}/${path}`)) continue;
-        const to = `${store.tmpDir}/discard-${Deno.pid}-${trash.length}`;
-        await Deno.rename(`${store.root}/${path}`, to);
-        trash.push(to);
-      }
-    }
-  }).catch(() => {}); // a store too damaged to list keeps the layers: rmi removes them later
-  for (const path of trash) await Deno.remove(path, { recursive: true });
 }

@@ -11,6 +11,7 @@
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import type { Layer } from "./layers.ts";
 import { hubKey } from "./registry/reference.ts";
+import { collectGarbage, imagesInUse, unpinLayers } from "../store/gc.ts";
 import { readJson, sha256Hex, type Store, writeAtomic } from "../store/store.ts";
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
@@ -240,6 +241,7 @@ export async function storeImage(
     const index = await readIndex(store);
     index[key] = { id, manifest: manifestId, size };
     await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+    unpinLayers(store, layers.map((l) => l.diffId));
   });
   return { ref: key, id, manifest: manifestId, size, config };
 }
@@ -255,58 +257,34 @@ export async function imageLayers(store: Store, image: Image): Promise<Layer[]> 
 
 /**
  * Removes a tag, then every blob and layer directory no image and no
- * container needs any more.
+ * container needs any more. Under one hold of the store lock it finds the
+ * image, reads which images containers use (lib/store/gc.ts), untags and
+ * collects: a `run` of the same image either pinned it first (its record
+ * names the image) or finds it gone.
  *
- * @param inUse ids of images that containers use
- * @param force untag even when containers use the image (they keep its layers)
+ * @param opts.force untag even when containers use the image (they keep its layers)
+ * @throws {NotFoundError} when no image answers to `ref`
  * @throws {InvalidStateError} when a container uses it and `force` is false
  */
 export async function removeImage(
   store: Store,
   ref: string,
-  inUse: Set<string>,
-  force = false,
+  { force = false }: { force?: boolean } = {},
 ): Promise<Image> {
-  const image = await findImage(store, ref);
-  if (!image) throw new NotFoundError(`No such image: ${ref}`);
-  if (inUse.has(image.id) && !force) {
-    throw new InvalidStateError(
-      `Cannot remove image "${ref}": a container uses it; remove the container first, or use rmi -f`,
-    );
-  }
-  await store.locked(async () => {
+  return await store.locked(async () => {
+    const image = await findImage(store, ref);
+    if (!image) throw new NotFoundError(`No such image: ${ref}`);
+    if ((await imagesInUse(store)).ids.has(image.id) && !force) {
+      throw new InvalidStateError(
+        `Cannot remove image "${ref}": a container uses it; remove the container first, or use rmi -f`,
+      );
+    }
     const index = await readIndex(store);
     delete index[image.ref];
     await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
-    await collectGarbage(store, index, inUse);
+    await collectGarbage(store);
+    return image;
   });
-  return image;
-}
-
-/**
- * Deletes blobs and layer directories that neither a tagged image nor an
- * image a container uses refers to. The caller holds the store lock.
- */
-async function collectGarbage(store: Store, index: Index, inUse: Set<string>): Promise<void> {
-  const keep = new Set<string>();
-  const keepConfig = async (id: string) => {
-    keep.add(id);
-    const config = await readJson<ImageConfig>(store.blob(id));
-    for (const d of config?.rootfs.diff_ids ?? []) keep.add(d.replace(/^sha256:/, ""));
-  };
-  for (const entry of Object.values(index)) {
-    keep.add(entry.manifest);
-    await keepConfig(entry.id);
-  }
-  for (const id of inUse) await keepConfig(id);
-  for (const dir of [`${store.root}/blobs/sha256`, `${store.root}/layers`]) {
-    for (const entry of Deno.readDirSync(dir)) {
-      if (keep.has(entry.name.replace(/\.split$/, ""))) continue;
-      const trash = `${store.tmpDir}/gc-${entry.name}`;
-      await Deno.rename(`${dir}/${entry.name}`, trash);
-      await Deno.remove(trash, { recursive: true });
-    }
-  }
 }
 
 function byteLength(s: string): number {

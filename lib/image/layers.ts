@@ -30,6 +30,7 @@ import { lgetxattr, lsetxattr, mknod, S_IFCHR } from "../../ffi/xattr.ts";
 import { inUserNamespace, mappedIds } from "../host/proc.ts";
 import { helperCommand, helperFailure, runHelper } from "../host/spawn.ts";
 import { joinTar, splitSize, splitTar, unreadablePayload, writeSplit } from "./tarsplit.ts";
+import { pinLayer } from "../store/gc.ts";
 import { exists, sha256Hex, type Store } from "../store/store.ts";
 
 /** A layer as an image lists it. */
@@ -72,7 +73,7 @@ export async function extractLayer(
   { move = false, whiteouts = true } = {},
 ): Promise<Layer> {
   await store.init();
-  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `layer-${Deno.pid}-` });
+  const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("layer") });
   const blob = `${dir}.tar`;
   try {
     let source = file;
@@ -115,6 +116,7 @@ export async function extractLayer(
     const size = split ? split.index.size : (await Deno.stat(blob)).size;
     if (split) writeSplit(`${dir}.split`, split);
     await store.locked(async () => {
+      pinLayer(store, diffId); // until storeImage records an image that names it
       // Another extraction may have made the same layer: identical by definition.
       await renameUnlessExists(dir, store.layer(diffId));
       if (!split) await renameUnlessExists(blob, store.blob(diffId));

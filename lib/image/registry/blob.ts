@@ -16,6 +16,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { createGunzip } from "node:zlib";
+import { findCommand, helperCommand } from "../../host/spawn.ts";
 import type { RegistryClient } from "./client.ts";
 import type { Compression, RemoteDescriptor } from "./manifest.ts";
 
@@ -78,7 +79,8 @@ function gzipDecoder(label: string, sink: Deno.FsFile | null): Decoder {
 function zstdDecoder(label: string, sink: Deno.FsFile | null): Decoder {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("zstd", { args: ["-dcq"], stdin: "piped", stdout: "piped", stderr: "piped" })
+    if (!findCommand("zstd").includes("/")) throw new Deno.errors.NotFound("zstd");
+    child = helperCommand("zstd", { args: ["-dcq"], stdin: "piped", stdout: "piped", stderr: "piped" })
       .spawn();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {

@@ -15,7 +15,8 @@
  */
 
 import { describeError, NotFoundError, UsageError } from "../../errors.ts";
-import { exists, readJson, sha256Hex, type Store } from "../../store/store.ts";
+import { exists, sha256Hex, type Store } from "../../store/store.ts";
+import { discardUnrecorded } from "../../store/gc.ts";
 import { type Image, type ImageConfig, storeImage } from "../images.ts";
 import { extractLayer, type Layer } from "../layers.ts";
 import { authFiles, findCredentials } from "./auth.ts";
@@ -298,7 +299,7 @@ async function pullWith(
     );
     return image;
   } catch (e) {
-    await removeUnused(store, added);
+    await discardUnrecorded(store, added);
     throw e;
   }
 }
@@ -355,31 +356,6 @@ function readJsonSync<T>(path: string): T | null {
   } catch {
     return null;
   }
-}
-
-/**
- * Removes layers a failed pull added, unless an image now uses them (a
- * concurrent pull of another image may share one).
- */
-async function removeUnused(store: Store, diffIds: string[]): Promise<void> {
-  if (diffIds.length === 0) return;
-  await store.locked(async () => {
-    const index = (await readJson<Record<string, { id: string }>>(store.imageIndex)) ?? {};
-    const used = new Set<string>();
-    for (const entry of Object.values(index)) {
-      const config = await readJson<ImageConfig>(store.blob(entry.id)).catch(() => null);
-      for (const d of config?.rootfs?.diff_ids ?? []) used.add(d.slice("sha256:".length));
-    }
-    for (const diffId of diffIds) {
-      if (used.has(diffId)) continue;
-      for (const path of [store.layer(diffId), store.blob(diffId), `${store.blob(diffId)}.split`]) {
-        if (!exists(path)) continue;
-        const trash = `${store.tmpDir}/pull-gc-${Deno.pid}-${diffId}`;
-        await Deno.rename(path, trash);
-        await Deno.remove(trash, { recursive: true });
-      }
-    }
-  });
 }
 
 /** Reads a response body, refusing more than `max` bytes. */

@@ -14,6 +14,7 @@
  */
 
 import { NotFoundError } from "../../errors.ts";
+import { helperCommand } from "../../host/spawn.ts";
 import { sha256Hex, type Store } from "../../store/store.ts";
 import { findImage, type Image, imageLayers } from "../images.ts";
 import { placeLayerTar, sha256File } from "../layers.ts";
@@ -116,11 +117,11 @@ async function pushWith(
       descriptors.push(known);
       continue;
     }
-    const tmp = await Deno.makeTempDir({ dir: store.tmpDir, prefix: `push-${Deno.pid}-` });
+    const tmp = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("push") });
     try {
       await placeLayerTar(store, layer.diffId, `${tmp}/layer.tar`);
       const gz = `${tmp}/layer.tar.gz`;
-      const out = await new Deno.Command("sh", {
+      const out = await helperCommand("sh", {
         args: ["-c", 'exec gzip -n -c -- "$1" > "$2"', "sh", `${tmp}/layer.tar`, gz],
         stderr: "piped",
       }).output();
