@@ -34,6 +34,7 @@ export {
   type ContainerRecord,
   findContainer,
   listContainers,
+  type ProcessRef,
   removeContainer,
   type Status,
 } from "./lib/container/containers.ts";
@@ -43,19 +44,20 @@ export {
   type ImageConfig,
   importFile,
   importImage,
+  type ImportOptions,
   listImages,
   removeImage,
 } from "./lib/image/images.ts";
-export { resolveImage } from "./lib/container/resolve_image.ts";
+export { type PullPolicy, resolveImage } from "./lib/container/resolve_image.ts";
 export { buildBusyboxImage } from "./images/busybox.ts";
 export { commitContainer, type CommitOptions } from "./lib/container/commit.ts";
 export { exportContainer } from "./lib/container/export.ts";
 export { type ArchiveFormat, loadImages, saveImage } from "./lib/image/archive.ts";
-export { type LimitOptions, type Limits, parseLimits } from "./lib/host/cgroup/cgroups.ts";
+export type { CgroupVersion, Limits } from "./lib/host/cgroup/cgroups.ts";
 export { type Sample, sampleStats } from "./lib/container/stats.ts";
 export { containerLogs, killContainer, type LogOptions, stopContainer } from "./lib/container/lifecycle.ts";
 export { execInContainer, type ExecOptions } from "./lib/container/exec.ts";
-export { type LogLine, logTime, parseLog } from "./lib/container/supervise.ts";
+export type { LogLine } from "./lib/container/supervise.ts";
 export {
   checkVolumeName,
   createVolume,
@@ -63,8 +65,6 @@ export {
   listVolumes,
   type Mount,
   type MountRequest,
-  parseMountFlag,
-  parseVolumeFlag,
   removeVolume,
   type Volume,
 } from "./lib/container/volumes.ts";

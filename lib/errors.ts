@@ -7,16 +7,19 @@
 
 /** The command line was wrong; the message says how. */
 export class UsageError extends Error {
+  /** The class name, as errors show it. */
   override name = "UsageError";
 }
 
 /** No container or image answers to the name the user gave. */
 export class NotFoundError extends Error {
+  /** The class name, as errors show it. */
   override name = "NotFoundError";
 }
 
 /** The container is not in a state that allows the operation. */
 export class InvalidStateError extends Error {
+  /** The class name, as errors show it. */
   override name = "InvalidStateError";
 }
 

@@ -22,14 +22,19 @@ export type Status = "created" | "running" | "exited";
 export interface ContainerRecord {
   /** 64 hex characters from a cryptographic random source. */
   id: string;
+  /** Its name: given with `--name`, else a generated `adjective_noun_N`. */
   name: string;
   /** The image as the user named it, and its id. */
   image: string;
+  /** The image's id (sha256 of its config, hex), pinned for the container's life. */
   imageId: string;
   /** The command's argv. */
   command: string[];
+  /** The environment as `KEY=VALUE` entries: the image's, then `-e`. */
   env: string[];
+  /** The working directory inside the container. */
   workdir: string;
+  /** The container's hostname (default: the short id). */
   hostname: string;
   /** Remove the container when it exits (`run --rm`). */
   autoRemove: boolean;
@@ -43,8 +48,11 @@ export interface ContainerRecord {
   oomKilled?: boolean;
   /** ISO 8601 times. */
   created: string;
+  /** When it last started, ISO 8601. */
   startedAt?: string;
+  /** When it last exited, ISO 8601. */
   finishedAt?: string;
+  /** Where it is in its life: created, running or exited. */
   status: Status;
   /**
    * The skiff process that keeps this record up to date (the one that ran
@@ -60,13 +68,17 @@ export interface ContainerRecord {
   runtime?: string;
   /** The container's keeper process (see lib/spawn.ts) while it runs. */
   pid?: number;
+  /** The keeper's start time (clock ticks since boot), so a reused pid is not taken for it. */
   pidStartTime?: number;
+  /** Its exit code once exited: the command's, or 128+N for signal N. */
   exitCode?: number;
 }
 
 /** One process for good: its pid and its start time. */
 export interface ProcessRef {
+  /** The process id. */
   pid: number;
+  /** Its start time in clock ticks since boot (/proc/PID/stat field 22). */
   startTime: number;
 }
 

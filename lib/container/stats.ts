@@ -12,12 +12,15 @@ import { inUserNamespace } from "../host/proc.ts";
 
 /** One container's use over a sampling interval. */
 export interface Sample {
+  /** The container sampled. */
   record: ContainerRecord;
   /** CPU time over wall time, in percent of one CPU (above 100 with several). */
   cpuPercent: number;
+  /** Memory in use, less inactive file cache, as docker shows it. */
   memoryBytes: number;
   /** The limit, or the machine's memory when there is none. */
   memoryLimit: number;
+  /** How many processes the container has. */
   pids: number;
 }
 

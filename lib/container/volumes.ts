@@ -16,11 +16,13 @@ import { readJson, type Store, writeAtomic } from "../store/store.ts";
 
 /** A mount the user asked for, before the host side is looked at. */
 export interface MountRequest {
+  /** A host path bound in, or a named volume. */
   type: "bind" | "volume";
   /** An absolute host path (bind) or a volume name (volume). */
   source: string;
   /** Absolute path inside the container, normalised. */
   destination: string;
+  /** Mounted read-only (`:ro`, `readonly`). */
   readOnly: boolean;
   /** Create a missing bind source (`-v` does; `--mount` refuses, as docker). */
   createSource: boolean;
@@ -28,10 +30,13 @@ export interface MountRequest {
 
 /** A mount as recorded on the container and planned for init. */
 export interface Mount {
+  /** A host path bound in, or a named volume. */
   type: "bind" | "volume";
   /** The host path bound in: the bind source or the volume's data dir. */
   source: string;
+  /** Absolute path inside the container. */
   destination: string;
+  /** Mounted read-only. */
   readOnly: boolean;
   /** The volume's name, for named volumes. */
   name?: string;
@@ -41,9 +46,13 @@ export interface Mount {
 
 /** What `volume ls` and `volume inspect` show. */
 export interface Volume {
+  /** The volume's name. */
   Name: string;
+  /** Always `local`: a directory in the store. */
   Driver: "local";
+  /** Where its data lives on the host. */
   Mountpoint: string;
+  /** When it was made, ISO 8601. */
   CreatedAt: string;
 }
 

@@ -16,16 +16,22 @@ import { readJson, sha256Hex, type Store, writeAtomic } from "../store/store.ts"
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
 export interface ImageConfig {
+  /** When the image was made, ISO 8601. */
   created: string;
+  /** The CPU architecture, as OCI names it (amd64, arm64). */
   architecture: string;
+  /** The operating system: always linux here. */
   os: "linux";
+  /** What a container of it runs: its command, entrypoint, environment and working dir. */
   config: {
     Cmd?: string[];
     Entrypoint?: string[];
     Env?: string[];
     WorkingDir?: string;
   };
+  /** Its layers, bottom first, by the sha256 of each uncompressed tar. */
   rootfs: { type: "layers"; diff_ids: string[] };
+  /** How each layer was made, bottom first. */
   history?: { created: string; created_by?: string; comment?: string }[];
 }
 
@@ -68,7 +74,9 @@ export interface Image {
   id: string;
   /** sha256 of the manifest, as hex. */
   manifest: string;
+  /** The layers' total size in bytes. */
   size: number;
+  /** The image's config. */
   config: ImageConfig;
 }
 

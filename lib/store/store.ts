@@ -44,6 +44,8 @@ export class Store {
   #discarded = 0;
 
   /**
+   * A store at `root`; nothing is made until the first command needs it.
+   *
    * @param root the store's top directory, e.g. /var/lib/skiff
    * @param runRoot where running containers' state lives (init's spec and
    *   report, the keeper's pid, the log FIFOs), e.g. /run/skiff: nothing
@@ -58,21 +60,27 @@ export class Store {
   get runRoot(): string {
     return this.#runRoot ??= defaultRunRoot(this.root);
   }
+  /** The flock file that serialises changes to records and the image index. */
   get lockFile(): string {
     return `${this.root}/lock`;
   }
+  /** `name:tag` -> image id, manifest digest and size. */
   get imageIndex(): string {
     return `${this.root}/images/index.json`;
   }
+  /** An OCI blob (layer tar, config, manifest) by its sha256, hex. */
   blob(hex: string): string {
     return `${this.root}/blobs/sha256/${hex}`;
   }
+  /** An extracted layer, by its diff id, hex. */
   layer(hex: string): string {
     return `${this.root}/layers/${hex}`;
   }
+  /** Where container records and writable layers live. */
   get containersDir(): string {
     return `${this.root}/containers`;
   }
+  /** A container's directory: its record, upper/, work/, merged/ and log. */
   container(id: string): string {
     return `${this.root}/containers/${id}`;
   }
@@ -80,15 +88,19 @@ export class Store {
   record(id: string): string {
     return `${this.root}/containers/${id}/config.json`;
   }
+  /** Where named volumes live. */
   get volumesDir(): string {
     return `${this.root}/volumes`;
   }
+  /** A named volume's directory: volume.json and _data/. */
   volume(name: string): string {
     return `${this.root}/volumes/${name}`;
   }
+  /** Work in progress (imports, removals), renamed into place or swept. */
   get tmpDir(): string {
     return `${this.root}/tmp`;
   }
+  /** Where running containers' runtime state lives. */
   get runtimeDir(): string {
     return `${this.runRoot}/containers`;
   }

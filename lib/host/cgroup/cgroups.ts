@@ -89,11 +89,17 @@ export function parseBytes(value: string, option: string): number {
 
 /** The user's limit options, as strings from the command line. */
 export interface LimitOptions {
+  /** `--memory`: bytes with an optional unit (b, k, m, g). */
   memory?: string;
+  /** `--memory-swap`: memory plus swap, or -1 for unlimited swap. */
   memorySwap?: string;
+  /** `--cpus`: CPU time in CPUs, e.g. 0.5. */
   cpus?: string;
+  /** `--cpu-shares`: relative CPU weight. */
   cpuShares?: string;
+  /** `--cpuset-cpus`: CPUs to run on, e.g. 0-1. */
   cpusetCpus?: string;
+  /** `--pids-limit`: the most processes. */
   pidsLimit?: string;
 }
 
