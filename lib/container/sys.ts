@@ -5,7 +5,16 @@
  */
 
 import type { SyscallError } from "../../ffi/errors.ts";
-import { close, createFileAt, mkdirAt, mount, mountFlags, openInRoot, openPath } from "../../ffi/libc.ts";
+import {
+  AT_FDCWD,
+  close,
+  createFileAt,
+  mkdirAt,
+  mount,
+  mountFlags,
+  openInRoot,
+  openPath,
+} from "../../ffi/libc.ts";
 import type { EntryKind, Resolved, Sys } from "./rootfs.ts";
 
 /** The operations of the running kernel. */
@@ -29,7 +38,8 @@ export const realSys: Sys = {
     Deno.chmodSync(path, mode);
   },
   touch(path: string) {
-    Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o644 });
+    // Through libc: Deno lets only --allow-all write /dev/console, say.
+    createFileAt(AT_FDCWD, path, 0o644);
   },
   symlink(target: string, path: string) {
     Deno.symlinkSync(target, path);
@@ -38,6 +48,21 @@ export const realSys: Sys = {
 };
 
 const isCode = (e: unknown, code: string) => (e as SyscallError).code === code;
+
+/**
+ * `mkdir -p` through mkdirat(2), so a failure is a SyscallError naming
+ * the path and keeping errno (ENOTDIR when a part is a file, say).
+ */
+export function mkdirAll(path: string, mode = 0o755): void {
+  const parts = path.split("/").filter((p) => p !== "");
+  for (let i = 1; i <= parts.length; i++) {
+    try {
+      mkdirAt(AT_FDCWD, "/" + parts.slice(0, i).join("/"), mode);
+    } catch (e) {
+      if (!isCode(e, "EEXIST")) throw e;
+    }
+  }
+}
 
 /**
  * Walks `path` one part at a time, each resolved by openat2 with

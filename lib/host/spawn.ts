@@ -65,7 +65,7 @@ export function containerArgv(spec: SpawnSpec): string[] {
     "--allow-read",
     "--allow-write",
     "--allow-ffi",
-    "--allow-env=SKIFF_KEEPER_PARENT",
+    "--allow-env=SKIFF_KEEPER_PARENT,SKIFF_TEST_HOLD_INIT",
     spec.initModule,
     spec.initSpec,
   ];

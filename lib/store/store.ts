@@ -10,7 +10,7 @@
  * ROOT/containers/ID/         config.json, upper/, work/, merged/, log, exit
  * ROOT/volumes/NAME/          volume.json, _data/ (a named volume)
  * ROOT/tmp/                   work in progress, renamed into place when done
- * RUN/containers/ID/          init.json, init.status, keeper, the log FIFOs
+ * RUN/containers/ID/          init.json, init.sync (FIFO), keeper, the log FIFOs
  * ```
  *
  * @module
