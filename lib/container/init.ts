@@ -42,7 +42,7 @@ import {
   umount2,
   writeFile,
 } from "../../ffi/libc.ts";
-import type { SyscallError } from "../../ffi/errors.ts";
+import { SyscallError } from "../../ffi/errors.ts";
 import { describeError } from "../errors.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
 import { mkdirAll, realSys } from "./sys.ts";
@@ -226,7 +226,7 @@ function step<T>(what: string, fn: () => T): T {
  * mounts, pivot, old root detached, hostname, loopback up, working
  * directory, the command found, a session of its own (with -t: its own
  * terminal as stdio, controlling terminal and /dev/console), capabilities
- * dropped, `exec` reported, descriptors closed on exec, execve.
+ * dropped, descriptors marked close-on-exec, `exec` reported, execve.
  *
  * @param report sends one message to the CLI
  * @param hold a test hook run right after `started` is reported
@@ -283,11 +283,12 @@ export function startInit(
       }
     });
   }
-  report({ exec: true });
   step("mark descriptors close-on-exec", () => sys.closeOnExecFrom(3));
+  report({ exec: true });
   try {
     sys.execve(path, spec.argv, spec.env);
   } catch (e) {
+    if (!(e instanceof SyscallError)) throw e;
     const err = e as { code?: string };
     throw new InitFailure(
       `exec: "${spec.argv[0]}": ${e instanceof Error ? e.message : e}`,
