@@ -93,6 +93,10 @@ const SYMBOLS = {
   chdir: { parameters: ["buffer"], result: "i32" },
   // void
   setsid: { parameters: [], result: "i32" },
+  // void
+  getpgrp: { parameters: [], result: "i32" },
+  // int fd
+  tcgetpgrp: { parameters: ["i32"], result: "i32" },
   // int oldfd, int newfd
   dup2: { parameters: ["i32", "i32"], result: "i32" },
   // const char *path, mode_t mode
@@ -429,4 +433,12 @@ export async function writeAllAsync(fd: number, data: Uint8Array<ArrayBuffer>): 
     off += n;
   }
   return true;
+}
+
+/**
+ * Whether this process is in the foreground process group of the terminal
+ * `fd`: one in the background that reads it is stopped by SIGTTIN.
+ */
+export function inForeground(fd: number): boolean {
+  return libc().tcgetpgrp(fd) === libc().getpgrp();
 }

@@ -241,3 +241,17 @@ test("run -d sees at once an init that dies before the command, and leaves nothi
     }
   });
 });
+
+test("a run started in the background of a terminal leaves the terminal's input alone", async () => {
+  await withStore(async (store) => {
+    // With job control (set -m) the job gets a process group of its own,
+    // not the terminal's foreground one, and keeps the terminal as stdin.
+    const r = await underScript(
+      store,
+      "set -m; skiff run --rm busybox echo from-the-background & wait $!; echo rc=$?",
+    );
+    // (the shell's own job notices, "[1]+ Done", aside)
+    const lines = r.out.trim().split("\n").filter((l) => !l.startsWith("["));
+    assert.deepEqual(lines, ["from-the-background", "rc=0"], r.out);
+  });
+});

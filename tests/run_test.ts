@@ -303,7 +303,7 @@ test("-t gives the container a terminal of its own, also as /dev/console", async
   });
 });
 
-test("from a terminal, run without -i shares it, so `run busybox sh` is a shell", async () => {
+test("from a terminal, run without -t passes its input on through a pipe, so `run busybox sh` is a shell", async () => {
   await withStore(async (store) => {
     const cmd = [Deno.execPath(), ...skiffArgv(store, ["run", "--rm", "busybox", "sh"])];
     const child = new Deno.Command("script", {

@@ -22,7 +22,7 @@ import { resolveImage } from "./resolve_image.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
 import { InitChannel } from "./sync.ts";
 import { pump, pumpStdin, relayTerminal, type TerminalRelay } from "./stdio.ts";
-import { takeFd } from "../../ffi/libc.ts";
+import { inForeground, takeFd } from "../../ffi/libc.ts";
 import { inUserNamespace, processStartTime } from "../host/proc.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
 import { BUSYBOX, parseLog, supervisorArgv } from "./supervise.ts";
@@ -316,7 +316,9 @@ async function startInCgroup(
   // its commands (the container gets no terminal: docker would give it
   // none, and would not pass stdin on at all). With -t, stdin is init's
   // go-ahead once skiff holds the pty's master (lib/container/init.ts).
-  const shared = !opts.tty && Deno.stdin.isTerminal();
+  // A skiff started in the background (`run ... &` at a prompt) leaves
+  // the terminal alone: reading it would stop skiff with SIGTTIN.
+  const shared = !opts.tty && Deno.stdin.isTerminal() && inForeground(0);
   const passStdin = opts.interactive || shared;
   const ended = Promise.withResolvers<void>();
   const channel = await InitChannel.open(spec.syncFifo, ended.promise);
