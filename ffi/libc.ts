@@ -51,6 +51,7 @@ const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0x80000;
 const O_RDWR = 0o2;
+const O_NONBLOCK = 0o4000;
 const O_NOCTTY = 0o400;
 // tty ioctls, the same on x86_64 and aarch64 (asm-generic/ioctls.h)
 const TIOCSCTTY = 0x540e;
@@ -441,4 +442,24 @@ export async function writeAllAsync(fd: number, data: Uint8Array<ArrayBuffer>): 
  */
 export function inForeground(fd: number): boolean {
   return libc().tcgetpgrp(fd) === libc().getpgrp();
+}
+
+/**
+ * Opens the write end of a FIFO without waiting for a reader: with none
+ * (the reader died), it fails at once with ENXIO instead of blocking
+ * forever. Close-on-exec; writes of less than PIPE_BUF are whole.
+ */
+export function openFifoWriter(path: string): number {
+  const fd = libc().openat(AT_FDCWD, cstr(path), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  check(fd, "open", path);
+  return fd;
+}
+
+/** Writes all of `data` to `fd` with write(2) on this thread. */
+export function writeFd(fd: number, data: Uint8Array<ArrayBuffer>): void {
+  for (let off = 0; off < data.length;) {
+    const n = libc().write(fd, data.subarray(off), BigInt(data.length - off));
+    check(n, "write");
+    off += Number(n);
+  }
 }

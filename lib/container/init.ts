@@ -32,6 +32,7 @@ import {
   interfaceUp,
   MNT_DETACH,
   MS_BIND,
+  openFifoWriter,
   openPty,
   pivotRoot,
   readFd,
@@ -40,6 +41,7 @@ import {
   sethostname,
   setsid,
   umount2,
+  writeFd,
   writeFile,
 } from "../../ffi/libc.ts";
 import { SyscallError } from "../../ffi/errors.ts";
@@ -323,11 +325,12 @@ function holdOn(fifo: string): () => void {
 
 if (import.meta.main) {
   const spec = JSON.parse(Deno.readTextFileSync(Deno.args[0])) as InitSpec;
-  const sync = Deno.openSync(spec.syncFifo, { write: true });
-  const report = (message: InitMessage) => {
-    const bytes = new TextEncoder().encode(JSON.stringify(message) + "\n");
-    for (let off = 0; off < bytes.length;) off += sync.writeSync(bytes.subarray(off));
-  };
+  // Not Deno.openSync: a skiff killed before this point left no reader,
+  // and a blocking open would wait for one forever, an orphan whose
+  // parent-death signal was not armed yet when its parent died.
+  const sync = openFifoWriter(spec.syncFifo);
+  const report = (message: InitMessage) =>
+    writeFd(sync, new TextEncoder().encode(JSON.stringify(message) + "\n"));
   const held = Deno.env.get("SKIFF_TEST_HOLD_INIT");
   try {
     startInit(spec, realInitSys, report, held ? holdOn(held) : undefined);

@@ -270,3 +270,31 @@ Deno.test("a capability this kernel lacks (EINVAL) is skipped, and a missing com
   assert.equal(missing.thrown.exitCode, EXIT_NOT_FOUND);
   assert.ok(!missing.calls.includes("setsid"), "found before the session and the terminal");
 });
+
+Deno.test("an init whose skiff is gone (no reader on the sync FIFO) exits at once, not waiting for one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "skiff-init-" });
+  try {
+    const made = await new Deno.Command("mkfifo", { args: [`${dir}/init.sync`] }).output();
+    assert.equal(made.code, 0);
+    await Deno.writeTextFile(`${dir}/init.json`, JSON.stringify({ syncFifo: `${dir}/init.sync` }));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-config",
+        "--allow-read",
+        "--allow-write",
+        "--allow-ffi",
+        "--allow-env",
+        new URL("./init.ts", import.meta.url).pathname,
+        `${dir}/init.json`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.notEqual(out.code, 0);
+    assert.match(new TextDecoder().decode(out.stderr), /init\.sync": ENXIO \(No such device or address\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
