@@ -1,7 +1,9 @@
 /**
  * Thin bindings to the libc calls skiff's init needs: mount, umount2,
  * pivot_root, openat2, sethostname, prctl, the interface-flags ioctls and
- * execve. Which flags, in which order, is the callers' business (lib/).
+ * execve; and those of a container's terminal: a pseudo-terminal, its
+ * window size, and pidfd_getfd to take its master from init. Which flags,
+ * in which order, is the callers' business (lib/).
  *
  * Each wrapper makes one synchronous call and reads errno right after it on
  * the same thread: a `nonblocking` call would run on another thread, whose
@@ -49,6 +51,17 @@ const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
 export const SOCK_CLOEXEC = 0x80000;
+const O_RDWR = 0o2;
+const O_NONBLOCK = 0o4000;
+const O_NOCTTY = 0o400;
+// tty ioctls, the same on x86_64 and aarch64 (asm-generic/ioctls.h)
+const TIOCSCTTY = 0x540e;
+const TIOCSWINSZ = 0x5414;
+const TIOCSPTLCK = 0x40045431;
+const TIOCGPTPEER = 0x5441;
+/** pidfd_open and pidfd_getfd: after the unified syscall table, so the same everywhere. */
+const SYS_PIDFD_OPEN = 434;
+const SYS_PIDFD_GETFD = 438;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
 /** Interface flag (net/if.h): the interface is up. */
@@ -77,6 +90,29 @@ const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int fd, unsigned long request, void *argp (variadic in C; fixed here)
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  // the same with an integer argument: int fd, unsigned long request, unsigned long arg
+  ioctl_int: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
+  // const char *path
+  chdir: { parameters: ["buffer"], result: "i32" },
+  // void
+  setsid: { parameters: [], result: "i32" },
+  // void
+  getpgrp: { parameters: [], result: "i32" },
+  // int fd
+  tcgetpgrp: { parameters: ["i32"], result: "i32" },
+  // int oldfd, int newfd
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
+  // const char *path, mode_t mode
+  mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
+  // read(2) and write(2) on a worker thread, for relaying a terminal:
+  // they block until there is data or room (errno is not ours to read)
+  read_blocking: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+  write_blocking: {
+    name: "write",
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
   // int fd
   close: { parameters: ["i32"], result: "i32" },
   // unsigned int first, unsigned int last, int flags (glibc 2.34 and later)
@@ -93,6 +129,9 @@ const SYMBOLS = {
     parameters: ["i64", "buffer", "buffer"],
     result: "i64",
   },
+  // the same for pidfd_open(pid_t pid, unsigned int flags) and
+  // pidfd_getfd(int pidfd, int targetfd, unsigned int flags), with a 0 last argument
+  syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   // the same for openat2(int dirfd, const char *path, struct open_how *how, size_t size)
   syscall4: {
     name: "syscall",
@@ -200,7 +239,8 @@ export function openPath(path: string): number {
   return fd;
 }
 
-const AT_FDCWD = -100;
+/** The *at(2) calls' "relative to the working directory". */
+export const AT_FDCWD = -100;
 
 /**
  * openat2(2) (kernel 5.6 and later): opens `path` relative to the
@@ -305,4 +345,131 @@ export function execve(path: string, argv: string[], env: string[]): never {
   // it returns, and it returns only on failure.
   libc().execve(file, args.ptrs, envp.ptrs);
   throw classify(new SyscallError("execve", errno(), path));
+}
+
+/** chdir(2). */
+export function chdir(path: string): void {
+  check(libc().chdir(cstr(path)), "chdir", path);
+}
+
+/** setsid(2): a new session, without a controlling terminal. */
+export function setsid(): void {
+  check(libc().setsid(), "setsid");
+}
+
+/** dup2(2). */
+export function dup2(from: number, to: number): void {
+  check(libc().dup2(from, to), "dup2");
+}
+
+/** mkfifo(3). */
+export function mkfifo(path: string, mode: number): void {
+  check(libc().mkfifo(cstr(path), mode), "mkfifo", path);
+}
+
+/** Reads up to `max` bytes from `fd` in one read(2) on this thread: empty at EOF. */
+export function readFd(fd: number, max: number): Uint8Array {
+  const buf = new Uint8Array(max);
+  const n = libc().read(fd, buf, BigInt(max));
+  check(n, "read");
+  return buf.subarray(0, Number(n));
+}
+
+/**
+ * A new pseudo-terminal from the devpts of `ptmx` (a path to its ptmx
+ * node), unlocked, with its slave opened through the master
+ * (TIOCGPTPEER, kernel 4.13), so no path lookup can pick another.
+ * Both descriptors are close-on-exec and neither becomes our controlling
+ * terminal.
+ */
+export function openPty(ptmx: string): { master: number; slave: number } {
+  const sym = libc();
+  const master = sym.openat(AT_FDCWD, cstr(ptmx), O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  check(master, "open", ptmx);
+  try {
+    check(sym.ioctl(master, BigInt(TIOCSPTLCK), new Uint8Array(4)), "ioctl TIOCSPTLCK", ptmx);
+    const slave = sym.ioctl_int(master, BigInt(TIOCGPTPEER), BigInt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    check(slave, "ioctl TIOCGPTPEER", ptmx);
+    return { master, slave };
+  } catch (e) {
+    sym.close(master);
+    throw e;
+  }
+}
+
+/** Makes the terminal `fd` the controlling terminal of this session's leader (TIOCSCTTY). */
+export function setControllingTerminal(fd: number): void {
+  check(libc().ioctl_int(fd, BigInt(TIOCSCTTY), 0n), "ioctl TIOCSCTTY");
+}
+
+/** Sets a terminal's window size (TIOCSWINSZ); its foreground group gets SIGWINCH. */
+export function setWindowSize(fd: number, rows: number, columns: number): void {
+  const winsize = new Uint16Array([rows, columns, 0, 0]);
+  check(libc().ioctl(fd, BigInt(TIOCSWINSZ), new Uint8Array(winsize.buffer)), "ioctl TIOCSWINSZ");
+}
+
+/**
+ * A copy, in this process, of descriptor `fd` of process `pid`
+ * (pidfd_open + pidfd_getfd, kernel 5.6; it needs ptrace rights over
+ * `pid`). The copy is close-on-exec.
+ */
+export function takeFd(pid: number, fd: number): number {
+  const sym = libc();
+  const pidfd = sym.syscall3(BigInt(SYS_PIDFD_OPEN), BigInt(pid), 0n, 0n);
+  check(pidfd, "pidfd_open", String(pid));
+  try {
+    const copy = sym.syscall3(BigInt(SYS_PIDFD_GETFD), pidfd, BigInt(fd), 0n);
+    check(copy, "pidfd_getfd", `${pid} ${fd}`);
+    return Number(copy);
+  } finally {
+    sym.close(Number(pidfd));
+  }
+}
+
+/**
+ * read(2) on a worker thread, so a terminal that has nothing to say blocks
+ * no JavaScript: resolves to the bytes read, empty at EOF or on an error
+ * (EIO: every slave of a pty closed).
+ */
+export async function readAsync(fd: number, buf: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const n = Number(await libc().read_blocking(fd, buf, BigInt(buf.length)));
+  return n > 0 ? buf.subarray(0, n) : new Uint8Array();
+}
+
+/** Writes all of `data` to `fd` from worker threads; false when the descriptor can take no more. */
+export async function writeAllAsync(fd: number, data: Uint8Array<ArrayBuffer>): Promise<boolean> {
+  for (let off = 0; off < data.length;) {
+    const n = Number(await libc().write_blocking(fd, data.subarray(off), BigInt(data.length - off)));
+    if (n <= 0) return false;
+    off += n;
+  }
+  return true;
+}
+
+/**
+ * Whether this process is in the foreground process group of the terminal
+ * `fd`: one in the background that reads it is stopped by SIGTTIN.
+ */
+export function inForeground(fd: number): boolean {
+  return libc().tcgetpgrp(fd) === libc().getpgrp();
+}
+
+/**
+ * Opens the write end of a FIFO without waiting for a reader: with none
+ * (the reader died), it fails at once with ENXIO instead of blocking
+ * forever. Close-on-exec; writes of less than PIPE_BUF are whole.
+ */
+export function openFifoWriter(path: string): number {
+  const fd = libc().openat(AT_FDCWD, cstr(path), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  check(fd, "open", path);
+  return fd;
+}
+
+/** Writes all of `data` to `fd` with write(2) on this thread. */
+export function writeFd(fd: number, data: Uint8Array<ArrayBuffer>): void {
+  for (let off = 0; off < data.length;) {
+    const n = libc().write(fd, data.subarray(off), BigInt(data.length - off));
+    check(n, "write");
+    off += Number(n);
+  }
 }

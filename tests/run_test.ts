@@ -264,28 +264,46 @@ test("-i passes stdin on; without it the container reads nothing", async () => {
   });
 });
 
-test("-t gives the container the terminal, as /dev/console", async () => {
+test("-t gives the container a terminal of its own, also as /dev/console", async () => {
   await withStore(async (store) => {
     // util-linux script(1) runs skiff on a new pseudo-terminal
     const cmd = [
       Deno.execPath(),
-      ...skiffArgv(store, ["run", "--rm", "-it", "busybox", "sh", "-c", "tty; echo $TERM"]),
+      ...skiffArgv(store, [
+        "run",
+        "--rm",
+        "-it",
+        "busybox",
+        "sh",
+        "-c",
+        "tty; echo $TERM; stat -c %t,%T /dev/console /dev/pts/0",
+      ]),
     ];
-    const out = await new Deno.Command("script", {
+    // script's stdin stays open: at its EOF script types an end-of-file
+    // character on the terminal, which the container would read.
+    const child = new Deno.Command("script", {
       args: ["-qec", cmd.map((a) => `'${a}'`).join(" "), "/dev/null"],
+      stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).replaceAll("\r", "");
-    assert.equal(out.code, 0, text + new TextDecoder().decode(out.stderr));
-    assert.equal(text, "/dev/console\nxterm\n");
+    }).spawn();
+    const [stdout, stderr, status] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.status,
+    ]);
+    await child.stdin.close();
+    const text = stdout.replaceAll("\r", "");
+    assert.equal(status.code, 0, text + stderr);
+    // a pty of the container's devpts (tests/io_test.ts), bound on /dev/console
+    assert.equal(text, "/dev/pts/0\nxterm\n88,0\n88,0\n");
     const noTty = await skiff(store, ["run", "--rm", "-t", "busybox", "true"]);
     assert.equal(noTty.code, 125);
     assert.equal(noTty.stderr, "skiff: The input device is not a TTY: drop -t, or run from a terminal\n");
   });
 });
 
-test("from a terminal, run without -i shares it, so `run busybox sh` is a shell", async () => {
+test("from a terminal, run without -t passes its input on through a pipe, so `run busybox sh` is a shell", async () => {
   await withStore(async (store) => {
     const cmd = [Deno.execPath(), ...skiffArgv(store, ["run", "--rm", "busybox", "sh"])];
     const child = new Deno.Command("script", {

@@ -7,31 +7,49 @@
  * `run`, so it imports nothing but `ffi/`, the plan executor and the
  * default PATH.
  *
- * The CLI learns how the start went from the status file, opened before the
- * pivot (so it stays reachable) and closed by execve (Deno opens files
- * O_CLOEXEC): empty means init died early, `exec` means the command was
- * reached, and JSON means init failed and says why.
+ * Its steps run in {@link startInit}'s fixed order through an
+ * {@link InitSys}, the real one here, a recording fake in the tests. It
+ * reports to the CLI on the sync FIFO (lib/container/sync.ts), opened
+ * before the pivot and closed by execve (Deno opens files O_CLOEXEC), as
+ * crun's sync socket: one JSON line per message, `started` first, then
+ * `pty` with -t, then `exec` or `failed`; EOF without `exec` means init
+ * died early.
+ *
+ * Test hook: with SKIFF_TEST_HOLD_INIT naming a FIFO (a host path), init
+ * reads that FIFO to EOF right after it reports `started`, so a test holds
+ * it there until it closes its write end (tests/io_test.ts). Nothing else
+ * reads it.
  *
  * @module
  */
 
 import {
   capbsetDrop,
+  chdir,
+  close,
   closeOnExecFrom,
+  dup2,
   execve,
   MNT_DETACH,
+  MS_BIND,
+  openFifoWriter,
+  openPty,
   pivotRoot,
+  readFd,
   readFile,
+  setControllingTerminal,
   sethostname,
+  setsid,
   umount2,
+  writeFd,
   writeFile,
 } from "../../ffi/libc.ts";
-import { InvalidArgument, NotFound } from "../../ffi/errors.ts";
+import { ErrnoError, InvalidArgument, NotFound, SyscallError } from "../../ffi/errors.ts";
 import { resetSignals } from "../../ffi/ns.ts";
 import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
-import { applyRootfs, type Step } from "./rootfs.ts";
-import { interfaceUp, realSys } from "./sys.ts";
+import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
+import { interfaceUp, mkdirAll, realSys } from "./sys.ts";
 
 /** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
 export interface InitSpec {
@@ -51,9 +69,21 @@ export interface InitSpec {
   /** The pid the keeper's parent must have: the foreground skiff (a detached
    * container's supervisor passes its own in $SKIFF_KEEPER_PARENT). */
   keeperParent?: number;
-  /** Host path of the status file (see the module doc). */
-  statusFile: string;
+  /** Host path of the sync FIFO (see the module doc). */
+  syncFifo: string;
+  /** Give the command a terminal of its own (`-t`): a pty of the container's devpts. */
+  tty?: boolean;
 }
+
+/** What init tells the CLI, one JSON line each, in this order (see the module doc). */
+export type InitMessage =
+  /** Init runs: its pid and its keeper's, in the host's pid namespace. */
+  | { started: { pid: number; keeper: number } }
+  /** The master of the container's terminal is init's descriptor `pty`; init waits for a line on stdin. */
+  | { pty: number }
+  /** The command is about to be executed. */
+  | { exec: true }
+  | { failed: StartFailure };
 
 /** How a start failed: the message and the exit code `run` returns. */
 export interface StartFailure {
@@ -127,43 +157,145 @@ export function keeperAlive(
   }
 }
 
-function start(spec: InitSpec, status: Deno.FsFile): never {
+/**
+ * The kernel operations init uses, beyond a plan's: the fakeable seam of
+ * its own sequence (the real one is {@link realInitSys}).
+ */
+export interface InitSys extends Sys {
+  /** Reads a small /proc file. */
+  readFile(path: string): string;
+  /** Writes a kernel interface file (cgroup.procs) in one write. */
+  writeFile(path: string, text: string): void;
+  chdir(path: string): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  umount2(target: string, flags: number): void;
+  sethostname(name: string): void;
+  interfaceUp(name: string): void;
+  /** Makes a directory and its missing parents. */
+  mkdirAll(path: string): void;
+  /** For finding the command: null when nothing is there. */
+  stat(path: string): Deno.FileInfo | null;
+  /** A pty of the devpts whose ptmx node is `ptmx`. */
+  openPty(ptmx: string): { master: number; slave: number };
+  /** Waits for the CLI's go-ahead: a line on stdin. */
+  awaitParent(): void;
+  setsid(): void;
+  setControllingTerminal(fd: number): void;
+  dup2(from: number, to: number): void;
+  close(fd: number): void;
+  capbsetDrop(cap: number): void;
+  /** Every signal back to its default disposition, none blocked. */
+  resetSignals(): void;
+  closeOnExecFrom(first: number): void;
+  execve(path: string, argv: string[], env: string[]): never;
+}
+
+/** The running kernel's {@link InitSys}. */
+export const realInitSys: InitSys = {
+  ...realSys,
+  readFile,
+  writeFile,
+  chdir,
+  pivotRoot,
+  umount2,
+  sethostname,
+  interfaceUp,
+  mkdirAll,
+  stat: statOrNull,
+  openPty,
+  awaitParent() {
+    while (readFd(0, 1)[0] !== 0x0a) { /* up to the newline: the CLI is done with the master */ }
+  },
+  setsid,
+  setControllingTerminal,
+  dup2,
+  close,
+  capbsetDrop,
+  resetSignals,
+  closeOnExecFrom,
+  execve,
+};
+
+/** Runs one step of init, naming it in front of whatever made it fail. */
+function step<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof InitFailure) throw e;
+    throw new Error(`Cannot ${what}`, { cause: e });
+  }
+}
+
+/**
+ * Starts the container's command: keeper check, cgroup join, the root's
+ * mounts, pivot, old root detached, hostname, loopback up, working
+ * directory, the command found, a session of its own (with -t: its own
+ * terminal as stdio, controlling terminal and /dev/console), capabilities
+ * dropped, descriptors marked close-on-exec, `exec` reported, execve.
+ *
+ * @param report sends one message to the CLI
+ * @param hold a test hook run right after `started` is reported
+ * @throws {InitFailure} when the command can't be run (126, 127)
+ * @throws {Error} naming the step that failed, with the cause kept
+ */
+export function startInit(
+  spec: InitSpec,
+  sys: InitSys,
+  report: (message: InitMessage) => void,
+  hold?: () => void,
+): never {
+  const ppidOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  // The host's pids: its /proc is still mounted here, before the pivot.
+  const self = sys.readFile("/proc/self/stat");
+  report({ started: { pid: Number(self.slice(0, self.indexOf(" "))), keeper: ppidOf(self) } });
+  hold?.();
   // A detached keeper's parent is its supervisor, which says so in the environment.
   const supervisor = Deno.env.get("SKIFF_KEEPER_PARENT");
-  if (!keeperAlive(spec.keeperParent ?? (supervisor ? Number(supervisor) : undefined))) {
+  if (!keeperAlive(spec.keeperParent ?? (supervisor ? Number(supervisor) : undefined), sys.readFile)) {
     throw new Error("The container's keeper or its skiff is gone (killed while it started)");
   }
   // Join the container's cgroup first (and before the pivot hides
   // /sys/fs/cgroup): everything the command forks stays in it.
   // (Through libc: Deno lets only --allow-all write under /sys.)
-  for (const procs of spec.cgroupProcs) writeFile(procs, "0");
-  applyRootfs(spec.steps, realSys);
+  for (const procs of spec.cgroupProcs) step(`join the cgroup "${procs}"`, () => sys.writeFile(procs, "0"));
+  applyRootfs(spec.steps, sys);
   // pivot_root(".", ".") stacks the old root on top of the new one, so no
   // put_old directory has to be made in the image (runc does the same).
-  Deno.chdir(spec.root);
-  pivotRoot(".", ".");
-  umount2(".", MNT_DETACH);
-  Deno.chdir("/");
-  sethostname(spec.hostname);
-  interfaceUp("lo");
-  Deno.mkdirSync(spec.cwd, { recursive: true });
-  Deno.chdir(spec.cwd);
-  const path = resolveCommand(spec.argv[0], spec.env, statOrNull);
+  step(`pivot into "${spec.root}"`, () => {
+    sys.chdir(spec.root);
+    sys.pivotRoot(".", ".");
+  });
+  step("detach the old root", () => {
+    sys.umount2(".", MNT_DETACH);
+    sys.chdir("/");
+  });
+  step(`set the hostname "${spec.hostname}"`, () => sys.sethostname(spec.hostname));
+  step("bring up the loopback interface", () => sys.interfaceUp("lo"));
+  step(`make the working directory "${spec.cwd}"`, () => sys.mkdirAll(spec.cwd));
+  step(`enter the working directory "${spec.cwd}"`, () => sys.chdir(spec.cwd));
+  const path = resolveCommand(spec.argv[0], spec.env, sys.stat);
+  // A session of its own: the caller's terminal, if skiff has one, is no
+  // controlling terminal of the container's (its /dev/tty opens nothing).
+  step("start a session", () => sys.setsid());
+  if (spec.tty) step("make the container's terminal", () => setUpTerminal(sys, report));
   for (const cap of spec.dropCaps) {
-    try {
-      capbsetDrop(cap);
-    } catch (e) {
-      // EINVAL: this kernel has no capability with that number
-      if (!(e instanceof InvalidArgument)) throw e;
-    }
+    step(`drop capability ${cap} from the bounding set`, () => {
+      try {
+        sys.capbsetDrop(cap);
+      } catch (e) {
+        // EINVAL: this kernel has no capability with that number
+        if (!(e instanceof InvalidArgument)) throw e;
+      }
+    });
   }
   // execve keeps ignored signals ignored: Deno ignores SIGPIPE.
-  resetSignals();
-  status.writeSync(new TextEncoder().encode("exec\n"));
-  closeOnExecFrom(3);
+  step("reset signal dispositions and the mask", () => sys.resetSignals());
+  step("mark descriptors close-on-exec", () => sys.closeOnExecFrom(3));
+  report({ exec: true });
   try {
-    execve(path, spec.argv, spec.env);
+    sys.execve(path, spec.argv, spec.env);
   } catch (e) {
+    if (!(e instanceof SyscallError || e instanceof ErrnoError)) throw e;
     throw new InitFailure(
       `exec: "${spec.argv[0]}": ${e instanceof Error ? e.message : e}`,
       e instanceof NotFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
@@ -171,19 +303,47 @@ function start(spec: InitSpec, status: Deno.FsFile): never {
   }
 }
 
+/**
+ * Gives the command a pty of the container's devpts (mounted newinstance
+ * at /dev/pts): its slave becomes stdin, stdout, stderr, the controlling
+ * terminal and /dev/console (as runc); its master goes to the CLI, which
+ * takes it with pidfd_getfd while init waits, and relays it to the
+ * caller's terminal.
+ */
+function setUpTerminal(sys: InitSys, report: (message: InitMessage) => void): void {
+  const { master, slave } = sys.openPty("/dev/pts/ptmx");
+  sys.touch("/dev/console");
+  sys.mount(`/proc/self/fd/${slave}`, "/dev/console", "", MS_BIND, "");
+  report({ pty: master });
+  sys.awaitParent();
+  sys.close(master);
+  sys.setControllingTerminal(slave);
+  for (const fd of [0, 1, 2]) sys.dup2(slave, fd);
+  sys.close(slave);
+}
+
+/** Reads a FIFO to EOF: the test hook's hold (see the module doc). */
+function holdOn(fifo: string): () => void {
+  return () => void Deno.readFileSync(fifo);
+}
+
 if (import.meta.main) {
   const spec = JSON.parse(Deno.readTextFileSync(Deno.args[0])) as InitSpec;
-  const status = Deno.openSync(spec.statusFile, { write: true });
+  // Not Deno.openSync: a skiff killed before this point left no reader,
+  // and a blocking open would wait for one forever, an orphan whose
+  // parent-death signal was not armed yet when its parent died.
+  const sync = openFifoWriter(spec.syncFifo);
+  const report = (message: InitMessage) =>
+    writeFd(sync, new TextEncoder().encode(JSON.stringify(message) + "\n"));
+  const held = Deno.env.get("SKIFF_TEST_HOLD_INIT");
   try {
-    start(spec, status);
+    startInit(spec, realInitSys, report, held ? holdOn(held) : undefined);
   } catch (e) {
     const failure: StartFailure = {
       message: describeError(e),
       exitCode: e instanceof InitFailure ? e.exitCode : EXIT_SKIFF,
     };
-    status.truncateSync(0);
-    status.seekSync(0, Deno.SeekMode.Start);
-    status.writeSync(new TextEncoder().encode(JSON.stringify(failure)));
+    report({ failed: failure });
     Deno.exit(failure.exitCode);
   }
 }

@@ -1,5 +1,17 @@
 import assert from "node:assert/strict";
-import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, keeperAlive, resolveCommand } from "./init.ts";
+import { classify, SyscallError } from "../../ffi/errors.ts";
+import {
+  EXIT_CANNOT_EXECUTE,
+  EXIT_NOT_FOUND,
+  InitFailure,
+  type InitMessage,
+  type InitSpec,
+  type InitSys,
+  keeperAlive,
+  resolveCommand,
+  startInit,
+} from "./init.ts";
+import type { EntryKind, Resolved } from "./rootfs.ts";
 
 function fakeStat(files: Record<string, number | "dir">) {
   return (path: string): Deno.FileInfo | null => {
@@ -58,4 +70,243 @@ Deno.test("init runs on only while the keeper that forked it, and the keeper's s
     "we were adopted",
   );
   assert.equal(keeperAlive(4000, proc(self)), false, "the keeper is gone");
+});
+
+/** Thrown by the fake execve: the sequence reached its end. */
+class Executed extends Error {}
+
+/** An InitSys that records every call and can fail the first call named `fail` with `errno`. */
+class FakeInitSys implements InitSys {
+  calls: string[] = [];
+  constructor(private fail?: { call: string; errno: number }) {}
+  private record(call: string, ...args: unknown[]) {
+    // As the real ffi/ calls throw: sorted into its errno class.
+    if (this.fail?.call === call) {
+      throw classify(new SyscallError(call, this.fail.errno, String(args[0] ?? "")));
+    }
+    this.calls.push([call, ...args].join(" "));
+  }
+  readFile(path: string): string {
+    const files: Record<string, string> = {
+      "/proc/self/stat": "4242 (deno) S 4240 4242 1 0 -1 0",
+      "/proc/4240/comm": "timeout\n",
+      "/proc/4240/stat": "4240 (timeout) S 4000 4240 1 0 -1 0",
+    };
+    if (!(path in files)) throw classify(new SyscallError("open", 2, path));
+    return files[path];
+  }
+  writeFile(path: string, text: string) {
+    this.record("writeFile", path, text);
+  }
+  chdir(path: string) {
+    this.record("chdir", path);
+  }
+  pivotRoot(newRoot: string, putOld: string) {
+    this.record("pivotRoot", newRoot, putOld);
+  }
+  umount2(target: string, flags: number) {
+    this.record("umount2", target, flags);
+  }
+  sethostname(name: string) {
+    this.record("sethostname", name);
+  }
+  interfaceUp(name: string) {
+    this.record("interfaceUp", name);
+  }
+  mkdirAll(path: string) {
+    this.record("mkdirAll", path);
+  }
+  stat(path: string) {
+    return path === "/bin/sh" ? { isFile: true, mode: 0o755 } as Deno.FileInfo : null;
+  }
+  openPty(ptmx: string) {
+    this.record("openPty", ptmx);
+    return { master: 7, slave: 8 };
+  }
+  awaitParent() {
+    this.record("awaitParent");
+  }
+  setsid() {
+    this.record("setsid");
+  }
+  setControllingTerminal(fd: number) {
+    this.record("setControllingTerminal", fd);
+  }
+  dup2(from: number, to: number) {
+    this.record("dup2", from, to);
+  }
+  close(fd: number) {
+    this.record("close", fd);
+  }
+  capbsetDrop(cap: number) {
+    this.record("capbsetDrop", cap);
+  }
+  resetSignals() {
+    this.record("resetSignals");
+  }
+  mknod(path: string, major: number, minor: number) {
+    this.record("mknod", path, `${major}:${minor}`);
+  }
+  closeOnExecFrom(first: number) {
+    this.record("closeOnExecFrom", first);
+  }
+  execve(path: string, argv: string[], _env: string[]): never {
+    this.record("execve", path, ...argv);
+    throw new Executed();
+  }
+  mount(source: string, target: string, fstype: string, flags: number, _data: string) {
+    this.record("mount", source, target, fstype || "-", flags);
+  }
+  lstat(_path: string): EntryKind | null {
+    return null;
+  }
+  mkdir(path: string, _mode: number) {
+    this.record("mkdir", path);
+  }
+  touch(path: string) {
+    this.record("touch", path);
+  }
+  symlink(target: string, path: string) {
+    this.record("symlink", target, path);
+  }
+  resolveInRoot(_root: string, path: string): Resolved {
+    return { path, release() {} };
+  }
+  mountFlags() {
+    return 0;
+  }
+}
+
+const INIT_SPEC: InitSpec = {
+  root: "/s/c/merged",
+  steps: [{ op: "mount", source: "overlay", target: "/s/c/merged", fstype: "overlay", flags: 0 }],
+  hostname: "box",
+  cwd: "/srv",
+  argv: ["sh", "-c", "true"],
+  env: ["PATH=/bin"],
+  dropCaps: [21, 38],
+  cgroupProcs: ["/sys/fs/cgroup/pids/skiff/c/cgroup.procs"],
+  keeperParent: 4000,
+  syncFifo: "/run/c/init.sync",
+};
+
+/** Runs init's sequence on a fake; returns the calls, the reports, and what it threw. */
+function runInit(spec: InitSpec, fail?: { call: string; errno: number }) {
+  const sys = new FakeInitSys(fail);
+  const reports: InitMessage[] = [];
+  let thrown: unknown;
+  try {
+    startInit(spec, sys, (m) => reports.push(m));
+  } catch (e) {
+    thrown = e;
+  }
+  return { calls: sys.calls, reports, thrown };
+}
+
+Deno.test("init joins the cgroup, mounts, pivots, detaches, names the host, drops caps, then executes", () => {
+  const { calls, reports, thrown } = runInit(INIT_SPEC);
+  assert.ok(thrown instanceof Executed, String(thrown));
+  assert.deepEqual(calls, [
+    "writeFile /sys/fs/cgroup/pids/skiff/c/cgroup.procs 0",
+    "mount overlay /s/c/merged overlay 0",
+    "chdir /s/c/merged",
+    "pivotRoot . .",
+    "umount2 . 2",
+    "chdir /",
+    "sethostname box",
+    "interfaceUp lo",
+    "mkdirAll /srv",
+    "chdir /srv",
+    "setsid",
+    "capbsetDrop 21",
+    "capbsetDrop 38",
+    "resetSignals",
+    "closeOnExecFrom 3",
+    "execve /bin/sh sh -c true",
+  ]);
+  assert.deepEqual(reports, [{ started: { pid: 4242, keeper: 4240 } }, { exec: true }]);
+});
+
+Deno.test("with -t, init hands over a pty of its own devpts and makes it stdio and controlling terminal", () => {
+  const { calls, reports } = runInit({ ...INIT_SPEC, tty: true });
+  const tty = calls.slice(calls.indexOf("setsid"), calls.indexOf("capbsetDrop 21"));
+  assert.deepEqual(tty, [
+    "setsid",
+    "openPty /dev/pts/ptmx",
+    "touch /dev/console",
+    "mount /proc/self/fd/8 /dev/console - 4096",
+    "awaitParent",
+    "close 7",
+    "setControllingTerminal 8",
+    "dup2 8 0",
+    "dup2 8 1",
+    "dup2 8 2",
+    "close 8",
+  ]);
+  assert.deepEqual(reports[1], { pty: 7 }, "the master's descriptor, reported before init waits");
+});
+
+Deno.test("a failing step of init is named, keeps its errno, and nothing runs after it", () => {
+  const cases: [call: string, errno: number, message: string][] = [
+    ["writeFile", 28, 'Cannot join the cgroup "/sys/fs/cgroup/pids/skiff/c/cgroup.procs"'],
+    ["pivotRoot", 22, 'Cannot pivot into "/s/c/merged"'],
+    ["umount2", 16, "Cannot detach the old root"],
+    ["sethostname", 1, 'Cannot set the hostname "box"'],
+    ["interfaceUp", 19, "Cannot bring up the loopback interface"],
+    ["mkdirAll", 20, 'Cannot make the working directory "/srv"'],
+    ["setsid", 1, "Cannot start a session"],
+    ["openPty", 5, "Cannot make the container's terminal"],
+    ["capbsetDrop", 1, "Cannot drop capability 21 from the bounding set"],
+    ["closeOnExecFrom", 38, "Cannot mark descriptors close-on-exec"],
+  ];
+  for (const [call, errno, message] of cases) {
+    const { calls, reports, thrown } = runInit({ ...INIT_SPEC, tty: true }, { call, errno });
+    assert.ok(thrown instanceof Error && !(thrown instanceof Executed), `${call}: ${thrown}`);
+    assert.equal(thrown.message, message);
+    // the errno class (EINVAL -> InvalidArgument...) keeps the SyscallError as its own cause
+    const sorted = thrown.cause as Error;
+    const cause = (sorted instanceof SyscallError ? sorted : sorted.cause) as SyscallError;
+    assert.ok(cause instanceof SyscallError, `${call}: the cause is kept`);
+    assert.equal(cause.errno, errno);
+    assert.equal(cause.syscall, call);
+    assert.ok(!calls.some((c) => c.startsWith("execve")), `${call}: nothing is executed`);
+    assert.ok(!reports.some((r) => "exec" in r), `${call}: no exec is reported`);
+  }
+});
+
+Deno.test("a capability this kernel lacks (EINVAL) is skipped, and a missing command is 127", () => {
+  const skipped = runInit(INIT_SPEC, { call: "capbsetDrop", errno: 22 });
+  assert.ok(skipped.thrown instanceof Executed);
+  const missing = runInit({ ...INIT_SPEC, argv: ["nosuch"] });
+  assert.ok(missing.thrown instanceof InitFailure);
+  assert.equal(missing.thrown.exitCode, EXIT_NOT_FOUND);
+  assert.ok(!missing.calls.includes("setsid"), "found before the session and the terminal");
+});
+
+Deno.test("an init whose skiff is gone (no reader on the sync FIFO) exits at once, not waiting for one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "skiff-init-" });
+  try {
+    const made = await new Deno.Command("mkfifo", { args: [`${dir}/init.sync`] }).output();
+    assert.equal(made.code, 0);
+    await Deno.writeTextFile(`${dir}/init.json`, JSON.stringify({ syncFifo: `${dir}/init.sync` }));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-config",
+        "--allow-read",
+        "--allow-write",
+        "--allow-ffi",
+        "--allow-env",
+        new URL("./init.ts", import.meta.url).pathname,
+        `${dir}/init.json`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.notEqual(out.code, 0);
+    assert.match(new TextDecoder().decode(out.stderr), /init\.sync": ENXIO \(No such device or address\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

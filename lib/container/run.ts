@@ -16,11 +16,14 @@ import {
   removeContainer,
   updateContainer,
 } from "./containers.ts";
-import { NotFoundError, UsageError } from "../errors.ts";
+import { describeError, NotFoundError, UsageError } from "../errors.ts";
 import { type Image, type ImageConfig, layerDirs } from "../image/images.ts";
 import { type PullPolicy, resolveImage } from "./resolve_image.ts";
 import { checkEnvFlags } from "./env.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
+import { InitChannel } from "./sync.ts";
+import { pump, pumpStdin, relayTerminal, type TerminalRelay } from "./stdio.ts";
+import { inForeground, takeFd } from "../../ffi/libc.ts";
 import { inUserNamespace, processStartTime } from "../host/proc.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
 import { parseLog, supervisorArgv } from "./supervise.ts";
@@ -169,7 +172,7 @@ export function initSpecFor(
   store: Store,
   record: ContainerRecord,
   lowerdirs: string[],
-  console?: string,
+  tty = false,
   cgroupProcs: string[] = [],
 ): InitSpec {
   const dir = store.container(record.id);
@@ -180,7 +183,6 @@ export function initSpecFor(
       lowerdirs,
       upperdir: `${dir}/upper`,
       workdir: `${dir}/work`,
-      console,
       userxattr: inUserNamespace(),
       bindDevices: inUserNamespace(),
       binds: record.mounts.map((m) => ({
@@ -196,7 +198,8 @@ export function initSpecFor(
     env: record.env,
     dropCaps: capabilitiesToDrop(),
     cgroupProcs,
-    statusFile: `${store.runtime(record.id)}/init.status`,
+    syncFifo: `${store.runtime(record.id)}/init.sync`,
+    tty,
   };
 }
 
@@ -328,26 +331,32 @@ async function startInCgroup(
   opts: Pick<RunOptions, "tty" | "interactive">,
   cgroup: CgroupPlan,
 ): Promise<Ending> {
-  // The terminal's own path (/dev/pts/N): the new mount namespace has a
-  // copy of that mount. Binding /proc/self/fd/0 itself fails with EINVAL,
-  // as its mount belongs to skiff's namespace.
-  const terminal = opts.tty ? Deno.readLinkSync("/proc/self/fd/0") : undefined;
   const spec = {
-    ...initSpecFor(store, record, layerDirs(store, config), terminal, cgroup.procs),
+    ...initSpecFor(store, record, layerDirs(store, config), opts.tty, cgroup.procs),
     keeperParent: Deno.pid,
   };
   const argv = keeperArgv(store.runtime(record.id), spec);
+  // Without -t, a terminal's input is passed on through a pipe as -i's
+  // is, as with `docker run -i`: `run busybox sh` typed at a prompt reads
+  // its commands (the container gets no terminal: docker would give it
+  // none, and would not pass stdin on at all). With -t, stdin is init's
+  // go-ahead once skiff holds the pty's master (lib/container/init.ts).
+  // A skiff started in the background (`run ... &` at a prompt) leaves
+  // the terminal alone: reading it would stop skiff with SIGTTIN.
+  const shared = !opts.tty && Deno.stdin.isTerminal() && inForeground(0);
+  const passStdin = opts.interactive || shared;
+  const ended = Promise.withResolvers<void>();
+  const channel = await InitChannel.open(spec.syncFifo, ended.promise);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(argv[0], {
       args: argv.slice(1),
-      // A terminal is shared, so `run busybox sh` typed at a prompt is a
-      // shell; piped input takes -i, as with docker.
-      stdin: opts.interactive || opts.tty || Deno.stdin.isTerminal() ? "inherit" : "null",
-      stdout: "inherit",
-      stderr: "inherit",
+      stdin: opts.tty || passStdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
     }).spawn();
   } catch (e) {
+    channel.close();
     if (e instanceof Deno.errors.NotFound) {
       throw new StartError(
         `Cannot start a container: "${argv[0]}" is not installed; install util-linux`,
@@ -356,13 +365,71 @@ async function startInCgroup(
     }
     throw e;
   }
-  await markRunning(store, record.id, child.pid);
-  const stop = forwardSignals(child.pid, Boolean(opts.tty) || Deno.stdin.isTerminal());
+  child.status.finally(ended.resolve);
+  const output = Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  if (passStdin && !opts.tty) pumpStdin(child.stdin);
+  let terminal: TerminalRelay | undefined;
+  let report: Report;
+  // A pty's keyboard signals come from the container's own terminal: with
+  // -t skiff passes on every signal it gets.
+  const stop = forwardSignals(child.pid, shared);
+  try {
+    await markRunning(store, record.id, child.pid);
+    report = await readReport(channel, async (pid, fd) => {
+      terminal = relayTerminal(takeFd(pid, fd));
+      const go = child.stdin.getWriter();
+      await go.write(new TextEncoder().encode("\n"));
+      await go.close();
+    });
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status.finally(stop);
+    throw e;
+  } finally {
+    channel.close();
+  }
   const status = await child.status.finally(stop);
+  await output;
+  await terminal?.done;
   const oomKilled = wasOomKilled(cgroup);
-
-  checkStarted(Deno.readTextFileSync(spec.statusFile));
+  checkStarted(report);
   return { exitCode: exitCodeOf(status), oomKilled };
+}
+
+/** What init said on the sync FIFO, read to EOF. */
+interface Report {
+  started?: { pid: number; keeper: number };
+  exec: boolean;
+  failure?: StartFailure;
+}
+
+/**
+ * Reads init's messages to EOF (lib/container/sync.ts), handing a pty's
+ * master (a descriptor of init) to `onPty` while init waits for it.
+ */
+async function readReport(
+  channel: InitChannel,
+  onPty?: (pid: number, fd: number) => Promise<void>,
+): Promise<Report> {
+  const report: Report = { exec: false };
+  for (let m = await channel.next(); m !== null; m = await channel.next()) {
+    if ("started" in m) report.started = m.started;
+    else if ("exec" in m) report.exec = true;
+    else if ("failed" in m) report.failure = m.failed;
+    else if ("pty" in m) {
+      if (onPty === undefined || report.started === undefined) {
+        throw new Error("Cannot start the container: its init offered a terminal unasked");
+      }
+      try {
+        await onPty(report.started.pid, m.pty);
+      } catch (e) {
+        throw new StartError(`Cannot relay the container's terminal: ${describeError(e)}`, EXIT_SKIFF);
+      }
+    }
+  }
+  return report;
 }
 
 /**
@@ -411,25 +478,21 @@ export async function startContainer(store: Store, ref: string, attach = false):
 function keeperArgv(runtime: string, spec: InitSpec): string[] {
   Deno.mkdirSync(runtime, { recursive: true, mode: 0o700 });
   const specFile = `${runtime}/init.json`;
-  Deno.writeFileSync(spec.statusFile, new Uint8Array());
   Deno.writeTextFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
   return containerArgv({ deno: Deno.execPath(), initModule: initModule(), initSpec: specFile });
 }
 
 /**
- * Reads init's report (see lib/init.ts): the command was reached, or a
- * StartError says why not.
+ * Checks init's report (see lib/container/init.ts): the command was
+ * reached, or a StartError says why not.
  */
-function checkStarted(report: string): void {
-  if (report === "") {
+function checkStarted(report: Report): void {
+  if (report.failure) throw new StartError(report.failure.message, report.failure.exitCode);
+  if (!report.exec) {
     throw new StartError(
       "Cannot start the container: its init exited before reaching the command",
       EXIT_SKIFF,
     );
-  }
-  if (report !== "exec\n") {
-    const failure = JSON.parse(report) as StartFailure;
-    throw new StartError(failure.message, failure.exitCode);
   }
 }
 
@@ -457,9 +520,12 @@ async function startDetached(
   }
   createCgroup(cgroup);
   let supervisor: Deno.ChildProcess | undefined;
+  let channel: InitChannel | undefined;
   try {
-    const spec = initSpecFor(store, record, layerDirs(store, config), undefined, cgroup.procs);
+    const spec = initSpecFor(store, record, layerDirs(store, config), false, cgroup.procs);
     const keeper = keeperArgv(runtime, spec);
+    const ended = Promise.withResolvers<void>();
+    channel = await InitChannel.open(spec.syncFifo, ended.promise);
     keeper[0] = findCommand(keeper[0]);
     const argv = supervisorArgv({
       dir,
@@ -487,31 +553,22 @@ async function startDetached(
       throw e;
     }
     supervisor.unref();
-    // Wait for init's report (or the supervisor's end), then hand over.
-    let report = "";
-    for (let i = 0; i < 2000; i++) {
-      report = Deno.readTextFileSync(spec.statusFile);
-      if (report !== "" && (report === "exec\n" || report.endsWith("}"))) break;
-      if (exists(`${dir}/exit`)) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    try {
-      checkStarted(report);
-    } catch (e) {
-      await supervisor.status; // it ends with init; then the container can go
-      // What init printed went to the log: the first error line says why.
+    supervisor.status.finally(ended.resolve);
+    // init's report, read to EOF: it comes at once when init executes the
+    // command or dies, however long it took to get there.
+    const report = await readReport(channel);
+    if (!report.exec) {
+      // init is gone, and its keeper with it: the supervisor ends now.
+      await supervisor.status;
+      // What the keeper's tools printed went to the log: the first error line says why.
       const said = parseLog(exists(`${dir}/log`) ? Deno.readTextFileSync(`${dir}/log`) : "")
         .find((l) => l.stream === "stderr")?.text;
-      if (report === "" && said) throw new StartError(`Cannot start the container: ${said}`, EXIT_SKIFF);
-      throw e;
+      if (!report.failure && said) throw new StartError(`Cannot start the container: ${said}`, EXIT_SKIFF);
+      checkStarted(report);
     }
-    for (let i = 0; !exists(`${runtime}/keeper`); i++) {
-      if (i === 2000) {
-        throw new StartError("Cannot start the container: its supervisor did not report", EXIT_SKIFF);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const keeperPid = Number(Deno.readTextFileSync(`${runtime}/keeper`));
+    // init's parent is the keeper (the supervisor writes its pid to
+    // `keeper` too, for whoever reads the runtime dir).
+    const keeperPid = report.started!.keeper;
     const handover = supervisor;
     await updateContainer(store, record.id, {
       status: "running",
@@ -531,6 +588,8 @@ async function startDetached(
     }
     await removeCgroup(cgroup);
     throw e;
+  } finally {
+    channel?.close();
   }
 }
 

@@ -9,6 +9,7 @@
 import { AlreadyExists, NotFound } from "../../ffi/errors.ts";
 import {
   AF_INET,
+  AT_FDCWD,
   close,
   createFileAt,
   IFF_UP,
@@ -47,7 +48,8 @@ export const realSys: Sys = {
     Deno.chmodSync(path, mode);
   },
   touch(path: string) {
-    Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o644 });
+    // Through libc: Deno lets only --allow-all write /dev/console, say.
+    createFileAt(AT_FDCWD, path, 0o644);
   },
   symlink(target: string, path: string) {
     Deno.symlinkSync(target, path);
@@ -72,6 +74,21 @@ export function interfaceUp(name: string): void {
     setInterfaceFlags(fd, name, interfaceFlags(fd, name) | IFF_UP);
   } finally {
     close(fd);
+  }
+}
+
+/**
+ * `mkdir -p` through mkdirat(2), so a failure is a SyscallError naming
+ * the path and keeping errno (ENOTDIR when a part is a file, say).
+ */
+export function mkdirAll(path: string, mode = 0o755): void {
+  const parts = path.split("/").filter((p) => p !== "");
+  for (let i = 1; i <= parts.length; i++) {
+    try {
+      mkdirAt(AT_FDCWD, "/" + parts.slice(0, i).join("/"), mode);
+    } catch (e) {
+      if (!(e instanceof AlreadyExists)) throw e;
+    }
   }
 }
 

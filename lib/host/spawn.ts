@@ -91,7 +91,12 @@ export function containerArgv(spec: SpawnSpec): string[] {
     ...denoArgv(
       spec.deno,
       spec.initModule,
-      ["--allow-read", "--allow-write", "--allow-ffi", "--allow-env=SKIFF_KEEPER_PARENT"],
+      [
+        "--allow-read",
+        "--allow-write",
+        "--allow-ffi",
+        "--allow-env=SKIFF_KEEPER_PARENT,SKIFF_TEST_HOLD_INIT",
+      ],
       [spec.initSpec],
     ),
   ];

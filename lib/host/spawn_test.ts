@@ -38,7 +38,7 @@ Deno.test("init runs under unshare with every namespace, private propagation, ti
   assert.deepEqual(deno.args.filter((a) => !a.startsWith("-")), ["run", SPEC.initModule, SPEC.initSpec]);
   assert.deepEqual(
     flagsOf(deno.args).filter((f) => f.startsWith("--allow") || f === "-A").sort(),
-    ["--allow-env=SKIFF_KEEPER_PARENT", "--allow-ffi", "--allow-read", "--allow-write"],
+    ["--allow-env=SKIFF_KEEPER_PARENT,SKIFF_TEST_HOLD_INIT", "--allow-ffi", "--allow-read", "--allow-write"],
     "init gets only what it needs",
   );
 });

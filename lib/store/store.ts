@@ -12,7 +12,7 @@
  * ROOT/volumes/NAME/          volume.json, _data/ (a named volume)
  * ROOT/tmp/KIND-PID-START-*   work in progress, renamed into place when done, and
  *                             the trash (rm-*): named after the process that made it
- * RUN/containers/ID/          init.json, init.status, keeper, the log FIFOs
+ * RUN/containers/ID/          init.json, init.sync (FIFO), keeper, the log FIFOs
  * ```
  *
  * Garbage collection is in lib/store/gc.ts.
