@@ -73,6 +73,7 @@ export {
   AlreadyExists,
   Busy,
   classify,
+  type CodedError,
   ErrnoError,
   InvalidArgument,
   NotFound,

@@ -60,6 +60,8 @@ export class SyscallError extends Error {
   readonly code: string;
 
   /**
+   * The error of one failed call.
+   *
    * @param syscall the libc function that failed
    * @param errno the errno value read right after the call
    * @param path the path the call was about, if any
@@ -77,18 +79,23 @@ export class SyscallError extends Error {
 }
 
 /** An error with an errno code: a {@link SyscallError}, or one of Deno's (`EBUSY` has no Deno class). */
-type CodedError = Error & { code: string };
+export type CodedError = Error & { code: string };
 
 /**
  * An errno sorted into the class callers branch on. The message is the
  * original's; the original (with its exact code) is the `cause`.
  */
 export class ErrnoError extends Error {
+  /** The error as the call or Deno threw it, with its exact code. */
   declare readonly cause: CodedError;
   /** The errno's symbolic name, e.g. `EBUSY`. */
   readonly code: string;
 
-  /** @param cause the error as the call or Deno threw it */
+  /**
+   * Sorts `cause` (see {@link classify}, which picks the class).
+   *
+   * @param cause the error as the call or Deno threw it
+   */
   constructor(cause: CodedError) {
     super(cause.message, { cause });
     this.name = new.target.name;

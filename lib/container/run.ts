@@ -50,10 +50,13 @@ export interface RunOptions {
   image: string;
   /** The command and its arguments; empty for the image's default. */
   command: string[];
+  /** The container's name (default: a generated `adjective_noun_N`). */
   name?: string;
   /** `KEY=VALUE` pairs, applied over the image's environment. */
   env?: string[];
+  /** The working directory inside the container, created when missing (`-w`). */
   workdir?: string;
+  /** The hostname (default: the short container id). */
   hostname?: string;
   /** Keep stdin open (`-i`). */
   interactive?: boolean;
@@ -61,9 +64,9 @@ export interface RunOptions {
   tty?: boolean;
   /** Remove the container when it exits (`--rm`). */
   remove?: boolean;
-  /** Volumes (see lib/volumes.ts for parsing `-v` and `--mount`). */
+  /** Volumes to bind in (the CLI parses `-v` and `--mount` into these). */
   mounts?: MountRequest[];
-  /** Resource limits (see lib/cgroups.ts for parsing them). */
+  /** Resource limits, in bytes, CPUs and counts. */
   limits?: Limits;
   /** When to pull the image from a registry (`--pull`; see resolve_image.ts). */
   pull?: PullPolicy;
@@ -71,7 +74,14 @@ export interface RunOptions {
 
 /** The start failed: nothing of the container is left. */
 export class StartError extends Error {
+  /** The class name, as errors show it. */
   override name = "StartError";
+  /**
+   * A failed start, and the exit code it means.
+   *
+   * @param message what went wrong
+   * @param exitCode what `run` exits with: 125 for skiff's failure, 126 or 127 for the command's
+   */
   constructor(message: string, readonly exitCode: number) {
     super(message);
   }

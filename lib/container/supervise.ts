@@ -85,7 +85,9 @@ export function supervisorArgv(
 export interface LogLine {
   /** Seconds since the epoch, with microseconds. */
   time: number;
+  /** Which of the container's outputs it came from. */
   stream: "stdout" | "stderr";
+  /** The line, without its newline. */
   text: string;
 }
 
