@@ -751,6 +751,7 @@ test("a partial download that has every byte is checked and used without a reque
             await sh(`skopeo inspect --raw --tls-verify=false docker://$1/test/oci:1`, registry.host),
           );
           const hex = manifest.layers[0].digest.slice(7);
+          await skiffOk(store, ["ps"]); // a store first: skiff refuses a directory it did not make
           await Deno.mkdir(`${store}/downloads`, { recursive: true });
           await Deno.copyFile(`${dir}/layout/blobs/sha256/${hex}`, `${store}/downloads/${hex}.partial`);
           await skiffOk(store, ["pull", "-q", `${proxy.host}/test/oci:1`], { env });
@@ -855,6 +856,7 @@ test("a partial download untouched for over a week is removed by the next pull",
         const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
         try {
           await fill(dir, registry.host);
+          await skiffOk(store, ["ps"]); // a store first: skiff refuses a directory it did not make
           await Deno.mkdir(`${store}/downloads`, { recursive: true });
           const old = `${store}/downloads/${"f".repeat(64)}.partial`;
           const fresh = `${store}/downloads/${"e".repeat(64)}.partial`;
