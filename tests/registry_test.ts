@@ -1013,3 +1013,47 @@ test("tag gives an image another name with the same id; a missing source or a ba
     });
   });
 });
+
+test("a pulled config is checked as a loaded one: an Env entry that is not KEY=VALUE is refused, nothing kept", async () => {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await umociImage(dir);
+          await sh(
+            // umoci refuses such an Env, so the config is rewritten by hand, digests and all
+            `cd "$1"
+python3 - <<'PY'
+import hashlib, json
+def blob(d): return "layout/blobs/sha256/" + d.split(":")[1]
+def put(doc):
+    data = json.dumps(doc).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    open(blob(digest), "wb").write(data)
+    return {"digest": digest, "size": len(data)}
+index = json.load(open("layout/index.json"))
+desc = index["manifests"][0]
+manifest = json.load(open(blob(desc["digest"])))
+config = json.load(open(blob(manifest["config"]["digest"])))
+config.setdefault("config", {})["Env"] = ["PATH=/bin", "pwn"]
+manifest["config"].update(put(config))
+desc.update(put(manifest))
+json.dump(index, open("layout/index.json", "w"))
+PY
+skopeo copy -q --dest-tls-verify=false oci:layout:t docker://$2/test/env:1`,
+            dir,
+            registry.host,
+          );
+          const r = await skiff(store, ["pull", "-q", `${registry.host}/test/env:1`], { env });
+          assert.equal(r.code, 125, r.stderr);
+          assert.match(r.stderr, /Env entry "pwn" is not KEY=VALUE/);
+          assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+          await assertEmptyStore(store);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+});

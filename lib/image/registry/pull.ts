@@ -17,6 +17,7 @@
 import { describeError, NotFoundError, UsageError } from "../../errors.ts";
 import { exists, sha256Hex, type Store } from "../../store/store.ts";
 import { discardUnrecorded } from "../../store/gc.ts";
+import { checkConfig } from "../documents.ts";
 import { type Image, type ImageConfig, storeImage } from "../images.ts";
 import { extractLayer, type Layer } from "../layers.ts";
 import { authFiles, findCredentials } from "./auth.ts";
@@ -167,13 +168,15 @@ async function pullWith(
   progress.line(`Pulling ${formatReference(ref)} (${digest})`);
 
   const configText = new TextDecoder().decode(await fetchSmall(client, repository, manifest.config, scope));
-  let config: ImageConfig;
+  let parsed: unknown;
   try {
-    config = JSON.parse(configText);
+    parsed = JSON.parse(configText);
   } catch {
     throw new Error(`the config ${manifest.config.digest} is not JSON`);
   }
-  const diffIds = config?.rootfs?.diff_ids;
+  // The same checks as load's: shape, digests, and Env as KEY=VALUE data.
+  const config: ImageConfig = checkConfig(parsed, `config ${manifest.config.digest}`);
+  const diffIds = config.rootfs.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
     throw new Error(
       `the config lists ${
