@@ -5,6 +5,9 @@
 # and one bare Deno start-up for scale. Needs root and `.ci/setup --bench`.
 #
 #   sudo deno task bench [RUNS]      (default 30 runs each)
+#
+# With SKIFF_BENCH_BASELINE=DIR (a checkout of another skiff commit), that
+# skiff runs too, in a store of its own, so old and new sit in one table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
@@ -35,10 +38,19 @@ podman import -q "$work/rootfs.tar" skiff-bench/busybox >/dev/null
 podman_run="podman run --rm --runtime /usr/sbin/runc --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 skiff-bench/busybox /bin/true"
 echo > "$work/empty.ts"
 
+baseline=()
+if [ -n "${SKIFF_BENCH_BASELINE:-}" ]; then
+  base=$(cd "$SKIFF_BENCH_BASELINE" && pwd)
+  label="skiff $(git -C "$base" rev-parse --short HEAD 2>/dev/null || echo baseline): deno task run --rm busybox true"
+  (cd "$base" && SKIFF_ROOT=$work/base-store deno task -q run --rm busybox true)
+  baseline=(-n "$label" "sh -c 'cd $base && SKIFF_ROOT=$work/base-store exec deno task -q run --rm busybox true'")
+fi
+
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/results.json" \
   -n "floor (overlay + unshare + chroot, sh)" "sh bench/floor.sh $rootfs" \
   -n "skiff: deno task run --rm busybox true" "env SKIFF_ROOT=$store deno task -q run --rm busybox true" \
   -n "skiff: deno run cli.ts run --rm busybox true" "env SKIFF_ROOT=$store deno run -A --quiet cli.ts run --rm busybox true" \
+  "${baseline[@]}" \
   -n "runc run (OCI bundle)" "runc run --bundle $work/bundle skiff-bench" \
   -n "podman run --rm (runc)" "$podman_run" \
   -n "deno run of an empty file" "deno run --quiet $work/empty.ts"
