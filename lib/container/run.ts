@@ -356,7 +356,7 @@ async function startInCgroup(
   const shared = !opts.tty && Deno.stdin.isTerminal() && inForeground(0);
   const passStdin = opts.interactive || shared;
   const ended = Promise.withResolvers<void>();
-  const channel = await InitChannel.open(spec.syncFifo, ended.promise);
+  const channel = InitChannel.open(spec.syncFifo, ended.promise);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(argv[0], {
@@ -535,7 +535,7 @@ async function startDetached(
     const spec = initSpecFor(store, record, layerDirs(store, config), false, cgroup.procs);
     const keeper = keeperArgv(runtime, spec);
     const ended = Promise.withResolvers<void>();
-    channel = await InitChannel.open(spec.syncFifo, ended.promise);
+    channel = InitChannel.open(spec.syncFifo, ended.promise);
     keeper[0] = findCommand(keeper[0]);
     const argv = supervisorArgv({
       dir,

@@ -31,18 +31,20 @@ export class InitChannel {
    * @param ended settles when the process that runs init ends: then no
    *   init will open the FIFO, and reads must see EOF
    */
-  static async open(path: string, ended?: Promise<unknown>): Promise<InitChannel> {
+  static open(path: string, ended?: Promise<unknown>): InitChannel {
     try {
       Deno.removeSync(path);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
     mkfifo(path, 0o600);
-    // Opening one end of a FIFO waits for the other: read on a worker
-    // thread, write here, and both return.
-    const reading = Deno.open(path, { read: true });
-    const holder = Deno.openSync(path, { write: true });
-    const channel = new InitChannel(await reading, holder);
+    // Opening one end of a FIFO waits for the other, but O_RDWR does not
+    // wait (fifo(7)): the holder opens first, then the reader finds a
+    // writer and returns at once. Both synchronous: an async open would
+    // start Deno's blocking-op thread on the path of run (~8 ms here).
+    const holder = Deno.openSync(path, { read: true, write: true });
+    const reading = Deno.openSync(path, { read: true });
+    const channel = new InitChannel(reading, holder);
     ended?.finally(() => channel.release());
     return channel;
   }

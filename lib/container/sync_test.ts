@@ -12,7 +12,7 @@ async function withFifo(fn: (path: string) => Promise<void>): Promise<void> {
 
 Deno.test("the channel yields init's messages in order, then null at the writer's EOF", async () => {
   await withFifo(async (path) => {
-    const channel = await InitChannel.open(path);
+    const channel = InitChannel.open(path);
     try {
       const init = Deno.openSync(path, { write: true });
       const lines = '{"started":{"pid":9,"keeper":8}}\n{"exec":true}\n';
@@ -33,7 +33,7 @@ Deno.test("the channel yields init's messages in order, then null at the writer'
 Deno.test("the channel waits for an init yet to open it, and ends when its process ends without opening it", async () => {
   await withFifo(async (path) => {
     const ended = Promise.withResolvers<void>();
-    const channel = await InitChannel.open(path, ended.promise);
+    const channel = InitChannel.open(path, ended.promise);
     try {
       const read = channel.next();
       const early = await Promise.race([read.then(() => "read"), Promise.resolve("waiting")]);
@@ -48,7 +48,7 @@ Deno.test("the channel waits for an init yet to open it, and ends when its proce
 
 Deno.test("a line that is not JSON is named in the error", async () => {
   await withFifo(async (path) => {
-    const channel = await InitChannel.open(path);
+    const channel = InitChannel.open(path);
     try {
       const init = Deno.openSync(path, { write: true });
       init.writeSync(new TextEncoder().encode("garbage\n"));
