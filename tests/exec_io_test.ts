@@ -137,8 +137,60 @@ test("exec -it gives the command a terminal of the container's devpts, sized as 
     assert.equal(tty, link, "the controlling terminal is that pts");
     assert.equal(fds.trim(), "0 1 2 3", "stdio and ls's own directory: no other descriptor");
     assert.equal(restored, "restored", "the caller's terminal is restored afterwards");
+    const left = await new Deno.Command("find", { args: [store, "-name", "exec-*"], stdout: "piped" })
+      .output();
+    assert.equal(text.decode(left.stdout), "", "the sync FIFO is removed");
     const noTty = await skiff(store, ["exec", "-t", "c", "true"]);
     assert.equal(noTty.code, 125);
     assert.equal(noTty.stderr, "skiff: The input device is not a TTY: drop -t, or run from a terminal\n");
+  });
+});
+
+test("Ctrl-C on the caller's terminal still reaches the exec'd command, with and without -t", async () => {
+  await withContainer(async (store) => {
+    const skiffCmd = [Deno.execPath(), ...skiffArgv(store, [])].map(quote).join(" ");
+    const inside = `trap 'echo got-int; exit 3' INT; echo ready; while :; do sleep 0.1; done`;
+    for (const flags of ["", "-it"]) {
+      // The outer shell survives the ^C (a caught signal is reset for its children).
+      const child = new Deno.Command("script", {
+        args: [
+          "-qec",
+          `skiff() { ${skiffCmd} "$@"; }; trap : INT; skiff exec ${flags} c sh -c ${
+            quote(inside)
+          }; echo code=$?`,
+          "/dev/null",
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const keys = child.stdin.getWriter();
+      let out = "";
+      try {
+        const reader = child.stdout.getReader();
+        let sent = false;
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          out += text.decode(r.value).replaceAll("\r", "");
+          if (!sent && out.includes("ready\n")) {
+            sent = true;
+            await keys.write(new Uint8Array([0x03])); // ^C, typed on the terminal
+          }
+        }
+        const status = await child.status;
+        assert.equal(status.code, 0, `${flags}: ${out}`);
+        assert.match(
+          out,
+          /got-int\ncode=3\n$/,
+          `${flags}: the command's trap ran and its code passed through`,
+        );
+      } finally {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited */ }
+        await child.status;
+        await child.stderr.cancel().catch(() => {});
+        await keys.close().catch(() => {});
+      }
+    }
   });
 });
