@@ -280,13 +280,15 @@ async function execInForeground(
   const stop = forwardSignals(child.pid, false);
   let terminal: TerminalRelay | undefined;
   try {
-    if (channel !== undefined) terminal = await relayOffered(channel, child);
+    if (channel !== undefined) await relayOffered(channel, child, (relay) => terminal = relay);
   } catch (e) {
     try {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
     await child.status.finally(stop);
     await output;
+    // Its slave closed with enter.ts: the caller's terminal is restored.
+    await terminal?.done;
     throw e;
   } finally {
     closeChannel(channel, syncFifo);
@@ -302,12 +304,14 @@ async function execInForeground(
  * enter.ts's end), relaying the pty's master it offers and giving it the
  * go-ahead once the master is skiff's.
  *
- * @returns the relay, unless enter.ts ended before offering a terminal
+ * @param onRelay is handed the relay as soon as it runs (none if enter.ts
+ *   ended before offering a terminal)
  */
 async function relayOffered(
   channel: InitChannel,
   child: Deno.ChildProcess,
-): Promise<TerminalRelay | undefined> {
+  onRelay: (relay: TerminalRelay) => void,
+): Promise<void> {
   let pid: number | undefined;
   let terminal: TerminalRelay | undefined;
   for (let m = await channel.next(); m !== null; m = await channel.next()) {
@@ -315,6 +319,7 @@ async function relayOffered(
     else if ("pty" in m && pid !== undefined && terminal === undefined) {
       try {
         terminal = relayTerminal(takeFd(pid, m.pty));
+        onRelay(terminal);
         const go = child.stdin.getWriter();
         await go.write(new TextEncoder().encode("\n"));
         await go.close();
@@ -328,7 +333,6 @@ async function relayOffered(
       );
     }
   }
-  return terminal;
 }
 
 /** Closes the sync FIFO's ends and removes it. */
