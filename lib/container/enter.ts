@@ -11,10 +11,19 @@
  * 2. takes a filesystem context of its own (unshare CLONE_FS), joins those
  *    namespaces (setns acts on the calling thread) and chroots to the
  *    container's root, then changes to the working directory;
- * 3. drops the capabilities the container lacks from its bounding set and
+ * 3. starts a session of its own, so the caller's terminal, if skiff has
+ *    one, is no controlling terminal of the command's (its /dev/tty opens
+ *    nothing, and no TIOCSTI reaches the caller's shell). With -t, it
+ *    opens a pty of the container's devpts (its /dev/pts/ptmx, through the
+ *    root just entered), offers the master to the CLI on the sync FIFO
+ *    (lib/container/sync.ts, as init does: `started`, then `pty`), waits
+ *    for the CLI's go-ahead line on stdin (the CLI has taken the master
+ *    with pidfd_getfd by then), closes the master and makes the slave its
+ *    controlling terminal and stdin, stdout and stderr;
+ * 4. drops the capabilities the container lacks from its bounding set and
  *    empties its inheritable and ambient sets, resets signals, and marks
  *    every descriptor but 0-2 close-on-exec;
- * 4. execve()s the command, the environment passed as execve's envp.
+ * 5. execve()s the command, the environment passed as execve's envp.
  *
  * So nothing of the image runs before the command itself, and that only
  * once the capabilities are the container's; and no program ever reads
@@ -27,7 +36,21 @@
  * @module
  */
 
-import { capbsetDrop, closeOnExecFrom, execve, readFile, writeFile } from "../../ffi/libc.ts";
+import {
+  capbsetDrop,
+  close,
+  closeOnExecFrom,
+  dup2,
+  execve,
+  openFifoWriter,
+  openPty,
+  readFd,
+  readFile,
+  setControllingTerminal,
+  setsid,
+  writeFd,
+  writeFile,
+} from "../../ffi/libc.ts";
 import {
   chrootTo,
   clearInheritableCaps,
@@ -39,7 +62,7 @@ import {
 import { InvalidArgument, NotFound } from "../../ffi/errors.ts";
 import { describeError } from "../errors.ts";
 import { startTimeOf } from "../host/proc.ts";
-import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SKIFF, InitFailure } from "./init.ts";
+import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SKIFF, InitFailure, type InitMessage } from "./init.ts";
 
 /** The environment variable the spec comes in, as JSON. */
 export const SPEC_ENV = "SKIFF_EXEC_SPEC";
@@ -62,6 +85,8 @@ export interface EnterSpec {
   env: string[];
   /** Capabilities to remove from the bounding set before execve. */
   dropCaps: number[];
+  /** With -t: the host path of the sync FIFO the pty's master is offered on. */
+  syncFifo?: string;
 }
 
 /**
@@ -80,8 +105,43 @@ function isKeepersChild(keeper: EnterSpec["keeper"], pid: number): boolean {
   }
 }
 
+/** Waits for the CLI's go-ahead, a line on stdin: it holds the pty's master by then. */
+function awaitGoAhead(): void {
+  for (;;) {
+    const byte = readFd(0, 1);
+    if (byte.length === 0) throw new Error("Cannot exec in the container: skiff is gone (no go-ahead)");
+    if (byte[0] === 0x0a) return;
+  }
+}
+
+/**
+ * Gives the command a pty of the container's devpts as its controlling
+ * terminal and stdio; its master goes to the CLI (see the module doc).
+ * Called in the container's root, as a session leader with no terminal.
+ */
+function setUpTerminal(report: (message: InitMessage) => void): void {
+  const { master, slave } = openPty("/dev/pts/ptmx");
+  report({ pty: master });
+  awaitGoAhead();
+  close(master);
+  setControllingTerminal(slave);
+  for (const fd of [0, 1, 2]) dup2(slave, fd);
+  close(slave);
+}
+
 function enter(spec: EnterSpec): never {
   const proc = `/proc/${spec.pid1}`;
+  let report: ((message: InitMessage) => void) | undefined;
+  if (spec.syncFifo !== undefined) {
+    // Still in the host's mount namespace: the FIFO is the host's, and so
+    // is /proc, whose self/stat gives the pids the CLI's pidfd_getfd needs.
+    // Close-on-exec: the CLI reads EOF once the command runs.
+    const sync = openFifoWriter(spec.syncFifo);
+    report = (message) => writeFd(sync, new TextEncoder().encode(JSON.stringify(message) + "\n"));
+    const self = readFile("/proc/self/stat");
+    const ppid = Number(self.slice(self.lastIndexOf(")") + 2).split(" ")[1]);
+    report({ started: { pid: Number(self.slice(0, self.indexOf(" "))), keeper: ppid } });
+  }
   const namespaces = spec.namespaces.map((ns) => ({
     path: `${proc}/ns/${ns}`,
     fd: openReadOnly(`${proc}/ns/${ns}`),
@@ -104,6 +164,15 @@ function enter(spec: EnterSpec): never {
       `Cannot exec in the container: no directory "${spec.cwd}" in it: ${describeError(e)}`,
       EXIT_CANNOT_EXECUTE,
     );
+  }
+  // setsid(2) fails only for a group leader: we are the waiter's child, in its group.
+  setsid();
+  if (report !== undefined) {
+    try {
+      setUpTerminal(report);
+    } catch (e) {
+      throw new Error("Cannot make the command's terminal", { cause: e });
+    }
   }
   for (const cap of spec.dropCaps) {
     try {

@@ -25,6 +25,14 @@
  *    against the container's limits (a --pids-limit under Deno's thread
  *    count would make every exec fail).
  *
+ * Its stdio is skiff's to relay, as `run`'s (lib/container/stdio.ts): the
+ * command never holds a descriptor of the caller's files or terminal.
+ * stdout and stderr are pipes; stdin a pipe with -i, or when it is a
+ * terminal whose foreground skiff is in, else /dev/null; the command is in
+ * a session of its own. With -t, enter.ts opens a pty of the container's
+ * devpts and offers its master on a sync FIFO; skiff takes it
+ * (pidfd_getfd) and relays it to the caller's terminal.
+ *
  * Until that execve, everything that runs is the host's: nothing of the
  * image runs while the chain holds CAP_SYS_ADMIN, and no program reads the
  * environment as its arguments (an Env entry without "=" once made `env`
@@ -33,17 +41,19 @@
  * @module
  */
 
-import { close, openPath } from "../../ffi/libc.ts";
+import { close, inForeground, openPath, takeFd } from "../../ffi/libc.ts";
 import { openInRoot } from "../host/in_root.ts";
 import { capabilitiesToDrop } from "../host/capabilities.ts";
 import { findContainer, listContainers } from "./containers.ts";
 import { type EnterSpec, SPEC_ENV } from "./enter.ts";
-import { InvalidStateError, UsageError } from "../errors.ts";
+import { describeError, InvalidStateError, UsageError } from "../errors.ts";
 import { EXIT_CANNOT_EXECUTE, EXIT_SKIFF, InitFailure, resolveCommand } from "./init.ts";
 import type { CgroupVersion } from "../host/cgroup/cgroups.ts";
 import { pid1Of } from "./lifecycle.ts";
 import { checkCommandOptions, mergeEnvironment, StartError } from "./run.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
+import { InitChannel } from "./sync.ts";
+import { pump, pumpStdin, relayTerminal, type TerminalRelay } from "./stdio.ts";
 import {
   denoArgv,
   findCommand,
@@ -90,6 +100,8 @@ export interface ExecPlan {
   env: string[];
   /** Host paths of nsenter, the static busybox, deno and lib/container/enter.ts. */
   tools: { nsenter: string; busybox: string; deno: string; enter: string };
+  /** With -t: the host path of the sync FIFO enter.ts offers the pty's master on. */
+  syncFifo?: string;
 }
 
 /**
@@ -148,6 +160,7 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
     argv: plan.argv,
     env: plan.env,
     dropCaps: capabilitiesToDrop(),
+    ...(plan.syncFifo === undefined ? {} : { syncFifo: plan.syncFifo }),
   };
 }
 
@@ -198,6 +211,10 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     argv: opts.command,
     env,
     tools: { nsenter: findCommand("nsenter"), busybox: BUSYBOX, deno: Deno.execPath(), enter: enterModule() },
+    // One per exec: several may run at once.
+    ...(opts.tty && !opts.detach
+      ? { syncFifo: `${store.runtime(record.id)}/exec-${crypto.randomUUID()}.sync` }
+      : {}),
   };
   const [command, ...args] = execArgv(plan);
   const spec = execEnv(plan);
@@ -215,16 +232,116 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     child.unref();
     return 0;
   }
-  const shared = Deno.stdin.isTerminal();
-  const child = new Deno.Command(command, {
-    args,
-    env: spec,
-    stdin: opts.interactive || opts.tty || shared ? "inherit" : "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  const stop = forwardSignals(child.pid, shared);
-  return exitCodeOf(await child.status.finally(stop));
+  return await execInForeground(command, args, spec, opts, plan.syncFifo);
+}
+
+/**
+ * Runs the chain in the foreground, its stdio relayed (see the module
+ * doc), and waits for it.
+ *
+ * @param syncFifo with -t: where enter.ts offers the pty's master
+ */
+async function execInForeground(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: ExecOptions,
+  syncFifo: string | undefined,
+): Promise<number> {
+  // As `run`'s: a terminal's input is passed on through a pipe unless
+  // skiff runs in its background (reading it would stop skiff with
+  // SIGTTIN). With -t, stdin is enter.ts's go-ahead.
+  const shared = !opts.tty && Deno.stdin.isTerminal() && inForeground(0);
+  const passStdin = opts.interactive || shared;
+  const ended = Promise.withResolvers<void>();
+  let channel: InitChannel | undefined;
+  if (syncFifo !== undefined) {
+    Deno.mkdirSync(syncFifo.slice(0, syncFifo.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+    channel = await InitChannel.open(syncFifo, ended.promise);
+  }
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command, {
+      args,
+      env,
+      stdin: opts.tty || passStdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    closeChannel(channel, syncFifo);
+    throw e;
+  }
+  child.status.finally(ended.resolve);
+  const output = Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  if (passStdin && !opts.tty) pumpStdin(child.stdin);
+  // The command is in a session of its own: no keyboard signal of the
+  // caller's terminal reaches it but through skiff, which passes on all.
+  const stop = forwardSignals(child.pid, false);
+  let terminal: TerminalRelay | undefined;
+  try {
+    if (channel !== undefined) await relayOffered(channel, child, (relay) => terminal = relay);
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status.finally(stop);
+    await output;
+    // Its slave closed with enter.ts: the caller's terminal is restored.
+    await terminal?.done;
+    throw e;
+  } finally {
+    closeChannel(channel, syncFifo);
+  }
+  const status = await child.status.finally(stop);
+  await output;
+  await terminal?.done;
+  return exitCodeOf(status);
+}
+
+/**
+ * Reads enter.ts's messages to EOF (it comes at the command's execve, or
+ * enter.ts's end), relaying the pty's master it offers and giving it the
+ * go-ahead once the master is skiff's.
+ *
+ * @param onRelay is handed the relay as soon as it runs (none if enter.ts
+ *   ended before offering a terminal)
+ */
+async function relayOffered(
+  channel: InitChannel,
+  child: Deno.ChildProcess,
+  onRelay: (relay: TerminalRelay) => void,
+): Promise<void> {
+  let pid: number | undefined;
+  let terminal: TerminalRelay | undefined;
+  for (let m = await channel.next(); m !== null; m = await channel.next()) {
+    if ("started" in m) pid = m.started.pid;
+    else if ("pty" in m && pid !== undefined && terminal === undefined) {
+      try {
+        terminal = relayTerminal(takeFd(pid, m.pty));
+        onRelay(terminal);
+        const go = child.stdin.getWriter();
+        await go.write(new TextEncoder().encode("\n"));
+        await go.close();
+      } catch (e) {
+        throw new StartError(`Cannot relay the command's terminal: ${describeError(e)}`, EXIT_SKIFF);
+      }
+    } else {
+      throw new StartError(
+        `Cannot exec: unexpected report ${JSON.stringify(m)} from the exec chain`,
+        EXIT_SKIFF,
+      );
+    }
+  }
+}
+
+/** Closes the sync FIFO's ends and removes it. */
+function closeChannel(channel: InitChannel | undefined, path: string | undefined): void {
+  channel?.close();
+  if (path === undefined) return;
+  try {
+    Deno.removeSync(path);
+  } catch { /* gone with the container's runtime dir */ }
 }
 
 /**

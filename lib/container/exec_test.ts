@@ -106,3 +106,10 @@ Deno.test("enter.ts joins the cgroups itself, once Deno has started: v1 with its
   assert.deepEqual(v2.cgroups, ["/cg/skiff/x/cgroup.procs"]);
   assert.ok(!execArgv(plan).some((a) => a.includes("/cg/")), "the waiter and Deno's start-up stay outside");
 });
+
+Deno.test("with -t, enter.ts is told the sync FIFO to offer the pty's master on; without, it gets none", () => {
+  assert.equal(enterSpec(plan).syncFifo, undefined, "no terminal: no FIFO, nothing to offer");
+  const tty = enterSpec({ ...plan, syncFifo: "/run/skiff/containers/x/exec-1.sync" });
+  assert.equal(tty.syncFifo, "/run/skiff/containers/x/exec-1.sync");
+  assert.ok(!execArgv({ ...plan, syncFifo: "/f" }).includes("/f"), "in the spec, not in argv");
+});
