@@ -204,7 +204,10 @@ export const realInitSys: InitSys = {
   stat: statOrNull,
   openPty,
   awaitParent() {
-    while (readFd(0, 1)[0] !== 0x0a) { /* up to the newline: the CLI is done with the master */ }
+    // Up to the newline: the CLI is done with the master. EOF first means it is gone.
+    for (let byte = readFd(0, 1); byte[0] !== 0x0a; byte = readFd(0, 1)) {
+      if (byte.length === 0) throw new Error("The CLI closed init's stdin before taking the terminal");
+    }
   },
   setsid,
   setControllingTerminal,
