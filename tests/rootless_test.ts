@@ -58,11 +58,13 @@ function freeRange(): number {
 async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {}): Promise<void> {
   const name = `skifft${crypto.getRandomValues(new Uint32Array(1))[0] % 1e6}`;
   const code = await Deno.makeTempDir({ prefix: "skiff-rootless-code-" });
+  let uid: number | undefined;
   try {
     Deno.chmodSync(code, 0o755);
     await sh("cp", "-r", ...SOURCES.map((s) => new URL(`../${s}`, import.meta.url).pathname), code);
     await sh("useradd", "--create-home", "--shell", "/bin/sh", name);
-    const uid = Number((await sh("id", "-u", name)).trim());
+    const id = Number((await sh("id", "-u", name)).trim());
+    uid = id;
     const home = `/home/${name}`;
     const line = Deno.readTextFileSync("/etc/subuid").split("\n").find((l) => l.startsWith(`${name}:`));
     let subuid = line ? Number(line.split(":")[1]) : undefined;
@@ -81,9 +83,9 @@ async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {
       new Deno.Command("setpriv", {
         args: [
           "--reuid",
-          String(uid),
+          String(id),
           "--regid",
-          String(uid),
+          String(id),
           "--init-groups",
           "--",
           Deno.execPath(),
@@ -106,7 +108,7 @@ async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {
     };
     const user: User = {
       name,
-      uid,
+      uid: id,
       home,
       subuid,
       skiff,
@@ -123,15 +125,17 @@ async function withUser(fn: (user: User) => Promise<void>, { subids = true } = {
       const ids = (await skiff(["ps", "-aq"])).stdout.trim().split("\n").filter((i) => i !== "");
       if (ids.length > 0) await skiff(["rm", "-f", ...ids]);
       // A supervisor may still be finishing its bookkeeping: wait for it to go.
-      await waitFor(async () => (await processesOf(uid)).length === 0, `${name}'s processes to exit`)
+      await waitFor(async () => (await processesOf(id)).length === 0, `${name}'s processes to exit`)
         .catch(() => {}); // the assertion below names them
-      const pids = await processesOf(uid);
+      const pids = await processesOf(id);
       for (const pid of pids) Deno.kill(pid, "SIGKILL"); // the test user's: ours
       assert.deepEqual(pids, [], "rm -f left none of the user's processes");
     }
   } finally {
     await new Deno.Command("userdel", { args: ["--remove", name], stderr: "null" }).output();
     await Deno.remove(code, { recursive: true });
+    // The runtime dir skiff falls back to without XDG_RUNTIME_DIR (lib/store/store.ts).
+    if (uid !== undefined) await Deno.remove(`/tmp/skiff-run-${uid}`, { recursive: true }).catch(() => {});
   }
 }
 
