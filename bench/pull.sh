@@ -24,7 +24,10 @@ http: { addr: 127.0.0.1:$port }
 YML
 docker-registry serve "$work/registry.yml" 2>/dev/null &
 registry=$!
-trap 'kill $registry; wait $registry 2>/dev/null || true; rm -rf "$work"' EXIT
+# podman's overlay driver mounts its own overlay/ dir, and a reset does not
+# always undo it: unmount what is left under $work before removing it.
+unmount_podman() { umount -R -l "$work/podman/overlay" 2>/dev/null || true; }
+trap 'kill $registry; wait $registry 2>/dev/null || true; unmount_podman; rm -rf "$work"' EXIT
 until curl -sf "http://127.0.0.1:$port/v2/" >/dev/null; do sleep 0.1; done
 
 # three layers of a third each, busybox in the first
@@ -49,7 +52,7 @@ echo 'unqualified-search-registries = []' > "$conf"
 echo "{}" > "$work/auth.json"
 export CONTAINERS_REGISTRIES_CONF=$conf REGISTRY_AUTH_FILE=$work/auth.json
 hyperfine -N --warmup 1 --runs 5 --export-json "$work/pull.json" \
-  --prepare "rm -rf $work/store $work/podman $work/podman-run $work/oci" \
+  --prepare "sh -c 'umount -R -l $work/podman/overlay 2>/dev/null; rm -rf $work/store $work/podman $work/podman-run $work/oci'" \
   -n "skiff pull" "env SKIFF_ROOT=$work/store deno task -q skiff pull -q $image" \
   -n "podman pull" "podman --root $work/podman --runroot $work/podman-run --storage-driver overlay pull -q --tls-verify=false $image" \
   -n "skopeo copy to oci:DIR (no unpack)" "skopeo copy -q --src-tls-verify=false docker://$image oci:$work/oci:t" >/dev/null
