@@ -90,10 +90,18 @@ export function entries(dir: string): string[] {
 
 const TMP = Deno.env.get("TMPDIR") ?? "/tmp";
 
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** Removes the seeds of test processes that have exited. */
 function sweepSeeds(): void {
   for (const entry of Deno.readDirSync(TMP)) {
-    const m = entry.name.match(/^skiff-seed-(\d+)-(\d+)(-|$)/);
+    const m = entry.name.match(/^skiff-seed-(\d+)-(\d+)(-|\.ready$|$)/); // -RANDOM: an older naming
     if (m && !isAlive(Number(m[1]), Number(m[2]))) {
       Deno.removeSync(`${TMP}/${entry.name}`, { recursive: true });
     }
@@ -136,14 +144,18 @@ async function seedBusybox(store: string): Promise<void> {
   if (seed === undefined) {
     // deno test fires no unload event, so a seed cannot remove itself at
     // exit: it is named after its test process, and the next one removes
-    // the seeds of processes that are gone.
+    // the seeds of processes that are gone. Test modules run one after
+    // another in one process, each with its own copy of this module: the
+    // first makes the seed, the others find it ready and share it.
     sweepSeeds();
-    // Each test module has its own copy of this one (they share the process).
-    seed = await Deno.makeTempDir({
-      dir: TMP,
-      prefix: `skiff-seed-${Deno.pid}-${processStartTime(Deno.pid)}-`,
-    });
-    await skiffOk(seed, ["run", "--rm", "busybox", "true"]);
+    const dir = `${TMP}/skiff-seed-${Deno.pid}-${processStartTime(Deno.pid)}`;
+    if (!isFile(`${dir}.ready`)) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {}); // a module that failed while making it
+      await Deno.mkdir(dir, { mode: 0o700 });
+      await skiffOk(dir, ["run", "--rm", "busybox", "true"]);
+      Deno.writeTextFileSync(`${dir}.ready`, "");
+    }
+    seed = dir;
   }
   const cp = await new Deno.Command("cp", { args: ["-a", `${seed}/.`, store] }).output();
   assert.equal(cp.code, 0);
