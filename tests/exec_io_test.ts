@@ -6,15 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT_ONLY, skiff, skiffArgv, skiffOk, withStore } from "./helpers.ts";
+import { quote, ROOT_ONLY, skiff, skiffArgv, skiffOk, underScript, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
 
 const text = new TextDecoder();
-
-/** A shell word for `sh -c` and script(1)'s command: single-quoted. */
-const quote = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
 
 /** Runs `fn` with a detached container named "c" in a fresh store, removed afterwards. */
 function withContainer(fn: (store: string) => Promise<void>) {
@@ -26,29 +23,6 @@ function withContainer(fn: (store: string) => Promise<void>) {
       await skiff(store, ["rm", "-f", "c"]);
     }
   });
-}
-
-/** Runs `shell` (sh syntax, with a `skiff` function for the CLI) under script(1), on a new terminal. */
-async function underScript(store: string, shell: string): Promise<{ code: number; out: string }> {
-  const skiffCmd = [Deno.execPath(), ...skiffArgv(store, [])].map(quote).join(" ");
-  // script's stdin stays open: at its EOF script types an end-of-file
-  // character on the terminal, which the command would read.
-  const child = new Deno.Command("script", {
-    args: ["-qec", `skiff() { ${skiffCmd} "$@"; }; ${shell}`, "/dev/null"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  try {
-    const [stdout, stderr, status] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.status,
-    ]);
-    return { code: status.code, out: stdout.replaceAll("\r", "") + stderr };
-  } finally {
-    await child.stdin.close().catch(() => {});
-  }
 }
 
 test("exec >> file gives the command a pipe: it can neither read nor chmod the caller's file", async () => {

@@ -216,3 +216,29 @@ export async function waitFor(
 
 /** How long {@link waitFor} waits before calling a test hung. */
 const HANG_GUARD_MS = 120_000;
+
+/** A shell word for `sh -c` and script(1)'s command: single-quoted. */
+export const quote = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
+
+/** Runs `shell` (sh syntax, with a `skiff` function for the CLI) under script(1), on a new terminal. */
+export async function underScript(store: string, shell: string): Promise<{ code: number; out: string }> {
+  const skiffCmd = [Deno.execPath(), ...skiffArgv(store, [])].map(quote).join(" ");
+  // script's stdin stays open: at its EOF script types an end-of-file
+  // character on the terminal, which the command would read.
+  const child = new Deno.Command("script", {
+    args: ["-qec", `skiff() { ${skiffCmd} "$@"; }; ${shell}`, "/dev/null"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const [stdout, stderr, status] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.status,
+    ]);
+    return { code: status.code, out: stdout.replaceAll("\r", "") + stderr };
+  } finally {
+    await child.stdin.close().catch(() => {});
+  }
+}
