@@ -75,6 +75,29 @@ async function pulledTree(store: string, image: string, dir: string, name: strin
   return await treeListing(`${dir}/${name}.tree`);
 }
 
+/**
+ * Runs `fn` with client files of its own, a registry on 127.0.0.1 without
+ * auth, an empty store and a scratch directory, all removed afterwards.
+ */
+async function withPullScene(
+  fn: (
+    scene: { env: Record<string, string>; registry: TestRegistry; store: string; dir: string },
+  ) => Promise<void>,
+): Promise<void> {
+  await withClientFiles(async (env) => {
+    await withRegistry(async (registry) => {
+      await withStore(async (store) => {
+        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        try {
+          await fn({ env, registry, store, dir });
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }, { empty: true });
+    });
+  });
+}
+
 /** Nothing half-made: no layer, no image, no blob. */
 async function assertEmptyStore(store: string): Promise<void> {
   assert.deepEqual(entries(`${store}/layers`), [], "no layer is left");
@@ -83,56 +106,47 @@ async function assertEmptyStore(store: string): Promise<void> {
 }
 
 test("pull of OCI and docker v2s2 manifests gives the tree umoci unpacks", async () => {
-  await withClientFiles(async (env) => {
-    await withRegistry(async (registry) => {
-      await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
-        try {
-          await fill(dir, registry.host);
-          const expected = await treeListing(`${dir}/reference/rootfs`);
-          assert.match(expected, /\.\/opaque\/new /);
-          assert.doesNotMatch(expected, /\.\/opaque\/old1|\.\/etc\/base |\.\/data\/gone/);
-          for (const repo of ["oci", "docker"]) {
-            const name = `${registry.host}/test/${repo}:1`;
-            const id = (await skiffOk(store, ["pull", "-q", name], { env })).trim();
-            assert.match(id, /^[0-9a-f]{64}$/);
-            const config = JSON.parse(
-              await sh(
-                `umoci stat --json --image "$1/layout:t" >/dev/null; cat "$1/layout/blobs/sha256/$2"`,
-                dir,
-                id,
-              ),
-            );
-            assert.equal(config.rootfs.diff_ids.length, 3, "the image id is the config's digest");
-            assert.equal(
-              await pulledTree(store, name, dir, repo),
-              expected,
-              `${repo}: same tree as umoci unpack`,
-            );
-          }
-          assert.deepEqual(entries(`${store}/downloads`), [], "the download area is empty after a pull");
-          const registryDigest = JSON.parse(
-            await sh(`skopeo inspect --tls-verify=false docker://$1/test/oci:1`, registry.host),
-          ).Digest;
-          const [inspected] = JSON.parse(await skiffOk(store, ["inspect", `${registry.host}/test/oci:1`]));
-          // one config, so one image id, for both: each repository's digest is listed, as podman does
-          assert.equal(inspected.RepoDigests.length, 2, inspected.RepoDigests.join(" "));
-          assert.ok(inspected.RepoDigests.includes(`${registry.host}/test/oci@${registryDigest}`));
-          assert.match(
-            inspected.RepoDigests[0],
-            new RegExp(`^${registry.host}/test/docker@sha256:[0-9a-f]{64}$`),
-          );
-          assert.match(
-            await skiffOk(store, ["images", "--digests"]),
-            new RegExp(`${registry.host}/test/oci\\s+1\\s+${registryDigest}\\s+`),
-          );
-          const images = await skiffOk(store, ["images"]);
-          assert.match(images, new RegExp(`${registry.host}/test/oci\\s+1`));
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      }, { empty: true });
-    });
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await fill(dir, registry.host);
+    const expected = await treeListing(`${dir}/reference/rootfs`);
+    assert.match(expected, /\.\/opaque\/new /);
+    assert.doesNotMatch(expected, /\.\/opaque\/old1|\.\/etc\/base |\.\/data\/gone/);
+    for (const repo of ["oci", "docker"]) {
+      const name = `${registry.host}/test/${repo}:1`;
+      const id = (await skiffOk(store, ["pull", "-q", name], { env })).trim();
+      assert.match(id, /^[0-9a-f]{64}$/);
+      const config = JSON.parse(
+        await sh(
+          `umoci stat --json --image "$1/layout:t" >/dev/null; cat "$1/layout/blobs/sha256/$2"`,
+          dir,
+          id,
+        ),
+      );
+      assert.equal(config.rootfs.diff_ids.length, 3, "the image id is the config's digest");
+      assert.equal(
+        await pulledTree(store, name, dir, repo),
+        expected,
+        `${repo}: same tree as umoci unpack`,
+      );
+    }
+    assert.deepEqual(entries(`${store}/downloads`), [], "the download area is empty after a pull");
+    const registryDigest = JSON.parse(
+      await sh(`skopeo inspect --tls-verify=false docker://$1/test/oci:1`, registry.host),
+    ).Digest;
+    const [inspected] = JSON.parse(await skiffOk(store, ["inspect", `${registry.host}/test/oci:1`]));
+    // one config, so one image id, for both: each repository's digest is listed, as podman does
+    assert.equal(inspected.RepoDigests.length, 2, inspected.RepoDigests.join(" "));
+    assert.ok(inspected.RepoDigests.includes(`${registry.host}/test/oci@${registryDigest}`));
+    assert.match(
+      inspected.RepoDigests[0],
+      new RegExp(`^${registry.host}/test/docker@sha256:[0-9a-f]{64}$`),
+    );
+    assert.match(
+      await skiffOk(store, ["images", "--digests"]),
+      new RegExp(`${registry.host}/test/oci\\s+1\\s+${registryDigest}\\s+`),
+    );
+    const images = await skiffOk(store, ["images"]);
+    assert.match(images, new RegExp(`${registry.host}/test/oci\\s+1`));
   });
 });
 
@@ -199,74 +213,56 @@ EOF
 }
 
 test("pull takes the host's platform from an index, and names what it offers when none fits", async () => {
-  await withClientFiles(async (env) => {
-    await withRegistry(async (registry) => {
-      await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
-        try {
-          await multiPlatformLayout(dir);
-          await sh(
-            `skopeo copy -q --all --dest-tls-verify=false oci:"$1"/multi:m docker://$2/test/multi:1`,
-            dir,
-            registry.host,
-          );
-          const name = `${registry.host}/test/multi:1`;
-          await skiffOk(store, ["pull", "-q", name], { env });
-          const host = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
-          assert.equal((await skiffOk(store, ["run", "--rm", name, "cat", "/etc/arch"])).trim(), host);
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await multiPlatformLayout(dir);
+    await sh(
+      `skopeo copy -q --all --dest-tls-verify=false oci:"$1"/multi:m docker://$2/test/multi:1`,
+      dir,
+      registry.host,
+    );
+    const name = `${registry.host}/test/multi:1`;
+    await skiffOk(store, ["pull", "-q", name], { env });
+    const host = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
+    assert.equal((await skiffOk(store, ["run", "--rm", name, "cat", "/etc/arch"])).trim(), host);
 
-          const other = host === "amd64" ? "arm64" : "amd64";
-          const id = (await skiffOk(store, ["pull", "-q", "--platform", `linux/${other}`, name], { env }))
-            .trim();
-          const config = JSON.parse(await Deno.readTextFile(`${store}/blobs/sha256/${id}`));
-          assert.equal(config.architecture, other);
+    const other = host === "amd64" ? "arm64" : "amd64";
+    const id = (await skiffOk(store, ["pull", "-q", "--platform", `linux/${other}`, name], { env }))
+      .trim();
+    const config = JSON.parse(await Deno.readTextFile(`${store}/blobs/sha256/${id}`));
+    assert.equal(config.architecture, other);
 
-          const none = await skiff(store, [
-            "pull",
-            "--platform",
-            "linux/s390x",
-            `${registry.host}/test/multi:1`,
-          ], { env });
-          assert.equal(none.code, 125);
-          assert.match(
-            none.stderr,
-            /^skiff: Cannot pull ".*\/test\/multi:1": no image for linux\/s390x; it offers linux\/amd64, linux\/arm64\/v8: use --platform\n$/,
-          );
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      }, { empty: true });
-    });
+    const none = await skiff(store, [
+      "pull",
+      "--platform",
+      "linux/s390x",
+      `${registry.host}/test/multi:1`,
+    ], { env });
+    assert.equal(none.code, 125);
+    assert.match(
+      none.stderr,
+      /^skiff: Cannot pull ".*\/test\/multi:1": no image for linux\/s390x; it offers linux\/amd64, linux\/arm64\/v8: use --platform\n$/,
+    );
   });
 });
 
 test("a zstd layer pulls to the same tree as its gzip twin", async () => {
-  await withClientFiles(async (env) => {
-    await withRegistry(async (registry) => {
-      await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
-        try {
-          await umociImage(dir);
-          await sh(
-            `skopeo copy -q --dest-tls-verify=false --dest-compress-format zstd oci:"$1"/layout:t docker://$2/test/zstd:1`,
-            dir,
-            registry.host,
-          );
-          const manifest = await sh(
-            `skopeo inspect --raw --tls-verify=false docker://$1/test/zstd:1`,
-            registry.host,
-          );
-          assert.match(manifest, /tar\+zstd/, "the registry holds zstd layers");
-          await skiffOk(store, ["pull", "-q", `${registry.host}/test/zstd:1`], { env });
-          assert.equal(
-            await pulledTree(store, `${registry.host}/test/zstd:1`, dir, "zstd"),
-            await treeListing(`${dir}/reference/rootfs`),
-          );
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      }, { empty: true });
-    });
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await umociImage(dir);
+    await sh(
+      `skopeo copy -q --dest-tls-verify=false --dest-compress-format zstd oci:"$1"/layout:t docker://$2/test/zstd:1`,
+      dir,
+      registry.host,
+    );
+    const manifest = await sh(
+      `skopeo inspect --raw --tls-verify=false docker://$1/test/zstd:1`,
+      registry.host,
+    );
+    assert.match(manifest, /tar\+zstd/, "the registry holds zstd layers");
+    await skiffOk(store, ["pull", "-q", `${registry.host}/test/zstd:1`], { env });
+    assert.equal(
+      await pulledTree(store, `${registry.host}/test/zstd:1`, dir, "zstd"),
+      await treeListing(`${dir}/reference/rootfs`),
+    );
   });
 });
 
@@ -334,38 +330,29 @@ test("a cut-off download stays partial, and the next pull resumes it with Range"
 });
 
 test("run pulls a qualified image it does not have, and names a missing one", async () => {
-  await withClientFiles(async (env) => {
-    await withRegistry(async (registry) => {
-      await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
-        try {
-          await fill(dir, registry.host);
-          const out = await skiff(store, [
-            "run",
-            "--rm",
-            `${registry.host}/test/oci:1`,
-            "cat",
-            "/data/keep/new",
-          ], { env });
-          assert.equal(out.code, 0, out.stderr);
-          assert.equal(out.stdout, "added\n");
-          assert.match(out.stderr, /Pulling /);
-          const twice = await skiff(store, ["run", "--rm", `${registry.host}/test/oci:1`, "true"], { env });
-          assert.equal(twice.stderr, "", "the second run finds it stored");
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await fill(dir, registry.host);
+    const out = await skiff(store, [
+      "run",
+      "--rm",
+      `${registry.host}/test/oci:1`,
+      "cat",
+      "/data/keep/new",
+    ], { env });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, "added\n");
+    assert.match(out.stderr, /Pulling /);
+    const twice = await skiff(store, ["run", "--rm", `${registry.host}/test/oci:1`, "true"], { env });
+    assert.equal(twice.stderr, "", "the second run finds it stored");
 
-          const missing = await skiff(store, ["run", "--rm", `${registry.host}/test/nothing:1`, "true"], {
-            env,
-          });
-          assert.equal(missing.code, 125);
-          assert.equal(
-            missing.stderr,
-            `skiff: Unable to find image "${registry.host}/test/nothing:1" locally: Cannot pull "${registry.host}/test/nothing:1": "test/nothing:1" is not in registry "${registry.host}"\n`,
-          );
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      }, { empty: true });
+    const missing = await skiff(store, ["run", "--rm", `${registry.host}/test/nothing:1`, "true"], {
+      env,
     });
+    assert.equal(missing.code, 125);
+    assert.equal(
+      missing.stderr,
+      `skiff: Unable to find image "${registry.host}/test/nothing:1" locally: Cannot pull "${registry.host}/test/nothing:1": "test/nothing:1" is not in registry "${registry.host}"\n`,
+    );
   });
 });
 
@@ -684,10 +671,12 @@ test("a pull killed with SIGKILL leaves no layer or image, and the next pull res
             stdout: "null",
             stderr: "null",
           }).spawn();
+          // The compressed blob's partial, the one a resume continues with Range (HEX.tar.partial,
+          // the unpacked tar written on the way, may have bytes first).
           const partialBytes = () =>
-            entries(`${store}/downloads`).filter((e) => e.endsWith(".partial"))
+            entries(`${store}/downloads`).filter((e) => /^[0-9a-f]{64}\.partial$/.test(e))
               .map((e) => Deno.statSync(`${store}/downloads/${e}`).size).reduce((a, b) => a + b, 0);
-          await waitFor(() => partialBytes() > 0);
+          await waitFor(() => partialBytes() > 0, "a partial blob with bytes");
           const pid = childrenOf(child.pid)[0];
           assert.ok(pid !== undefined, "skiff runs under deno task");
           Deno.kill(pid, "SIGKILL");
@@ -715,27 +704,18 @@ test("a pull killed with SIGKILL leaves no layer or image, and the next pull res
 });
 
 test("two pulls of the same image at once both succeed and store it once", async () => {
-  await withClientFiles(async (env) => {
-    await withRegistry(async (registry) => {
-      await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
-        try {
-          await fill(dir, registry.host);
-          const name = `${registry.host}/test/oci:1`;
-          const [a, b] = await Promise.all([
-            skiff(store, ["pull", "-q", name], { env }),
-            skiff(store, ["pull", "-q", name], { env }),
-          ]);
-          assert.equal(a.code, 0, a.stderr);
-          assert.equal(b.code, 0, b.stderr);
-          assert.equal(a.stdout, b.stdout);
-          assert.equal(entries(`${store}/layers`).length, 3);
-          assert.equal((await skiffOk(store, ["images", "-q"])).trim().split("\n").length, 1);
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      }, { empty: true });
-    });
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await fill(dir, registry.host);
+    const name = `${registry.host}/test/oci:1`;
+    const [a, b] = await Promise.all([
+      skiff(store, ["pull", "-q", name], { env }),
+      skiff(store, ["pull", "-q", name], { env }),
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(a.stdout, b.stdout);
+    assert.equal(entries(`${store}/layers`).length, 3);
+    assert.equal((await skiffOk(store, ["images", "-q"])).trim().split("\n").length, 1);
   });
 });
 
@@ -767,38 +747,29 @@ test("a partial download that has every byte is checked and used without a reque
 });
 
 test("run --pull never uses only the store, --pull always asks the registry each time", async () => {
-  await withClientFiles(async (env) => {
-    await withRegistry(async (registry) => {
-      await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
-        try {
-          await fill(dir, registry.host);
-          const name = `${registry.host}/test/oci:1`;
-          const never = await skiff(store, ["run", "--rm", "--pull", "never", name, "true"], { env });
-          assert.equal(never.code, 125);
-          assert.equal(
-            never.stderr,
-            `skiff: Unable to find image "${name}" in the store, and --pull is never\n`,
-          );
-          assert.deepEqual(entries(`${store}/layers`), []);
-          const bad = await skiff(store, ["run", "--rm", "--pull", "sometimes", name, "true"], { env });
-          assert.equal(bad.code, 125);
-          assert.equal(bad.stderr, `skiff: Invalid --pull "sometimes": use missing, always or never\n`);
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await fill(dir, registry.host);
+    const name = `${registry.host}/test/oci:1`;
+    const never = await skiff(store, ["run", "--rm", "--pull", "never", name, "true"], { env });
+    assert.equal(never.code, 125);
+    assert.equal(
+      never.stderr,
+      `skiff: Unable to find image "${name}" in the store, and --pull is never\n`,
+    );
+    assert.deepEqual(entries(`${store}/layers`), []);
+    const bad = await skiff(store, ["run", "--rm", "--pull", "sometimes", name, "true"], { env });
+    assert.equal(bad.code, 125);
+    assert.equal(bad.stderr, `skiff: Invalid --pull "sometimes": use missing, always or never\n`);
 
-          await skiffOk(store, ["pull", "-q", name], { env });
-          assert.equal(
-            await skiffOk(store, ["run", "--rm", "--pull", "never", name, "cat", "/data/keep/new"], { env }),
-            "added\n",
-          );
-          const always = await skiff(store, ["run", "--rm", "--pull", "always", name, "true"], { env });
-          assert.equal(always.code, 0, always.stderr);
-          assert.match(always.stderr, /^Pulling /);
-          assert.equal(always.stderr.match(/already exists/g)?.length, 3, "and fetches no layer it has");
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      }, { empty: true });
-    });
+    await skiffOk(store, ["pull", "-q", name], { env });
+    assert.equal(
+      await skiffOk(store, ["run", "--rm", "--pull", "never", name, "cat", "/data/keep/new"], { env }),
+      "added\n",
+    );
+    const always = await skiff(store, ["run", "--rm", "--pull", "always", name, "true"], { env });
+    assert.equal(always.code, 0, always.stderr);
+    assert.match(always.stderr, /^Pulling /);
+    assert.equal(always.stderr.match(/already exists/g)?.length, 3, "and fetches no layer it has");
   });
 });
 
@@ -850,27 +821,18 @@ test("a schema 1 manifest, an oversized one and one that fails its digest are re
 });
 
 test("a partial download untouched for over a week is removed by the next pull", async () => {
-  await withClientFiles(async (env) => {
-    await withRegistry(async (registry) => {
-      await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
-        try {
-          await fill(dir, registry.host);
-          await skiffOk(store, ["ps"]); // a store first: skiff refuses a directory it did not make
-          await Deno.mkdir(`${store}/downloads`, { recursive: true });
-          const old = `${store}/downloads/${"f".repeat(64)}.partial`;
-          const fresh = `${store}/downloads/${"e".repeat(64)}.partial`;
-          await Deno.writeTextFile(old, "stale");
-          await Deno.writeTextFile(fresh, "recent");
-          const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
-          await Deno.utime(old, eightDaysAgo, eightDaysAgo);
-          await skiffOk(store, ["pull", "-q", `${registry.host}/test/oci:1`], { env });
-          assert.deepEqual(entries(`${store}/downloads`), [`${"e".repeat(64)}.partial`]);
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      }, { empty: true });
-    });
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await fill(dir, registry.host);
+    await skiffOk(store, ["ps"]); // a store first: skiff refuses a directory it did not make
+    await Deno.mkdir(`${store}/downloads`, { recursive: true });
+    const old = `${store}/downloads/${"f".repeat(64)}.partial`;
+    const fresh = `${store}/downloads/${"e".repeat(64)}.partial`;
+    await Deno.writeTextFile(old, "stale");
+    await Deno.writeTextFile(fresh, "recent");
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+    await Deno.utime(old, eightDaysAgo, eightDaysAgo);
+    await skiffOk(store, ["pull", "-q", `${registry.host}/test/oci:1`], { env });
+    assert.deepEqual(entries(`${store}/downloads`), [`${"e".repeat(64)}.partial`]);
   });
 });
 
@@ -1015,15 +977,11 @@ test("tag gives an image another name with the same id; a missing source or a ba
 });
 
 test("a pulled config is checked as a loaded one: an Env entry that is not KEY=VALUE is refused, nothing kept", async () => {
-  await withClientFiles(async (env) => {
-    await withRegistry(async (registry) => {
-      await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
-        try {
-          await umociImage(dir);
-          await sh(
-            // umoci refuses such an Env, so the config is rewritten by hand, digests and all
-            `cd "$1"
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await umociImage(dir);
+    await sh(
+      // umoci refuses such an Env, so the config is rewritten by hand, digests and all
+      `cd "$1"
 python3 - <<'PY'
 import hashlib, json
 def blob(d): return "layout/blobs/sha256/" + d.split(":")[1]
@@ -1042,18 +1000,13 @@ desc.update(put(manifest))
 json.dump(index, open("layout/index.json", "w"))
 PY
 skopeo copy -q --dest-tls-verify=false oci:layout:t docker://$2/test/env:1`,
-            dir,
-            registry.host,
-          );
-          const r = await skiff(store, ["pull", "-q", `${registry.host}/test/env:1`], { env });
-          assert.equal(r.code, 125, r.stderr);
-          assert.match(r.stderr, /Env entry "pwn" is not KEY=VALUE/);
-          assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-          await assertEmptyStore(store);
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      }, { empty: true });
-    });
+      dir,
+      registry.host,
+    );
+    const r = await skiff(store, ["pull", "-q", `${registry.host}/test/env:1`], { env });
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, /Env entry "pwn" is not KEY=VALUE/);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    await assertEmptyStore(store);
   });
 });
