@@ -13,21 +13,23 @@
 
 import { formatOptions, type OptionSpec, parseArgs } from "./lib/cli/args.ts";
 import { CONTAINER_VERBS } from "./lib/cli/container.ts";
-import { IMAGE_VERBS } from "./lib/cli/image.ts";
-import { REGISTRY_VERBS } from "./lib/cli/registry.ts";
 import { HELP, type Verb, verbHelp } from "./lib/cli/verb.ts";
-import { VOLUME_VERBS } from "./lib/cli/volume.ts";
 import { describeError, UsageError } from "./lib/errors.ts";
-import { EXIT_SKIFF } from "./lib/container/init.ts";
+import { EXIT_SKIFF, InitFailure } from "./lib/container/init.ts";
 import { StartError } from "./lib/container/run.ts";
 import { OUTER_ENV, runInUserNamespace } from "./lib/host/rootless.ts";
 import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
 
-const VERBS: Record<string, Verb> = {
+/**
+ * The verbs. Started by lib/container/launcher.sh inside a container's
+ * namespaces, the CLI only runs: the other groups' modules stay unloaded,
+ * since every module is start-up time on the path of `run`.
+ */
+const VERBS: Record<string, Verb> = Deno.env.get("SKIFF_SUPERVISOR") ? { ...CONTAINER_VERBS } : {
   ...CONTAINER_VERBS,
-  ...IMAGE_VERBS,
-  ...REGISTRY_VERBS,
-  ...VOLUME_VERBS,
+  ...(await import("./lib/cli/image.ts")).IMAGE_VERBS,
+  ...(await import("./lib/cli/registry.ts")).REGISTRY_VERBS,
+  ...(await import("./lib/cli/volume.ts")).VOLUME_VERBS,
 };
 
 const GLOBAL: OptionSpec[] = [
@@ -106,8 +108,23 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`skiff: ${describeError(e)}`);
     if (Deno.env.get("SKIFF_DEBUG")) console.error(e);
-    return e instanceof StartError ? e.exitCode : EXIT_SKIFF;
+    return e instanceof StartError || e instanceof InitFailure ? e.exitCode : EXIT_SKIFF;
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+/**
+ * The arguments lib/container/launcher.sh passed in the environment
+ * (`SKIFF_ARGC`, `SKIFF_ARG_0`…), taken out of it; else Deno's.
+ */
+function launchedArgs(): string[] {
+  const count = Deno.env.get("SKIFF_ARGC");
+  if (count === undefined) return Deno.args;
+  Deno.env.delete("SKIFF_ARGC");
+  return Array.from({ length: Number(count) }, (_, i) => {
+    const arg = Deno.env.get(`SKIFF_ARG_${i}`) ?? "";
+    Deno.env.delete(`SKIFF_ARG_${i}`);
+    return arg;
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(launchedArgs()));

@@ -46,8 +46,11 @@ if [ -n "${SKIFF_BENCH_BASELINE:-}" ]; then
   baseline=(-n "$label" "sh -c 'cd $base && SKIFF_ROOT=$work/base-store exec deno task -q run --rm busybox true'")
 fi
 
+sh lib/container/install.sh "$work/bin" >/dev/null
+
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/results.json" \
   -n "floor (overlay + unshare + chroot, sh)" "sh bench/floor.sh $rootfs" \
+  -n "skiff: installed launcher, skiff run --rm busybox true" "env SKIFF_ROOT=$store $work/bin/skiff run --rm busybox true" \
   -n "skiff: deno task run --rm busybox true" "env SKIFF_ROOT=$store deno task -q run --rm busybox true" \
   -n "skiff: deno run cli.ts run --rm busybox true" "env SKIFF_ROOT=$store deno run -A --quiet cli.ts run --rm busybox true" \
   "${baseline[@]}" \
@@ -58,3 +61,17 @@ hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/results.json" \
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(deno --version | head -n1)"
 deno run --quiet --allow-read bench/table.ts "$work/results.json"
+
+# Where one run's time goes: each process of the chain marks its phases
+# (lib/host/phases.ts) into one file, timed from just before the launcher.
+echo
+echo "Phases of one run (skiff run --rm busybox true, ms since the launcher was started):"
+for _ in 1 2 3; do
+  rm -f "$work/phases"
+  t0=$(date +%s.%N)
+  SKIFF_ROOT=$store SKIFF_PHASES=$work/phases "$work/bin/skiff" run --rm busybox true </dev/null
+  t1=$(date +%s.%N)
+done
+awk -v t0="$t0" -v t1="$t1" '
+  { printf "  %7.1f  %s\n", ($1 - t0) * 1000, substr($0, index($0, $2)) }
+  END { printf "  %7.1f  the launcher exited\n", (t1 - t0) * 1000 }' "$work/phases"

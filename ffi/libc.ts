@@ -102,6 +102,8 @@ const SYMBOLS = {
   tcgetpgrp: { parameters: ["i32"], result: "i32" },
   // int oldfd, int newfd
   dup2: { parameters: ["i32", "i32"], result: "i32" },
+  // int fd, int cmd, int arg (variadic in C; one int here, as F_DUPFD_CLOEXEC takes)
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // const char *path, mode_t mode
   mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
   // read(2) and write(2) on a worker thread, for relaying a terminal:
@@ -239,6 +241,16 @@ export function openPath(path: string): number {
   return fd;
 }
 
+/**
+ * Opens `path` for reading or writing, close-on-exec, on this thread (a
+ * FIFO's open waits here for its other end), and returns the descriptor.
+ */
+export function openFd(path: string, mode: "read" | "write"): number {
+  const fd = libc().openat(AT_FDCWD, cstr(path), (mode === "read" ? 0 : O_WRONLY) | O_NOCTTY | O_CLOEXEC, 0);
+  check(fd, "open", path);
+  return fd;
+}
+
 /** The *at(2) calls' "relative to the working directory". */
 export const AT_FDCWD = -100;
 
@@ -302,6 +314,20 @@ export function readFile(path: string): string {
   }
 }
 
+let hostPid: number | undefined;
+
+/**
+ * This process's pid as the mounted /proc counts it. Started as PID 1 of a
+ * container's new pid namespace (lib/container/launcher.sh), skiff still
+ * sees the host's /proc until it pivots, and this is its pid there, while
+ * `Deno.pid` says 1: records, temporary names and liveness checks need this one.
+ */
+export function selfPid(): number {
+  // Read only when needed: elsewhere a library caller may not allow FFI.
+  if (Deno.pid !== 1) return Deno.pid;
+  return hostPid ??= Number(readFile("/proc/self/stat").split(" ", 1)[0]);
+}
+
 /** close(2). */
 export function close(fd: number): void {
   check(libc().close(fd), "close");
@@ -360,6 +386,13 @@ export function setsid(): void {
 /** dup2(2). */
 export function dup2(from: number, to: number): void {
   check(libc().dup2(from, to), "dup2");
+}
+
+/** A close-on-exec copy of `fd`, numbered 10 or above (fcntl F_DUPFD_CLOEXEC). */
+export function dupCloexec(fd: number): number {
+  const copy = libc().fcntl(fd, 1030, 10);
+  check(copy, "fcntl", "F_DUPFD_CLOEXEC");
+  return copy;
 }
 
 /** mkfifo(3). */

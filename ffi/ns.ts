@@ -17,6 +17,7 @@ import { classify, SyscallError } from "./errors.ts";
 
 /** unshare(2) flag: a copy of the filesystem context (root, cwd, umask) for this thread. */
 const CLONE_FS = 0x200;
+const CLONE_NEWNET = 0x40000000;
 const AT_FDCWD = -100;
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
@@ -70,6 +71,14 @@ export function openReadOnly(path: string): number {
 /** unshare(CLONE_FS): this thread gets its own root and working directory. */
 export function unshareFs(): void {
   check(libc().unshare(CLONE_FS), "unshare", "CLONE_FS");
+}
+
+/**
+ * unshare(CLONE_NEWNET) on this thread: it (and what it execs or starts)
+ * gets a network namespace of its own, with only a loopback interface, down.
+ */
+export function unshareNet(): void {
+  check(libc().unshare(CLONE_NEWNET), "unshare", "CLONE_NEWNET");
 }
 
 /** setns(2) into the namespace `fd` refers to; `what` names it in errors. */

@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import {
   background,
+  chainOf,
   entries,
+  killChain,
   mountsUnder,
   ROOT_ONLY,
   skiff,
@@ -71,7 +73,7 @@ test("bad input gets a one-line error, exit 125, and leaves nothing behind", asy
   });
 });
 
-test("skiff killed with SIGKILL mid-run leaves no mount and no process, and the record shows exited", async () => {
+test("a supervisor killed with SIGKILL mid-run leaves no mount and no process, and the record shows exited", async () => {
   await withStore(async (store) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: skiffArgv(store, ["run", "--name", "victim", "busybox", "sleep", "300"]),
@@ -80,48 +82,66 @@ test("skiff killed with SIGKILL mid-run leaves no mount and no process, and the 
     }).spawn();
     let sleeper: number | undefined;
     try {
-      // deno task -> skiff -> unshare -> sleep (PID 1 inside)
       await waitFor(() => {
-        const [skiffPid] = childrenOf(child.pid);
-        const [unshare] = skiffPid ? childrenOf(skiffPid) : [];
-        sleeper = unshare ? childrenOf(unshare)[0] : undefined;
+        sleeper = chainOf(child.pid).pid1;
         return sleeper !== undefined && Deno.readTextFileSync(`/proc/${sleeper}/comm`) === "sleep\n";
-      });
-      const [skiffPid] = childrenOf(child.pid);
-      Deno.kill(skiffPid, "SIGKILL");
-      await waitFor(() => !processExists(sleeper!));
+      }, "the container's sleep");
+      Deno.kill(chainOf(child.pid).supervisor!, "SIGKILL");
+      await waitFor(() => !processExists(sleeper!), "the container to die with its supervisor");
       assert.deepEqual(mountsUnder(store), []);
       const ps = await skiffOk(store, ["ps", "-a"]);
       assert.match(ps, /"sleep 300"\s+.+\s+Exited \(137\) .+victim/);
       assert.equal(await skiffOk(store, ["ps", "-q"]), "", "nothing shows as running");
     } finally {
       if (sleeper !== undefined && processExists(sleeper)) Deno.kill(sleeper, "SIGKILL");
-      const [skiffPid] = childrenOf(child.pid);
-      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      const { launcher } = chainOf(child.pid);
+      if (launcher) await killChain(child.pid, launcher);
       await child.status;
     }
   });
 });
 
-test("skiff killed with SIGKILL mid-run of a --rm container leaves nothing at the next command", async () => {
+test("a launcher killed with SIGKILL leaves its container running under its supervisor, as docker's CLI does", async () => {
   await withStore(async (store) => {
     const child = new Deno.Command(Deno.execPath(), {
-      args: skiffArgv(store, ["run", "--rm", "busybox", "sleep", "300"]),
+      args: skiffArgv(store, ["run", "--rm", "--name", "orphan", "busybox", "sleep", "300"]),
       stdout: "null",
       stderr: "null",
     }).spawn();
+    let chain: ReturnType<typeof chainOf> = {};
+    try {
+      await waitFor(() => {
+        chain = chainOf(child.pid);
+        return chain.pid1 !== undefined && Deno.readTextFileSync(`/proc/${chain.pid1}/comm`) === "sleep\n";
+      }, "the container's sleep");
+      Deno.kill(chain.launcher!, "SIGKILL");
+      await child.status;
+      assert.match(await skiffOk(store, ["ps"]), /orphan/, "still running");
+      await skiffOk(store, ["rm", "-f", "orphan"]);
+      await waitFor(() => !processExists(chain.supervisor!), "the supervisor to finish");
+      assert.deepEqual(entries(`${store}/containers`), []);
+      assert.deepEqual(entries(`${store}/tmp`), []);
+      assert.deepEqual(mountsUnder(store), []);
+    } finally {
+      for (const pid of [chain.pid1, chain.supervisor]) {
+        if (pid !== undefined && processExists(pid)) Deno.kill(pid, "SIGKILL");
+      }
+      await child.status;
+    }
+  });
+});
+
+test("a supervisor killed with SIGKILL mid-run of a --rm container leaves nothing at the next command", async () => {
+  await withStore(async (store) => {
+    const run = background(store, ["run", "--rm", "busybox", "sleep", "300"]);
     try {
       await waitFor(() => entries(`${store}/containers`).length === 1 && hasRunningRecord(store));
-      const [skiffPid] = childrenOf(child.pid);
-      Deno.kill(skiffPid, "SIGKILL");
-      await child.status;
+      await run.stop();
       await waitFor(async () => (await skiffOk(store, ["ps", "-aq"])) === "");
       assert.deepEqual(entries(`${store}/containers`), []);
       assert.deepEqual(entries(`${store}/tmp`), []);
     } finally {
-      const [skiffPid] = childrenOf(child.pid);
-      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
-      await child.status;
+      await run.stop();
     }
   });
 });
@@ -169,7 +189,7 @@ test("SIGTERM to skiff reaches the container's PID 1, and the run exits with its
     } finally {
       reader.releaseLock();
       const [skiffPid] = childrenOf(child.pid);
-      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      if (skiffPid) await killChain(child.pid, skiffPid);
       await child.status;
       await child.stdout.cancel().catch(() => {});
       await child.stderr.cancel();
@@ -187,16 +207,14 @@ test("a container killed from outside makes run exit 128 + the signal", async ()
     try {
       let sleeper: number | undefined;
       await waitFor(() => {
-        const [skiffPid] = childrenOf(child.pid);
-        const [unshare] = skiffPid ? childrenOf(skiffPid) : [];
-        sleeper = unshare ? childrenOf(unshare)[0] : undefined;
+        sleeper = chainOf(child.pid).pid1;
         return sleeper !== undefined && Deno.readTextFileSync(`/proc/${sleeper}/comm`) === "sleep\n";
       }, "the container's sleep");
       Deno.kill(sleeper!, "SIGKILL");
       assert.equal((await child.status).code, 137);
     } finally {
       const [skiffPid] = childrenOf(child.pid);
-      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      if (skiffPid) await killChain(child.pid, skiffPid);
       await child.status;
     }
   });
@@ -255,7 +273,7 @@ test("a secret passed with -e appears in no process's command line", async () =>
     } finally {
       reader.releaseLock();
       const [skiffPid] = childrenOf(child.pid);
-      if (skiffPid) Deno.kill(skiffPid, "SIGKILL");
+      if (skiffPid) await killChain(child.pid, skiffPid);
       await child.status;
       await child.stdout.cancel().catch(() => {});
     }
@@ -263,32 +281,34 @@ test("a secret passed with -e appears in no process's command line", async () =>
 });
 
 /**
- * The moments of a foreground `run` a fault test kills skiff at, in the
- * order they come, each told by what it leaves to see (deno task -> skiff
- * -> keeper -> init, which execs the command). A moment counts as reached
- * once it or a later one is seen: a start is faster than any poll.
+ * The moments of a foreground `run` a fault test kills at, in the order
+ * they come, each told by what it leaves to see (deno task -> launcher ->
+ * supervisor -> keeper -> PID 1: the CLI, which execs the command). A
+ * moment counts as reached once it or a later one is seen: a start is
+ * faster than any poll.
  */
 const PHASES: { name: string; reached(start: Start): boolean }[] = [
-  { name: "skiff started", reached: () => true },
+  { name: "launcher started", reached: () => true },
+  { name: "supervisor started", reached: (r) => chainOf(r.task).supervisor !== undefined },
+  { name: "keeper forked", reached: (r) => chainOf(r.task).keeper !== undefined },
+  { name: "CLI started", reached: (r) => chainOf(r.task).pid1 !== undefined },
   {
     name: "record written",
     reached: (r) => entries(`${r.store}/containers`).some((id) => !r.recordsBefore.has(id)),
   },
-  { name: "keeper forked", reached: (r) => childrenOf(r.skiff).length > 0 },
-  {
-    name: "init started",
-    reached: (r) => childrenOf(r.skiff).some((keeper) => childrenOf(keeper).length > 0),
-  },
   { name: "command running", reached: (r) => commandRuns(r.marker) },
 ];
+
+/** The process a fault test kills: one of the chain's. */
+const VICTIMS = ["launcher", "supervisor", "keeper", "pid1"] as const;
 
 /** One start a fault test watches. */
 interface Start {
   store: string;
   /** The records there before it (a killed --rm run's stays until the next command). */
   recordsBefore: Set<string>;
-  /** skiff's pid, once deno task has started it. */
-  skiff: number;
+  /** deno task's pid. */
+  task: number;
   /** Its command is `sleep MARKER`. */
   marker: string;
 }
@@ -318,26 +338,46 @@ function seeded(seed: number): () => number {
   };
 }
 
-test("skiff killed at any moment of a start leaves no container process behind", async () => {
+test("any process of the chain killed at any moment of a start leaves nothing behind", async () => {
   const given = Deno.env.get("SKIFF_FAULT_SEED");
   const seed = given !== undefined ? Number(given) : crypto.getRandomValues(new Uint32Array(1))[0];
   assert.ok(Number.isInteger(seed), `SKIFF_FAULT_SEED must be a whole number, not "${given}"`);
   console.log(`faults: SKIFF_FAULT_SEED=${seed} replays this sequence of kills`);
   const random = seeded(seed);
   await withStore(async (store) => {
-    for (let i = 0; i < 15; i++) {
+    for (let i = 0; i < 16; i++) {
       const phase = PHASES[Math.floor(random() * PHASES.length)];
+      const victim = VICTIMS[Math.floor(random() * VICTIMS.length)];
+      const detach = random() < 0.5;
       // a duration no other process uses, to find this container's PID 1 by
       const marker = String(7_000_000 + Math.floor(random() * 1_000_000));
-      const where = `SKIFF_FAULT_SEED=${seed}, kill ${i + 1} at "${phase.name}"`;
+      const where = `SKIFF_FAULT_SEED=${seed}, kill ${i + 1}: the ${victim} at "${phase.name}"${
+        detach ? " (-d)" : ""
+      }`;
       const recordsBefore = new Set(entries(`${store}/containers`));
-      const run = background(store, ["run", "--rm", "busybox", "sleep", marker]);
+      const run = background(store, ["run", ...(detach ? ["-d"] : []), "--rm", "busybox", "sleep", marker]);
       try {
         await waitFor(() => run.skiffPid() !== undefined, `${where}: skiff to start`);
-        const start = { store, recordsBefore, skiff: run.skiffPid()!, marker };
+        const start = { store, recordsBefore, task: run.child.pid, marker };
         await waitFor(() => run.skiffPid() === undefined || phase.reached(start), `${where} to come`);
-        assert.ok(run.skiffPid() !== undefined, `${where}: skiff ended before it`);
-        await run.stop();
+        const chain = chainOf(run.child.pid);
+        const pid = chain[victim];
+        if (pid === undefined) await run.stop();
+        else {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch { /* gone already */ }
+        }
+        await run.child.status;
+        // A detached container, or one whose launcher alone died, runs on under its supervisor.
+        // Until the supervisor is done: its CLI may create the container after any look.
+        await waitFor(async () => {
+          const ids = (await skiffOk(store, ["ps", "-aq"])).split("\n").filter(Boolean);
+          const supervising = chain.supervisor !== undefined && processExists(chain.supervisor);
+          if (ids.length === 0 && !supervising) return true;
+          if (ids.length > 0) await skiff(store, ["rm", "-f", ...ids]); // one still starting says "try again"
+          return false;
+        }, `${where}: rm -f of what runs on, and its supervisor's end`);
         await waitFor(() => !commandRuns(marker), `${where}: the container's command to go`);
       } catch (e) {
         throw new Error(where, { cause: e });
@@ -350,5 +390,7 @@ test("skiff killed at any moment of a start leaves no container process behind",
       `seed ${seed}: no container listed`,
     );
     assert.deepEqual(entries(`${store}/containers`), [], `SKIFF_FAULT_SEED=${seed}`);
+    assert.deepEqual(entries(`${store}/tmp`), [], `SKIFF_FAULT_SEED=${seed}`);
+    assert.deepEqual(mountsUnder(store), [], `SKIFF_FAULT_SEED=${seed}`);
   });
 });

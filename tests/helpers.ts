@@ -161,12 +161,43 @@ async function seedBusybox(store: string): Promise<void> {
   assert.equal(cp.code, 0);
 }
 
+/**
+ * The processes of a `run` under deno task's pid `task` (see
+ * docs/process-model.md): the launcher (deno task's child), its supervisor,
+ * the supervisor's keeper, and the keeper's child, PID 1 of the container
+ * (the CLI, then the command). Each is undefined until it exists.
+ */
+export function chainOf(
+  task: number,
+): { launcher?: number; supervisor?: number; keeper?: number; pid1?: number } {
+  const cmdline = (pid: number) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    } catch {
+      return "";
+    }
+  };
+  const launcher = childrenOf(task)[0];
+  const supervisor = launcher === undefined
+    ? undefined
+    : childrenOf(launcher).find((p) => cmdline(p).includes("supervise.sh"));
+  // the keeper's argv names it; the relays' do not
+  const keeper = supervisor === undefined
+    ? undefined
+    : childrenOf(supervisor).find((p) => cmdline(p).includes("\0keeper\0"));
+  const pid1 = keeper === undefined ? undefined : childrenOf(keeper)[0];
+  return { launcher, supervisor, keeper, pid1 };
+}
+
 /** A skiff started in the background, through deno task. */
 export interface Background {
   child: Deno.ChildProcess;
-  /** skiff's own pid (deno task's child), once it has started. */
+  /** skiff's own pid (deno task's child: the launcher), once it has started. */
   skiffPid(): number | undefined;
-  /** SIGKILLs skiff (its container dies with it), once started, and waits for deno task. */
+  /**
+   * SIGKILLs skiff, once started: its supervisor (the container dies with
+   * it) and its launcher, and waits for deno task.
+   */
   stop(): Promise<void>;
 }
 
@@ -184,15 +215,34 @@ export function background(store: string, args: string[], stdout: "null" | "pipe
       // deno task may not have started skiff yet: killing nothing would wait out the whole run
       await waitFor(() => exited || skiffPid() !== undefined, "skiff to start, to stop it");
       const pid = skiffPid();
-      if (pid !== undefined) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch { /* already gone */ }
-      }
+      if (pid !== undefined) await killChain(child.pid, pid);
       await child.status;
       if (stdout === "piped") await child.stdout.cancel().catch(() => {});
     },
   };
+}
+
+/**
+ * SIGKILLs a run's supervisor and launcher: the launcher is stopped first,
+ * so that it starts no supervisor that would be missed.
+ */
+export async function killChain(task: number, launcher: number): Promise<void> {
+  const signal = (pid: number | undefined, sig: Deno.Signal) => {
+    try {
+      if (pid !== undefined) Deno.kill(pid, sig);
+    } catch { /* already gone */ }
+  };
+  signal(launcher, "SIGSTOP");
+  await waitFor(() => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${launcher}/stat`);
+      return /^\S+ \(.*\) [TZX]/.test(stat);
+    } catch {
+      return true;
+    }
+  }, "the launcher to stop");
+  signal(chainOf(task).supervisor, "SIGKILL");
+  signal(launcher, "SIGKILL");
 }
 
 /**

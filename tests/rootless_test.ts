@@ -367,7 +367,10 @@ test("a user's store is their own: under XDG_DATA_HOME, runtime state under XDG_
       const id = r.stdout.trim();
       assert.ok(Deno.statSync(`${xdg.XDG_DATA_HOME}/skiff/containers/${id}/upper`).isDirectory);
       assert.ok(Deno.statSync(`${xdg.XDG_RUNTIME_DIR}/skiff/containers/${id}/keeper`).isFile);
-      assert.equal((await user.skiff(["rm", "-f", "d"], xdg)).code, 0);
+      {
+        const rm = await user.skiff(["rm", "-f", "d"], xdg);
+        assert.equal(rm.code, 0, rm.stderr);
+      }
       assert.deepEqual([...Deno.readDirSync(`${xdg.XDG_RUNTIME_DIR}/skiff/containers`)], []);
       const denied = await user.skiff(["--root", rootStore, "ps", "-a"]);
       assert.equal(denied.code, 125);

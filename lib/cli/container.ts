@@ -20,6 +20,7 @@ import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
 import { repoDigests } from "../image/registry/digests.ts";
 import { runContainer, runDetached, startContainer } from "../container/run.ts";
+import { launchedBy, runInside, StartFromOutside } from "../container/inside.ts";
 import type { PullPolicy } from "../container/resolve_image.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
 import {
@@ -113,6 +114,18 @@ const run: Verb = {
       remove: Boolean(o.rm),
       pull: o.pull as PullPolicy | undefined,
     };
+    // Started by lib/container/launcher.sh in the container's namespaces:
+    // this process becomes the container (lib/container/inside.ts).
+    const supervisor = launchedBy();
+    if (supervisor) {
+      try {
+        return await runInside(store, options, Boolean(o.detach), supervisor);
+      } catch (e) {
+        if (!(e instanceof StartFromOutside)) throw e;
+        supervisor.send("B");
+        return 0;
+      }
+    }
     if (!o.detach) return await runContainer(store, options);
     console.log(await runDetached(store, options));
     return 0;

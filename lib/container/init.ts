@@ -45,7 +45,7 @@ import {
   writeFile,
 } from "../../ffi/libc.ts";
 import { ErrnoError, InvalidArgument, NotFound, SyscallError } from "../../ffi/errors.ts";
-import { resetSignals } from "../../ffi/ns.ts";
+import { resetSignals, unshareNet } from "../../ffi/ns.ts";
 import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
@@ -73,6 +73,21 @@ export interface InitSpec {
   syncFifo: string;
   /** Give the command a terminal of its own (`-t`): a pty of the container's devpts. */
   tty?: boolean;
+  /**
+   * Make the network namespace here, first (launched by
+   * lib/container/launcher.sh, which leaves it to the CLI so that a pull
+   * can reach the registry); otherwise unshare(1) made it.
+   */
+  newNet?: boolean;
+  /** The keeper's command name, as /proc/PID/comm shows it (default `timeout`). */
+  keeperComm?: string;
+}
+
+/** Descriptors to become the command's stdin, stdout and stderr (without -t). */
+export interface Stdio {
+  stdin: number;
+  stdout: number;
+  stderr: number;
 }
 
 /** What init tells the CLI, one JSON line each, in this order (see the module doc). */
@@ -146,11 +161,12 @@ function statOrNull(path: string): Deno.FileInfo | null {
 export function keeperAlive(
   keeperParent: number | undefined,
   read: (path: string) => string = readFile,
+  keeperComm = "timeout",
 ): boolean {
   const ppidOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
   try {
     const keeper = ppidOf(read("/proc/self/stat"));
-    if (read(`/proc/${keeper}/comm`).trim() !== "timeout") return false;
+    if (read(`/proc/${keeper}/comm`).trim() !== keeperComm) return false;
     return keeperParent === undefined || ppidOf(read(`/proc/${keeper}/stat`)) === keeperParent;
   } catch {
     return false;
@@ -171,6 +187,8 @@ export interface InitSys extends Sys {
   umount2(target: string, flags: number): void;
   sethostname(name: string): void;
   interfaceUp(name: string): void;
+  /** A network namespace of this thread's own. */
+  unshareNet(): void;
   /** Makes a directory and its missing parents. */
   mkdirAll(path: string): void;
   /** For finding the command: null when nothing is there. */
@@ -200,6 +218,7 @@ export const realInitSys: InitSys = {
   umount2,
   sethostname,
   interfaceUp,
+  unshareNet,
   mkdirAll,
   stat: statOrNull,
   openPty,
@@ -238,6 +257,8 @@ function step<T>(what: string, fn: () => T): T {
  *
  * @param report sends one message to the CLI
  * @param hold a test hook run right after `started` is reported
+ * @param stdio the command's stdin, stdout and stderr, when they are not
+ *   init's own (and there is no -t)
  * @throws {InitFailure} when the command can't be run (126, 127)
  * @throws {Error} naming the step that failed, with the cause kept
  */
@@ -246,6 +267,7 @@ export function startInit(
   sys: InitSys,
   report: (message: InitMessage) => void,
   hold?: () => void,
+  stdio?: Stdio,
 ): never {
   const ppidOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
   // The host's pids: its /proc is still mounted here, before the pivot.
@@ -254,13 +276,17 @@ export function startInit(
   hold?.();
   // A detached keeper's parent is its supervisor, which says so in the environment.
   const supervisor = Deno.env.get("SKIFF_KEEPER_PARENT");
-  if (!keeperAlive(spec.keeperParent ?? (supervisor ? Number(supervisor) : undefined), sys.readFile)) {
+  const keeperParent = spec.keeperParent ?? (supervisor ? Number(supervisor) : undefined);
+  if (!keeperAlive(keeperParent, sys.readFile, spec.keeperComm)) {
     throw new Error("The container's keeper or its skiff is gone (killed while it started)");
   }
   // Join the container's cgroup first (and before the pivot hides
   // /sys/fs/cgroup): everything the command forks stays in it.
   // (Through libc: Deno lets only --allow-all write under /sys.)
   for (const procs of spec.cgroupProcs) step(`join the cgroup "${procs}"`, () => sys.writeFile(procs, "0"));
+  // Before the mounts: sysfs shows the devices of its mounter's network
+  // namespace, and a user namespace may mount it only in a netns it owns.
+  if (spec.newNet) step("make the network namespace", () => sys.unshareNet());
   applyRootfs(spec.steps, sys);
   // pivot_root(".", ".") stacks the old root on top of the new one, so no
   // put_old directory has to be made in the image (runc does the same).
@@ -281,6 +307,13 @@ export function startInit(
   // controlling terminal of the container's (its /dev/tty opens nothing).
   step("start a session", () => sys.setsid());
   if (spec.tty) step("make the container's terminal", () => setUpTerminal(sys, report));
+  else if (stdio) {
+    step("connect the command's stdin, stdout and stderr", () => {
+      sys.dup2(stdio.stdin, 0);
+      sys.dup2(stdio.stdout, 1);
+      sys.dup2(stdio.stderr, 2);
+    });
+  }
   for (const cap of spec.dropCaps) {
     step(`drop capability ${cap} from the bounding set`, () => {
       try {

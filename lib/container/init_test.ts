@@ -10,6 +10,7 @@ import {
   keeperAlive,
   resolveCommand,
   startInit,
+  type Stdio,
 } from "./init.ts";
 import type { EntryKind, Resolved } from "./rootfs.ts";
 
@@ -110,6 +111,9 @@ class FakeInitSys implements InitSys {
   sethostname(name: string) {
     this.record("sethostname", name);
   }
+  unshareNet() {
+    this.record("unshareNet");
+  }
   interfaceUp(name: string) {
     this.record("interfaceUp", name);
   }
@@ -191,12 +195,12 @@ const INIT_SPEC: InitSpec = {
 };
 
 /** Runs init's sequence on a fake; returns the calls, the reports, and what it threw. */
-function runInit(spec: InitSpec, fail?: { call: string; errno: number }) {
+function runInit(spec: InitSpec, fail?: { call: string; errno: number }, stdio?: Stdio) {
   const sys = new FakeInitSys(fail);
   const reports: InitMessage[] = [];
   let thrown: unknown;
   try {
-    startInit(spec, sys, (m) => reports.push(m));
+    startInit(spec, sys, (m) => reports.push(m), undefined, stdio);
   } catch (e) {
     thrown = e;
   }
@@ -225,6 +229,26 @@ Deno.test("init joins the cgroup, mounts, pivots, detaches, names the host, drop
     "execve /bin/sh sh -c true",
   ]);
   assert.deepEqual(reports, [{ started: { pid: 4242, keeper: 4240 } }, { exec: true }]);
+});
+
+Deno.test("launched inside, init makes the network namespace before the mounts and connects the relays' FIFOs", () => {
+  const { calls, thrown } = runInit(
+    { ...INIT_SPEC, newNet: true, keeperComm: "timeout" },
+    undefined,
+    { stdin: 7, stdout: 8, stderr: 9 },
+  );
+  assert.ok(thrown instanceof Executed, String(thrown));
+  const netAt = calls.indexOf("unshareNet");
+  assert.ok(netAt > 0 && netAt < calls.indexOf("mount overlay /s/c/merged overlay 0"), calls.join("\n"));
+  assert.ok(calls.indexOf("writeFile /sys/fs/cgroup/pids/skiff/c/cgroup.procs 0") < netAt);
+  const wired = calls.slice(calls.indexOf("setsid") + 1, calls.indexOf("capbsetDrop 21"));
+  assert.deepEqual(wired, ["dup2 7 0", "dup2 8 1", "dup2 9 2"]);
+});
+
+Deno.test("launched inside, init refuses to go on when its keeper is not the one named", () => {
+  const { calls, thrown } = runInit({ ...INIT_SPEC, newNet: true, keeperComm: "busybox" });
+  assert.ok(thrown instanceof Error && /keeper or its skiff is gone/.test(thrown.message), String(thrown));
+  assert.deepEqual(calls, [], "nothing was done");
 });
 
 Deno.test("with -t, init hands over a pty of its own devpts and makes it stdio and controlling terminal", () => {

@@ -12,6 +12,7 @@ import {
   createContainer,
   markExited,
   markRunning,
+  type NewContainer,
   newId,
   removeContainer,
   updateContainer,
@@ -245,24 +246,8 @@ async function run(
   checkPrivileges();
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
-  const id = newId();
-  const hostname = opts.hostname ?? id.slice(0, 12);
-  // Planned now, so the record names it from the start; made at start.
-  const cgroup = cgroupFor(id, opts.limits ?? {});
-  const record = await createContainer(store, {
-    id,
-    name: opts.name,
-    image: opts.image,
-    imageId: image.id,
-    command: commandFor(image, opts.command),
-    env: environmentFor(image, hostname, opts),
-    workdir: opts.workdir ?? image.config.config.WorkingDir ?? "/",
-    hostname,
-    autoRemove: opts.remove ?? false,
-    mounts: [],
-    limits: opts.limits ?? {},
-    cgroup: { version: cgroup.version, own: cgroup.own },
-  });
+  const { fields, cgroup } = planContainer(image, opts);
+  const record = await createContainer(store, fields);
 
   let started = false;
   try {
@@ -294,6 +279,31 @@ async function run(
       });
     }
   }
+}
+
+/**
+ * A new container's record fields and its cgroup, planned before anything
+ * is made (the record names the cgroup from the start; it is made at start).
+ */
+export function planContainer(image: Image, opts: RunOptions): { fields: NewContainer; cgroup: CgroupPlan } {
+  const id = newId();
+  const hostname = opts.hostname ?? id.slice(0, 12);
+  const cgroup = cgroupFor(id, opts.limits ?? {});
+  const fields: NewContainer = {
+    id,
+    name: opts.name,
+    image: opts.image,
+    imageId: image.id,
+    command: commandFor(image, opts.command),
+    env: environmentFor(image, hostname, opts),
+    workdir: opts.workdir ?? image.config.config.WorkingDir ?? "/",
+    hostname,
+    autoRemove: opts.remove ?? false,
+    mounts: [],
+    limits: opts.limits ?? {},
+    cgroup: { version: cgroup.version, own: cgroup.own },
+  };
+  return { fields, cgroup };
 }
 
 /**

@@ -256,7 +256,7 @@ export async function listVolumes(store: Store): Promise<Volume[]> {
     const volume = await readJson<Volume>(metaPath(store, entry));
     if (volume) volumes.push(volume);
   }
-  return volumes.sort((a, b) => a.Name.localeCompare(b.Name));
+  return volumes.sort((a, b) => a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0);
 }
 
 function entriesOf(dir: string): string[] {

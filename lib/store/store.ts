@@ -21,6 +21,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { selfPid } from "../../ffi/libc.ts";
 
 /**
  * The file that makes a directory a store: skiff refuses to use (and so to
@@ -115,7 +116,7 @@ export class Store {
    * that process is gone, and never while it lives.
    */
   tempPrefix(kind: string): string {
-    return `${kind}-${Deno.pid}-${ownStartTime()}-`;
+    return `${kind}-${selfPid()}-${ownStartTime()}-`;
   }
 
   /**
@@ -317,7 +318,7 @@ export function sweepTmp(store: Store): void {
     const maker = /^[a-z]+-(\d+)-(\d+)-/.exec(name);
     if (maker === null) continue;
     const [pid, start] = [Number(maker[1]), Number(maker[2])];
-    if (pid === Deno.pid || startTimeOf(pid) === start) continue;
+    if (pid === selfPid() || startTimeOf(pid) === start) continue;
     store.discard(`${store.tmpDir}/${name}`);
   }
 }
@@ -326,7 +327,7 @@ let selfStartTime: number | undefined;
 
 /** This process's start time (see {@link startTimeOf}), read once. */
 function ownStartTime(): number {
-  return selfStartTime ??= startTimeOf(Deno.pid) ?? -1;
+  return selfStartTime ??= startTimeOf(selfPid()) ?? -1;
 }
 
 /**

@@ -1,0 +1,175 @@
+/**
+ * `run` from inside: this process was started by lib/container/launcher.sh
+ * as PID 1 of the container's new mount, uts, ipc and pid namespaces, with
+ * the host's files, /proc and cgroups still in view. It does what `run`
+ * does on the host (image, record, volumes, cgroups), tells its supervisor
+ * what it made (the protocol is in launcher.sh), makes the network
+ * namespace, and becomes the container: init's steps ({@link startInit})
+ * run here, in this process, ending in execve(). One Deno start-up.
+ *
+ * Nothing is cleaned up here once the supervisor knows the container: a
+ * failure may come after the pivot, where the store is out of sight, so
+ * the supervisor removes a new container that never started.
+ *
+ * @module
+ */
+
+import { createContainer, updateContainer } from "./containers.ts";
+import { layerDirs } from "../image/images.ts";
+import { resolveImage } from "./resolve_image.ts";
+import { type InitMessage, realInitSys, startInit } from "./init.ts";
+import { initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
+import { createCgroup } from "../host/cgroup/cgroups.ts";
+import { prepareMounts } from "./volumes.ts";
+import { dupCloexec, mkfifo, openFd, readFile, writeFd } from "../../ffi/libc.ts";
+import { processStartTime } from "../host/proc.ts";
+import type { Store } from "../store/store.ts";
+import { UsageError } from "../errors.ts";
+import { phase, started } from "../host/phases.ts";
+
+/** The channel to the supervisor: the descriptor the CLI inherits. */
+const CHANNEL_FD = 4;
+
+/** This CLI's supervisor (launcher.sh), when it was started by one. */
+export interface Supervisor {
+  pid: number;
+  startTime: number;
+  /** How the caller's stdin is to be treated without -i: passed on (a terminal in the foreground), or not. */
+  sharedStdin: boolean;
+  /** Sends one line (see launcher.sh). */
+  send(line: string): void;
+}
+
+/** The supervisor named in the environment, or null when skiff was not launched inside. */
+export function launchedBy(env = Deno.env): Supervisor | null {
+  const pid = Number(env.get("SKIFF_SUPERVISOR"));
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  return {
+    pid,
+    startTime: processStartTime(pid) ?? -1,
+    sharedStdin: env.get("SKIFF_STDIN") === "shared",
+    send(line) {
+      if (line.includes("\n")) {
+        throw new UsageError(`Cannot pass "${line}" to the supervisor: it holds a newline`);
+      }
+      writeFd(CHANNEL_FD, new TextEncoder().encode(line + "\n"));
+    },
+  };
+}
+
+/**
+ * What the launcher can't do (a pty's relay needs Deno outside the
+ * namespaces): the supervisor then has the CLI start the container from
+ * outside instead.
+ */
+export class StartFromOutside extends Error {
+  /** The class name, as errors show it. */
+  override name = "StartFromOutside";
+}
+
+/**
+ * Runs a container from inside its namespaces: never returns but by
+ * execve() into the command.
+ *
+ * @throws {UsageError} for bad options, before anything is created
+ * @throws {StartFromOutside} for -t
+ * @throws {Error} when the container can't start (the supervisor removes it)
+ */
+export async function runInside(
+  store: Store,
+  opts: RunOptions,
+  detach: boolean,
+  supervisor: Supervisor,
+): Promise<never> {
+  if (opts.tty && !detach) throw new StartFromOutside("-t wants a relay from outside");
+  started("cli: deno process started");
+  phase("cli: modules loaded, arguments parsed");
+  validateRunOptions(opts, detach);
+  await store.init();
+  const image = await resolveImage(store, opts.image, opts.pull);
+  phase("cli: image resolved");
+  const { fields, cgroup } = planContainer(image, opts);
+  const record = await createContainer(store, {
+    ...fields,
+    owner: { pid: supervisor.pid, startTime: supervisor.startTime },
+  });
+  const id = record.id;
+  phase("cli: record created");
+  const dir = store.container(id);
+  const runtime = store.runtime(id);
+  supervisor.send(`C ${dir}`);
+  supervisor.send(`R ${runtime}`);
+  supervisor.send(`L ${store.lockFile}`);
+  supervisor.send(`T ${store.tmpDir}/rm`);
+  supervisor.send(`M ${record.autoRemove ? 1 : 0}`);
+  supervisor.send(`N 1`);
+  for (const cg of cgroup.own) supervisor.send(`G ${cg}`);
+
+  if (opts.mounts?.length) {
+    record.mounts = await prepareMounts(store, opts.mounts);
+    await updateContainer(store, id, { mounts: record.mounts });
+  }
+  createCgroup(cgroup);
+  phase("cli: cgroups made");
+  const spec = {
+    ...initSpecFor(store, record, layerDirs(store, image.config), false, cgroup.procs),
+    keeperParent: supervisor.pid,
+    keeperComm: "busybox",
+    newNet: true,
+  };
+  const passStdin = !detach && (opts.interactive || supervisor.sharedStdin);
+  const stdio = connect(runtime, detach ? "log" : passStdin ? "fgi" : "fg", supervisor);
+  phase("cli: relays connected");
+  // init's pid and its keeper's (our parent) in the host's /proc.
+  const stat = readFile("/proc/self/stat");
+  const keeper = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  await updateContainer(store, id, {
+    status: "running",
+    startedAt: new Date().toISOString(),
+    pid: keeper,
+    pidStartTime: processStartTime(keeper) ?? undefined,
+  });
+  phase("cli: record running");
+  // Our stdout, for the id: by `exec`, fd 1 is the container's.
+  const callerOut = dupCloexec(1);
+  const report = (m: InitMessage) => {
+    if (!("exec" in m)) return;
+    phase("cli: mounted, pivoted, about to execve");
+    // The id only once the command is found and about to run, as docker.
+    if (detach) writeFd(callerOut, new TextEncoder().encode(id + "\n"));
+    supervisor.send("X");
+  };
+  startInit(spec, realInitSys, report, holdHook(), stdio);
+}
+
+/**
+ * Makes the FIFOs the command's output (and with `fgi` its input) goes
+ * through, has the supervisor start their relays, and opens our ends.
+ */
+function connect(runtime: string, mode: "fg" | "fgi" | "log", supervisor: Supervisor) {
+  Deno.mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  const names = ["stdout", "stderr", ...(mode === "fgi" ? ["stdin"] : [])];
+  for (const name of names) {
+    const path = `${runtime}/${name}.fifo`;
+    try {
+      Deno.removeSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    mkfifo(path, 0o600);
+  }
+  supervisor.send(`O ${mode}`);
+  // Each open waits for the supervisor's relay to open the other end.
+  // The descriptors are close-on-exec: init dup()s them onto 0, 1 and 2.
+  return {
+    stdin: mode === "fgi" ? openFd(`${runtime}/stdin.fifo`, "read") : openFd("/dev/null", "read"),
+    stdout: openFd(`${runtime}/stdout.fifo`, "write"),
+    stderr: openFd(`${runtime}/stderr.fifo`, "write"),
+  };
+}
+
+/** The test hook of lib/container/init.ts: hold after `started`. */
+function holdHook(): (() => void) | undefined {
+  const fifo = Deno.env.get("SKIFF_TEST_HOLD_INIT");
+  return fifo ? () => void Deno.readFileSync(fifo) : undefined;
+}

@@ -1,0 +1,132 @@
+# skiff's launcher: the `skiff` command (deno task install puts it on the
+# PATH; the deno tasks run it). See docs/process-model.md.
+#
+# Every verb but `run` goes straight to the CLI. `run` starts the CLI
+# already inside the container's new mount, uts, ipc and pid namespaces,
+# made by util-linux before Deno starts (a pid namespace can't be made from
+# a running Deno, DESIGN.md), so one Deno start-up is on its path: the CLI,
+# as PID 1, does the host-side work (image, record, cgroups, mounts), makes
+# the network namespace, pivots and execve()s the command, which keeps PID 1.
+#
+#   launcher (this shell, in the caller's foreground)
+#     └ supervisor (busybox sh, a session of its own)
+#         ├ keeper: setpriv --pdeathsig → unshare → timeout --foreground 0
+#         │   └ setpriv --pdeathsig → deno cli.ts run … (PID 1) → execve CMD
+#         └ relays: cat (foreground) or line stampers (-d, into the log)
+#
+# The CLI tells the supervisor what it made on a pipe (the supervisor's
+# fd 3; the CLI writes to fd 4), a letter and a value per line:
+#   C DIR   R RUNTIME   L LOCK   T TRASH   M 1|0   N 1|0   G CGROUP…
+#       the container exists: its directory and runtime dir, the store's
+#       lock and trash prefix, whether to remove it when it exits (--rm)
+#       and whether to remove it if it never starts (a new one), and each
+#       of its cgroup directories
+#   O fg|fgi|log   its output goes through FIFOs in RUNTIME: relayed to
+#       ours (fgi: and our stdin to its stdin), or stamped into DIR/log (-d)
+#   B              the CLI can't start this one from inside (-t): the
+#       launcher runs the CLI outside instead, once the supervisor is done
+#   X              the command is about to be executed
+# EOF before X: the CLI failed (it said why on stderr) or was killed.
+#
+# The supervisor waits for the keeper, records "CODE TIME OOMKILLS" in
+# DIR/exit, removes the cgroups and, for --rm (or a new container that never
+# started), the container under the store lock. A detached run's launcher
+# exits once X came (SIGUSR1 from the supervisor); a foreground one waits
+# for the supervisor and exits with its code, passing on INT, TERM, HUP and
+# QUIT to the supervisor's process group (its keeper, timeout, passes them
+# to the command; the supervisor and its relays ignore them).
+#
+# Anything the launcher can't take on (rootless, a pty, stdin from a
+# terminal, --help) goes to the CLI, which starts the container from outside.
+
+skiff_home=${SKIFF_HOME:-${0%/*}/../..}
+skiff_deno=${SKIFF_DENO:-deno}
+skiff_cli() {
+  exec "$skiff_deno" run --quiet --allow-all --config "$skiff_home/deno.json" "$skiff_home/cli.ts" "$@"
+}
+
+# The verb, after the global options.
+skiff_verb=
+skiff_skip=
+for skiff_arg do
+  if [ -n "$skiff_skip" ]; then skiff_skip=; continue; fi
+  case $skiff_arg in
+    --root | --runroot) skiff_skip=1 ;;
+    --root=* | --runroot=*) ;;
+    *) skiff_verb=$skiff_arg; break ;;
+  esac
+done
+
+skiff_uid=
+while read -r skiff_key skiff_value _; do
+  if [ "$skiff_key" = Uid: ]; then skiff_uid=$skiff_value; break; fi
+done < /proc/self/status
+
+# Through the CLI alone: other verbs; rootless (its user namespace is made
+# by the CLI); a missing busybox; and, when the CLI in the namespaces asks
+# for it (B), a run it can't start from there.
+skiff_outside() {
+  [ "$skiff_verb" != run ] || [ "$skiff_uid" != 0 ] || ! [ -x /bin/busybox ]
+}
+if skiff_outside; then skiff_cli "$@"; fi
+
+# A terminal as stdin is passed on without -i, as docker -i would, when
+# this is the terminal's foreground job (a background one would be stopped
+# by SIGTTIN). Fields 5 and 8 of stat: our process group, the terminal's.
+skiff_foreground() { [ "$3" = "$6" ]; }
+skiff_stdin=
+if [ -t 0 ]; then
+  read -r skiff_stat < /proc/$$/stat
+  # shellcheck disable=SC2086
+  skiff_foreground ${skiff_stat##*) } && skiff_stdin=shared
+fi
+
+# The launcher: starts the supervisor with a pipe as its stdin (the channel)
+# and the caller's stdin as fd 6, then waits for it.
+for skiff_signal in INT TERM HUP QUIT; do
+  trap 'kill -s '$skiff_signal' -- -$skiff_supervisor 2>/dev/null' $skiff_signal
+done
+trap 'exit 0' USR1
+skiff_bounce=
+trap 'skiff_bounce=1' USR2
+exec 6<&0
+# The supervisor's shell is busybox's, whose own applets come before PATH:
+# util-linux's and coreutils' tools are named by path (found without a
+# fork: every process here is time on the path of run).
+skiff_tools=
+for skiff_tool in setpriv unshare env; do
+  skiff_found=
+  skiff_ifs=$IFS
+  IFS=:
+  for skiff_dir in $PATH; do
+    if [ -x "$skiff_dir/$skiff_tool" ]; then skiff_found=$skiff_dir/$skiff_tool; break; fi
+  done
+  IFS=$skiff_ifs
+  [ -n "$skiff_found" ] || skiff_cli "$@"
+  skiff_tools="$skiff_tools $skiff_found"
+done
+# The arguments go to the CLI in the environment, not on command lines
+# that every user can read in ps for as long as the container runs: a
+# secret in -e stays out of the supervisor's and the keeper's.
+skiff_n=0
+for skiff_arg do
+  export "SKIFF_ARG_$skiff_n=$skiff_arg"
+  skiff_n=$((skiff_n + 1))
+done
+export SKIFF_ARGC=$skiff_n
+: | SKIFF_LAUNCHER=$$ SKIFF_HOME=$skiff_home SKIFF_DENO=$skiff_deno SKIFF_STDIN=$skiff_stdin \
+  SKIFF_TOOLS=$skiff_tools setsid /bin/busybox sh "$skiff_home/lib/container/supervise.sh" &
+skiff_supervisor=$!
+exec 6<&-
+while :; do
+  wait $skiff_supervisor
+  skiff_code=$?
+  # interrupted by a trapped signal: the supervisor is still there
+  [ "$skiff_code" -gt 128 ] && kill -0 $skiff_supervisor 2>/dev/null && continue
+  break
+done
+if [ -n "$skiff_bounce" ]; then
+  unset SKIFF_ARGC
+  skiff_cli "$@"
+fi
+exit $skiff_code
