@@ -7,6 +7,11 @@
  * needs root and `--allow-all` (unscoped `--allow-run` amounts to it
  * anyway, and Deno reads a process's own /proc entries only with it).
  *
+ * A container started here starts from outside its namespaces: the
+ * caller's process plans it and a second Deno program, the container's
+ * init, sets it up inside them, about 60 ms more than the `skiff` command,
+ * whose CLI starts inside them already (docs/process-model.md).
+ *
  * @example
  * ```ts
  * import { runContainer, Store } from "./mod.ts";

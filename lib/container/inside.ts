@@ -17,7 +17,7 @@
 import { createContainer, updateContainer } from "./containers.ts";
 import { layerDirs } from "../image/images.ts";
 import { resolveImage } from "./resolve_image.ts";
-import { type InitMessage, realInitSys, startInit } from "./init.ts";
+import { type InitMessage, realInitSys, startInit, type Stdio } from "./init.ts";
 import { initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
 import { createCgroup } from "../host/cgroup/cgroups.ts";
 import { prepareMounts } from "./volumes.ts";
@@ -104,6 +104,10 @@ export async function runInside(
   supervisor.send(`M ${record.autoRemove ? 1 : 0}`);
   supervisor.send(`N 1`);
   for (const cg of cgroup.own) supervisor.send(`G ${cg}`);
+  // The relays start now, while the rest is made.
+  const passStdin = !detach && (opts.interactive || supervisor.sharedStdin);
+  const mode = detach ? "log" : passStdin ? "fgi" : "fg";
+  offerRelays(runtime, mode, supervisor);
 
   if (opts.mounts?.length) {
     record.mounts = await prepareMounts(store, opts.mounts);
@@ -117,8 +121,7 @@ export async function runInside(
     keeperComm: "busybox",
     newNet: true,
   };
-  const passStdin = !detach && (opts.interactive || supervisor.sharedStdin);
-  const stdio = connect(runtime, detach ? "log" : passStdin ? "fgi" : "fg", supervisor);
+  const stdio = openRelays(runtime, mode);
   phase("cli: relays connected");
   // init's pid and its keeper's (our parent) in the host's /proc.
   const stat = readFile("/proc/self/stat");
@@ -142,14 +145,16 @@ export async function runInside(
   startInit(spec, realInitSys, report, holdHook(), stdio);
 }
 
+/** Where the command's stdio goes: relayed to the caller's (`fgi`: stdin too), or into the log. */
+type Relays = "fg" | "fgi" | "log";
+
 /**
  * Makes the FIFOs the command's output (and with `fgi` its input) goes
- * through, has the supervisor start their relays, and opens our ends.
+ * through, and has the supervisor start their relays.
  */
-function connect(runtime: string, mode: "fg" | "fgi" | "log", supervisor: Supervisor) {
+function offerRelays(runtime: string, mode: Relays, supervisor: Supervisor): void {
   Deno.mkdirSync(runtime, { recursive: true, mode: 0o700 });
-  const names = ["stdout", "stderr", ...(mode === "fgi" ? ["stdin"] : [])];
-  for (const name of names) {
+  for (const name of ["stdout", "stderr", ...(mode === "fgi" ? ["stdin"] : [])]) {
     const path = `${runtime}/${name}.fifo`;
     try {
       Deno.removeSync(path);
@@ -159,8 +164,13 @@ function connect(runtime: string, mode: "fg" | "fgi" | "log", supervisor: Superv
     mkfifo(path, 0o600);
   }
   supervisor.send(`O ${mode}`);
-  // Each open waits for the supervisor's relay to open the other end.
-  // The descriptors are close-on-exec: init dup()s them onto 0, 1 and 2.
+}
+
+/**
+ * Opens our ends of the relays' FIFOs: each open waits for the relay to
+ * open the other end. Close-on-exec: init dup()s them onto 0, 1 and 2.
+ */
+function openRelays(runtime: string, mode: Relays): Stdio {
   return {
     stdin: mode === "fgi" ? openFd(`${runtime}/stdin.fifo`, "read") : openFd("/dev/null", "read"),
     stdout: openFd(`${runtime}/stdout.fifo`, "write"),

@@ -155,12 +155,13 @@ if [ "$started" != 1 ] && [ "$code" -gt 128 ]; then
   code=125
 fi
 mark "the container exited"
-# The relays end at the command's EOF; ones it never opened are stopped.
-[ -n "$input" ] && kill "$input" 2>/dev/null
+# The relays end at the command's EOF; ones it never opened are stopped
+# (with KILL: they ignore the signals the launcher passes on).
+[ -n "$input" ] && kill -KILL "$input" 2>/dev/null
 if [ "$started" = 1 ]; then
   for r in $relays; do wait "$r"; done
 else
-  for r in $relays; do kill "$r" 2>/dev/null; done
+  for r in $relays; do kill -KILL "$r" 2>/dev/null; done
 fi
 [ -n "$dir" ] && finish "$code"
 mark "cleaned up"
