@@ -17,6 +17,7 @@ import { HELP, type Verb, verbHelp } from "./lib/cli/verb.ts";
 import { describeError, UsageError } from "./lib/errors.ts";
 import { EXIT_SKIFF, InitFailure } from "./lib/container/init.ts";
 import { StartError } from "./lib/container/run.ts";
+import { SUPERVISOR_ENV } from "./lib/container/inside.ts";
 import { OUTER_ENV, runInUserNamespace } from "./lib/host/rootless.ts";
 import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
 
@@ -25,7 +26,7 @@ import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
  * namespaces, the CLI only runs: the other groups' modules stay unloaded,
  * since every module is start-up time on the path of `run`.
  */
-const VERBS: Record<string, Verb> = Deno.env.get("SKIFF_SUPERVISOR") ? { ...CONTAINER_VERBS } : {
+const VERBS: Record<string, Verb> = Deno.env.get(SUPERVISOR_ENV) ? { ...CONTAINER_VERBS } : {
   ...CONTAINER_VERBS,
   ...(await import("./lib/cli/image.ts")).IMAGE_VERBS,
   ...(await import("./lib/cli/registry.ts")).REGISTRY_VERBS,

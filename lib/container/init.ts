@@ -149,6 +149,11 @@ function statOrNull(path: string): Deno.FileInfo | null {
   }
 }
 
+/** The parent's pid in a /proc/PID/stat line (field 4; the name in field 2 may hold spaces). */
+export function ppidOf(stat: string): number {
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
 /**
  * Whether the keeper that forked us still lives, and still has its parent.
  * setpriv arms a parent-death signal before each exec in the chain, but a
@@ -163,7 +168,6 @@ export function keeperAlive(
   read: (path: string) => string = readFile,
   keeperComm = "timeout",
 ): boolean {
-  const ppidOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
   try {
     const keeper = ppidOf(read("/proc/self/stat"));
     if (read(`/proc/${keeper}/comm`).trim() !== keeperComm) return false;
@@ -269,7 +273,6 @@ export function startInit(
   hold?: () => void,
   stdio?: Stdio,
 ): never {
-  const ppidOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
   // The host's pids: its /proc is still mounted here, before the pivot.
   const self = sys.readFile("/proc/self/stat");
   report({ started: { pid: Number(self.slice(0, self.indexOf(" "))), keeper: ppidOf(self) } });
@@ -358,9 +361,13 @@ function setUpTerminal(sys: InitSys, report: (message: InitMessage) => void): vo
   sys.close(slave);
 }
 
-/** Reads a FIFO to EOF: the test hook's hold (see the module doc). */
-function holdOn(fifo: string): () => void {
-  return () => void Deno.readFileSync(fifo);
+/**
+ * The test hook's hold (see the module doc): reads the FIFO named in
+ * $SKIFF_TEST_HOLD_INIT to EOF; undefined when it is unset.
+ */
+export function testHold(): (() => void) | undefined {
+  const fifo = Deno.env.get("SKIFF_TEST_HOLD_INIT");
+  return fifo ? () => void Deno.readFileSync(fifo) : undefined;
 }
 
 if (import.meta.main) {
@@ -371,9 +378,8 @@ if (import.meta.main) {
   const sync = openFifoWriter(spec.syncFifo);
   const report = (message: InitMessage) =>
     writeFd(sync, new TextEncoder().encode(JSON.stringify(message) + "\n"));
-  const held = Deno.env.get("SKIFF_TEST_HOLD_INIT");
   try {
-    startInit(spec, realInitSys, report, held ? holdOn(held) : undefined);
+    startInit(spec, realInitSys, report, testHold());
   } catch (e) {
     const failure: StartFailure = {
       message: describeError(e),

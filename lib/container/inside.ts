@@ -17,7 +17,7 @@
 import { createContainer, updateContainer } from "./containers.ts";
 import { layerDirs } from "../image/images.ts";
 import { resolveImage } from "./resolve_image.ts";
-import { type InitMessage, realInitSys, startInit, type Stdio } from "./init.ts";
+import { type InitMessage, ppidOf, realInitSys, startInit, type Stdio, testHold } from "./init.ts";
 import { initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
 import { createCgroup } from "../host/cgroup/cgroups.ts";
 import { prepareMounts } from "./volumes.ts";
@@ -29,6 +29,9 @@ import { phase, started } from "../host/phases.ts";
 
 /** The channel to the supervisor: the descriptor the CLI inherits. */
 const CHANNEL_FD = 4;
+
+/** The variable the supervisor names itself in (its pid): set, the CLI was launched inside. */
+export const SUPERVISOR_ENV = "SKIFF_SUPERVISOR";
 
 /** This CLI's supervisor (launcher.sh), when it was started by one. */
 export interface Supervisor {
@@ -42,7 +45,7 @@ export interface Supervisor {
 
 /** The supervisor named in the environment, or null when skiff was not launched inside. */
 export function launchedBy(env = Deno.env): Supervisor | null {
-  const pid = Number(env.get("SKIFF_SUPERVISOR"));
+  const pid = Number(env.get(SUPERVISOR_ENV));
   if (!Number.isInteger(pid) || pid <= 0) return null;
   return {
     pid,
@@ -124,8 +127,7 @@ export async function runInside(
   const stdio = openRelays(runtime, mode);
   phase("cli: relays connected");
   // init's pid and its keeper's (our parent) in the host's /proc.
-  const stat = readFile("/proc/self/stat");
-  const keeper = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  const keeper = ppidOf(readFile("/proc/self/stat"));
   await updateContainer(store, id, {
     status: "running",
     startedAt: new Date().toISOString(),
@@ -142,7 +144,7 @@ export async function runInside(
     if (detach) writeFd(callerOut, new TextEncoder().encode(id + "\n"));
     supervisor.send("X");
   };
-  startInit(spec, realInitSys, report, holdHook(), stdio);
+  startInit(spec, realInitSys, report, testHold(), stdio);
 }
 
 /** Where the command's stdio goes: relayed to the caller's (`fgi`: stdin too), or into the log. */
@@ -176,10 +178,4 @@ function openRelays(runtime: string, mode: Relays): Stdio {
     stdout: openFd(`${runtime}/stdout.fifo`, "write"),
     stderr: openFd(`${runtime}/stderr.fifo`, "write"),
   };
-}
-
-/** The test hook of lib/container/init.ts: hold after `started`. */
-function holdHook(): (() => void) | undefined {
-  const fifo = Deno.env.get("SKIFF_TEST_HOLD_INIT");
-  return fifo ? () => void Deno.readFileSync(fifo) : undefined;
 }

@@ -10,7 +10,7 @@
 #
 #   launcher (this shell, in the caller's foreground)
 #     └ supervisor (busybox sh, a session of its own)
-#         ├ keeper: setpriv --pdeathsig → unshare → timeout --foreground 0
+#         ├ keeper: setpriv --pdeathsig → unshare → env → busybox sh
 #         │   └ setpriv --pdeathsig → deno cli.ts run … (PID 1) → execve CMD
 #         └ relays: cat (foreground) or line stampers (-d, into the log)
 #
@@ -33,11 +33,11 @@
 # started), the container under the store lock. A detached run's launcher
 # exits once X came (SIGUSR1 from the supervisor); a foreground one waits
 # for the supervisor and exits with its code, passing on INT, TERM, HUP and
-# QUIT to the supervisor's process group (its keeper, timeout, passes them
-# to the command; the supervisor and its relays ignore them).
+# QUIT to the supervisor's process group (its keeper passes them to the
+# command; the supervisor and its relays ignore them).
 #
-# Anything the launcher can't take on (rootless, a pty, stdin from a
-# terminal, --help) goes to the CLI, which starts the container from outside.
+# What the launcher can't take on (rootless, -t) goes to the CLI, which
+# starts the container from outside.
 
 skiff_home=${SKIFF_HOME:-${0%/*}/../..}
 skiff_deno=${SKIFF_DENO:-deno}
@@ -81,15 +81,6 @@ if [ -t 0 ]; then
   skiff_foreground ${skiff_stat##*) } && skiff_stdin=shared
 fi
 
-# The launcher: starts the supervisor with a pipe as its stdin (the channel)
-# and the caller's stdin as fd 6, then waits for it.
-for skiff_signal in INT TERM HUP QUIT; do
-  trap 'kill -s '$skiff_signal' -- -$skiff_supervisor 2>/dev/null' $skiff_signal
-done
-trap 'exit 0' USR1
-skiff_bounce=
-trap 'skiff_bounce=1' USR2
-exec 6<&0
 # The supervisor's shell is busybox's, whose own applets come before PATH:
 # util-linux's and coreutils' tools are named by path (found without a
 # fork: every process here is time on the path of run).
@@ -114,6 +105,16 @@ for skiff_arg do
   skiff_n=$((skiff_n + 1))
 done
 export SKIFF_ARGC=$skiff_n
+
+# The launcher: starts the supervisor with a pipe as its stdin (the channel)
+# and the caller's stdin as fd 6, then waits for it.
+for skiff_signal in INT TERM HUP QUIT; do
+  trap 'kill -s '$skiff_signal' -- -$skiff_supervisor 2>/dev/null' $skiff_signal
+done
+trap 'exit 0' USR1
+skiff_bounce=
+trap 'skiff_bounce=1' USR2
+exec 6<&0
 : | SKIFF_LAUNCHER=$$ SKIFF_HOME=$skiff_home SKIFF_DENO=$skiff_deno SKIFF_STDIN=$skiff_stdin \
   SKIFF_TOOLS=$skiff_tools setsid /bin/busybox sh "$skiff_home/lib/container/supervise.sh" &
 skiff_supervisor=$!
@@ -126,6 +127,10 @@ while :; do
   break
 done
 if [ -n "$skiff_bounce" ]; then
+  while [ "$skiff_n" -gt 0 ]; do
+    skiff_n=$((skiff_n - 1))
+    unset "SKIFF_ARG_$skiff_n"
+  done
   unset SKIFF_ARGC
   skiff_cli "$@"
 fi
