@@ -33,9 +33,9 @@ test("exec >> file gives the command a pipe: it can neither read nor chmod the c
       await Deno.chmod(log, 0o640);
       await Deno.chown(log, 4321, 4321);
       const script = [
-        'link=$(readlink /proc/self/fd/1); echo "link=$link"',
+        'link=$(readlink /proc/$$/fd/1); echo "link=$link"',
         // reading a pipe's other end would block: only a file is read back
-        'case "$link" in pipe:*) ;; *) cat /proc/self/fd/1 >&2 ;; esac',
+        'case "$link" in pipe:*) ;; *) cat /proc/$$/fd/1 >&2 ;; esac',
         "chmod 4777 /proc/self/fd/1; chown 0:0 /proc/self/fd/1; exit 3",
       ].join("\n");
       const argv = [Deno.execPath(), ...skiffArgv(store, ["exec", "c", "sh", "-c", script])];

@@ -12,7 +12,7 @@ const test = (name: string, fn: () => Promise<void>) =>
 
 const text = new TextDecoder();
 
-test("run >> file gives the container a pipe: it can neither read nor chmod the caller's file", async () => {
+test("run >> file gives the container a FIFO of skiff's relay: it can neither read nor chmod the caller's file", async () => {
   await withStore(async (store) => {
     const log = await Deno.makeTempFile({ prefix: "skiff-io-" });
     try {
@@ -20,9 +20,9 @@ test("run >> file gives the container a pipe: it can neither read nor chmod the 
       await Deno.chmod(log, 0o640);
       await Deno.chown(log, 4321, 4321);
       const script = [
-        'link=$(readlink /proc/self/fd/1); echo "link=$link"',
+        'link=$(readlink /proc/$$/fd/1); echo "link=$link"',
         // reading a pipe's other end would block: only a file is read back
-        'case "$link" in pipe:*) ;; *) cat /proc/self/fd/1 >&2 ;; esac',
+        'case "$link" in pipe:* | */stdout.fifo) ;; *) cat /proc/$$/fd/1 >&2 ;; esac',
         "chmod 4777 /proc/self/fd/1; chown 0:0 /proc/self/fd/1; exit 0",
       ].join("\n");
       const argv = [Deno.execPath(), ...skiffArgv(store, ["run", "--rm", "busybox", "sh", "-c", script])];
@@ -36,8 +36,8 @@ test("run >> file gives the container a pipe: it can neither read nor chmod the 
       const contents = await Deno.readTextFile(log);
       assert.match(
         contents,
-        /^earlier secret\nlink=pipe:\[\d+\]\n$/,
-        "the output was appended through a pipe",
+        /^earlier secret\nlink=\S*\/stdout\.fifo\n$/,
+        "the output was appended through the relay's FIFO",
       );
       assert.doesNotMatch(stderr, /earlier secret/, "the file's earlier contents were not readable");
       const info = await Deno.stat(log);
