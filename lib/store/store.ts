@@ -199,6 +199,8 @@ export class Store {
     // marker: a racing first command sees those and makes the store too.
     const base = root.length > 1 ? root.replace(/\/+$/, "") : root;
     const runTop = isInside(this.runtimeDir, base) ? this.runtimeDir.slice(base.length).split("/")[1] : "";
+    // A racing first command may have put its marker in since we looked.
+    if (names.includes(MARKER) && this.#markedNow()) return "store";
     const ours = names.filter((n) => n !== MARKER && !MARKER_TMP.test(n) && n !== runTop);
     if (ours.length === 0) return "new";
     const old = ours.every((n) => OLD_ENTRIES.has(n)) &&
@@ -207,6 +209,15 @@ export class Store {
     throw new UsageError(
       `Cannot use "${root}" as a store: it is a directory with other files and no ${MARKER}; choose an empty or new directory for --root`,
     );
+  }
+
+  /** Whether the marker is there now, and skiff's. */
+  #markedNow(): boolean {
+    try {
+      return Deno.readTextFileSync(`${this.root}/${MARKER}`) === MARKER_CONTENT;
+    } catch {
+      return false;
+    }
   }
 
   #mkdir(dir: string, flag: string): void {
