@@ -18,6 +18,7 @@ import { describeError, UsageError } from "./lib/errors.ts";
 import { EXIT_SKIFF, InitFailure } from "./lib/container/init.ts";
 import { StartError } from "./lib/container/run.ts";
 import { SUPERVISOR_ENV } from "./lib/container/inside.ts";
+import { hostUid } from "./lib/host/proc.ts";
 import { OUTER_ENV, runInUserNamespace } from "./lib/host/rootless.ts";
 import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
 
@@ -95,8 +96,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     const flags = global.options as { root?: string; runroot?: string };
     // An empty --root or --runroot is unset, as an empty $SKIFF_ROOT is.
-    const root = defaultStoreRoot(flags.root || undefined);
-    const store = new Store(root, flags.runroot || defaultRunRoot(root));
+    // Root of a rootless user's namespace (a run the launcher started) is
+    // that user, with the user's store.
+    const uid = hostUid();
+    const root = defaultStoreRoot(flags.root || undefined, uid);
+    const store = new Store(root, flags.runroot || defaultRunRoot(root, uid));
     // An ordinary user's skiff runs again as root of a user namespace;
     // exec enters the container's own from here (see lib/rootless.ts).
     if (Deno.uid() !== 0 && !verb.outsideUserNamespace) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Times `run --rm busybox true` rootless, side by side with the same run as
-# root and with rootless podman (runc, no network; on cgroup v1 it makes no
+# root (through the installed launcher and through deno task) and with
+# rootless podman (runc, no network; on cgroup v1 it makes no
 # cgroup for a user either). The rootless runs are a throwaway user's, made
 # here (useradd, with subordinate ids) and removed on exit, running from a
 # copy of the code it can read. Needs root and `.ci/setup --bench`.
@@ -37,8 +38,12 @@ chmod 644 "$work/rootfs.tar"
 (cd /tmp && $as_user podman import -q "$work/rootfs.tar" skiff-bench/busybox >/dev/null)
 podman_run="podman run --rm --runtime /usr/sbin/runc --network none skiff-bench/busybox /bin/true"
 
+(cd "$work" && sh lib/container/install.sh "$work/bin" >/dev/null)
+
 cd "$work"
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/results.json" \
+  -n "skiff as root: skiff run --rm busybox true (installed launcher)" "env SKIFF_ROOT=$work/store $work/bin/skiff run --rm busybox true" \
+  -n "skiff rootless: skiff run --rm busybox true (installed launcher)" "$as_user $work/bin/skiff run --rm busybox true" \
   -n "skiff as root: deno task run --rm busybox true" "env SKIFF_ROOT=$work/store deno task -q run --rm busybox true" \
   -n "skiff rootless: deno task run --rm busybox true" "$as_user deno task -q run --rm busybox true" \
   -n "podman rootless: run --rm (runc)" "$as_user $podman_run"

@@ -44,6 +44,7 @@ export const RESOLVE_IN_ROOT = 0x10;
 /** Offset of f_flag in glibc's struct statvfs on 64-bit Linux. */
 const STATVFS_F_FLAG = 72;
 const STATVFS_SIZE = 128;
+const PR_SET_PDEATHSIG = 1;
 const PR_CAPBSET_DROP = 24;
 /** close_range(2) flag: mark close-on-exec rather than close now. */
 const CLOSE_RANGE_CLOEXEC = 1 << 2;
@@ -204,6 +205,14 @@ export function sethostname(name: string): void {
 /** prctl(PR_CAPBSET_DROP): removes one capability from the bounding set. */
 export function capbsetDrop(cap: number): void {
   check(libc().prctl(PR_CAPBSET_DROP, BigInt(cap), 0n, 0n, 0n), "prctl", `CAPBSET_DROP ${cap}`);
+}
+
+/**
+ * prctl(PR_SET_PDEATHSIG): `signal` (a number) comes when the parent dies.
+ * A parent that died before the call sends none: check it after.
+ */
+export function setParentDeathSignal(signal: number): void {
+  check(libc().prctl(PR_SET_PDEATHSIG, BigInt(signal), 0n, 0n, 0n), "prctl", `PDEATHSIG ${signal}`);
 }
 
 /** socket(2): a descriptor, for the interface ioctls below. */

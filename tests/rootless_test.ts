@@ -6,8 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { childrenOf } from "../lib/host/proc.ts";
-import { ROOT_ONLY, waitFor, withStore } from "./helpers.ts";
+import { chainOf, ROOT_ONLY, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] rootless: ${name}`, ...ROOT_ONLY, fn });
@@ -276,18 +275,17 @@ test("commit, then run the committed image; detached run, exec and stop; rm leav
   });
 });
 
-test("killing the user's skiff takes its container down; the next command records it", async () => {
+test("killing the user's supervisor takes its container down; the next command records it", async () => {
   await withUser(async (user) => {
     const run = user.spawn(["run", "--name", "k", "busybox", "sleep", "300"]);
     try {
-      let sleeper: number | undefined;
-      await waitFor(async () => {
-        sleeper = (await processesOf(user.uid, "sleep"))[0];
-        return sleeper !== undefined;
-      });
-      // the outer skiff: the deno that deno task started
-      const outer = childrenOf(run.pid)[0];
-      Deno.kill(outer, "SIGKILL");
+      await waitFor(async () => (await processesOf(user.uid, "sleep")).length > 0);
+      // run goes through the launcher: its supervisor is root of the
+      // user's own namespace (lib/container/launcher.sh)
+      const { supervisor, pid1 } = chainOf(run.pid);
+      assert.ok(supervisor !== undefined && pid1 !== undefined, "a supervisor and its container");
+      assert.match(Deno.readTextFileSync(`/proc/${supervisor}/uid_map`), /^\s*0\s+\d+\s+1\n\s*1\s/);
+      Deno.kill(supervisor, "SIGKILL");
       await waitFor(async () => (await processesOf(user.uid)).length === 0);
       assert.match(await user.skiffOk(["ps", "-a"]), /Exited \(137\) .+ k\n/);
     } finally {

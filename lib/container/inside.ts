@@ -17,15 +17,26 @@
 import { createContainer, updateContainer } from "./containers.ts";
 import { layerDirs } from "../image/images.ts";
 import { resolveImage } from "./resolve_image.ts";
-import { type InitMessage, ppidOf, realInitSys, startInit, type Stdio, testHold } from "./init.ts";
+import {
+  type InitMessage,
+  keeperAlive,
+  ppidOf,
+  realInitSys,
+  startInit,
+  type Stdio,
+  testHold,
+} from "./init.ts";
 import { initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
 import { createCgroup } from "../host/cgroup/cgroups.ts";
 import { prepareMounts } from "./volumes.ts";
-import { dupCloexec, mkfifo, openFd, readFile, writeFd } from "../../ffi/libc.ts";
-import { processStartTime } from "../host/proc.ts";
+import { dupCloexec, mkfifo, openFd, readFile, setParentDeathSignal, writeFd } from "../../ffi/libc.ts";
+import { processStartTime, SIGNAL_NUMBERS } from "../host/proc.ts";
 import type { Store } from "../store/store.ts";
 import { UsageError } from "../errors.ts";
 import { phase, started } from "../host/phases.ts";
+
+/** The keeper's process name (supervise.sh): a busybox shell. */
+const KEEPER_COMM = "busybox";
 
 /** The channel to the supervisor: the descriptor the CLI inherits. */
 const CHANNEL_FD = 4;
@@ -84,8 +95,15 @@ export async function runInside(
   detach: boolean,
   supervisor: Supervisor,
 ): Promise<never> {
-  if (opts.tty && !detach) throw new StartFromOutside("-t wants a relay from outside");
   started("cli: deno process started");
+  // The keeper's setpriv armed none for us (a process fewer on the path):
+  // arm it, then look that the keeper had not died before, with nothing
+  // made yet. From here the keeper's end is ours.
+  setParentDeathSignal(SIGNAL_NUMBERS.SIGKILL);
+  if (!keeperAlive(supervisor.pid, readFile, KEEPER_COMM)) {
+    throw new Error("The container's keeper or its supervisor is gone (killed while it started)");
+  }
+  if (opts.tty && !detach) throw new StartFromOutside("-t wants a relay from outside");
   phase("cli: modules loaded, arguments parsed");
   validateRunOptions(opts, detach);
   await store.init();
@@ -121,7 +139,7 @@ export async function runInside(
   const spec = {
     ...initSpecFor(store, record, layerDirs(store, image.config), false, cgroup.procs),
     keeperParent: supervisor.pid,
-    keeperComm: "busybox",
+    keeperComm: KEEPER_COMM,
     newNet: true,
   };
   const stdio = openRelays(runtime, mode);

@@ -11,7 +11,7 @@
 #   launcher (this shell, in the caller's foreground)
 #     └ supervisor (busybox sh, a session of its own)
 #         ├ keeper: setpriv --pdeathsig → unshare → env → busybox sh
-#         │   └ setpriv --pdeathsig → deno cli.ts run … (PID 1) → execve CMD
+#         │   └ deno cli.ts run … (PID 1, arms its own pdeathsig) → execve CMD
 #         └ relays: cat (foreground) or line stampers (-d, into the log)
 #
 # The CLI tells the supervisor what it made on a pipe (the supervisor's
@@ -36,8 +36,9 @@
 # QUIT to the supervisor's process group (its keeper passes them to the
 # command; the supervisor and its relays ignore them).
 #
-# What the launcher can't take on (rootless, -t) goes to the CLI, which
-# starts the container from outside.
+# Rootless, the supervisor is root of a user namespace of its own (below).
+# What the launcher can't take on (-t, rootless on a machine that lacks
+# what that needs) goes to the CLI, which starts the container from outside.
 
 skiff_home=${SKIFF_HOME:-${0%/*}/../..}
 skiff_deno=${SKIFF_DENO:-deno}
@@ -62,13 +63,60 @@ while read -r skiff_key skiff_value _; do
   if [ "$skiff_key" = Uid: ]; then skiff_uid=$skiff_value; break; fi
 done < /proc/self/status
 
-# Through the CLI alone: other verbs; rootless (its user namespace is made
-# by the CLI); a missing busybox; and, when the CLI in the namespaces asks
-# for it (B), a run it can't start from there.
-skiff_outside() {
-  [ "$skiff_verb" != run ] || [ "$skiff_uid" != 0 ] || ! [ -x /bin/busybox ]
+# Through the CLI alone: other verbs; a missing busybox; and, when the CLI
+# in the namespaces asks for it (B), a run it can't start from there.
+if [ "$skiff_verb" != run ] || ! [ -x /bin/busybox ]; then skiff_cli "$@"; fi
+
+# skiff_path TOOL: sets skiff_found to TOOL's path on PATH, without a fork
+# (every process here is time on the path of run), or fails.
+skiff_path() {
+  skiff_found=
+  skiff_ifs=$IFS
+  IFS=:
+  for skiff_dir in $PATH; do
+    if [ -x "$skiff_dir/$1" ]; then skiff_found=$skiff_dir/$1; break; fi
+  done
+  IFS=$skiff_ifs
+  [ -n "$skiff_found" ]
 }
-if skiff_outside; then skiff_cli "$@"; fi
+
+# Rootless: the supervisor starts as root of a user namespace of its own,
+# made by util-linux with the user's subordinate ids mapped from 1
+# (--map-auto, podman's layout), so everything below runs as it does for
+# root. When the machine can't give that as it is (a setting forbids user
+# namespaces, a kernel before 5.11, no range in /etc/subuid or /etc/subgid,
+# no newuidmap), the CLI starts the run instead and says what is missing
+# (lib/host/rootless.ts).
+skiff_is() { # FILE VALUE: the sysctl FILE exists and holds VALUE
+  [ -r "$1" ] || return 1
+  read -r skiff_value < "$1"
+  [ "$skiff_value" = "$2" ]
+}
+skiff_ranged() { # FILE: it gives the user a range
+  [ -r "$1" ] || return 1
+  while IFS=: read -r skiff_who _ skiff_count _; do
+    case $skiff_who in "$skiff_user" | "$skiff_uid") ;; *) continue ;; esac
+    case $skiff_count in '' | *[!0-9]*) ;; *) [ "$skiff_count" -gt 0 ] && return 0 ;; esac
+  done < "$1"
+  return 1
+}
+skiff_rootless_here() {
+  skiff_is /proc/sys/user/max_user_namespaces 0 && return 1
+  skiff_is /proc/sys/kernel/unprivileged_userns_clone 0 && return 1
+  skiff_is /proc/sys/kernel/apparmor_restrict_unprivileged_userns 1 && return 1
+  read -r skiff_release < /proc/sys/kernel/osrelease || return 1
+  skiff_major=${skiff_release%%.*}
+  skiff_minor=${skiff_release#*.}
+  skiff_minor=${skiff_minor%%[!0-9]*}
+  [ "$skiff_major" -gt 5 ] || { [ "$skiff_major" = 5 ] && [ "${skiff_minor:-0}" -ge 11 ]; } || return 1
+  skiff_user=${USER:-${LOGNAME:-}}
+  skiff_ranged /etc/subuid && skiff_ranged /etc/subgid && skiff_path newuidmap && skiff_path newgidmap
+}
+skiff_userns=
+if [ "$skiff_uid" != 0 ]; then
+  skiff_rootless_here && skiff_path unshare || skiff_cli "$@"
+  skiff_userns="$skiff_found --user --map-root-user --map-auto --"
+fi
 
 # A terminal as stdin is passed on without -i, as docker -i would, when
 # this is the terminal's foreground job (a background one would be stopped
@@ -82,18 +130,10 @@ if [ -t 0 ]; then
 fi
 
 # The supervisor's shell is busybox's, whose own applets come before PATH:
-# util-linux's and coreutils' tools are named by path (found without a
-# fork: every process here is time on the path of run).
+# util-linux's and coreutils' tools are named by path.
 skiff_tools=
-for skiff_tool in setpriv unshare env; do
-  skiff_found=
-  skiff_ifs=$IFS
-  IFS=:
-  for skiff_dir in $PATH; do
-    if [ -x "$skiff_dir/$skiff_tool" ]; then skiff_found=$skiff_dir/$skiff_tool; break; fi
-  done
-  IFS=$skiff_ifs
-  [ -n "$skiff_found" ] || skiff_cli "$@"
+for skiff_tool in setpriv unshare env flock; do
+  skiff_path $skiff_tool || skiff_cli "$@"
   skiff_tools="$skiff_tools $skiff_found"
 done
 # The arguments go to the CLI in the environment, not on command lines
@@ -116,7 +156,7 @@ skiff_bounce=
 trap 'skiff_bounce=1' USR2
 exec 6<&0
 : | SKIFF_LAUNCHER=$$ SKIFF_HOME=$skiff_home SKIFF_DENO=$skiff_deno SKIFF_STDIN=$skiff_stdin \
-  SKIFF_TOOLS=$skiff_tools setsid /bin/busybox sh "$skiff_home/lib/container/supervise.sh" &
+  SKIFF_TOOLS=$skiff_tools setsid $skiff_userns /bin/busybox sh "$skiff_home/lib/container/supervise.sh" &
 skiff_supervisor=$!
 exec 6<&-
 while :; do

@@ -65,7 +65,8 @@ finish() {
     # shellcheck disable=SC2086
     set -- ${stat##*) }
     trash="$trash-$$-${20}-${dir##*/}"
-    [ -d "$dir" ] && flock "$lock" mv "$dir" "$trash" && rm -rf "$trash" "$run"
+    # (util-linux flock on a descriptor, busybox's mv: one exec fewer)
+    if [ -d "$dir" ] && { "$flock" 9 && mv "$dir" "$trash"; } 9< "$lock"; then rm -rf "$trash" "$run"; fi
   fi
 }
 
@@ -91,11 +92,10 @@ while :; do
 done'
 # shellcheck disable=SC2086
 set -- $SKIFF_TOOLS
-setpriv=$1 unshare=$2 env=$3
+setpriv=$1 unshare=$2 env=$3 flock=$4
 SKIFF_SUPERVISOR=$$ "$setpriv" --pdeathsig SIGKILL -- \
   "$unshare" --mount --uts --ipc --pid --propagation private -- \
   "$env" --default-signal=INT,QUIT,TERM,HUP /bin/busybox sh -c "$keep" keeper \
-  "$setpriv" --pdeathsig SIGKILL -- \
   "$SKIFF_DENO" run --quiet --allow-all --config "$SKIFF_HOME/deno.json" "$SKIFF_HOME/cli.ts" \
   3<&- 6<&- &
 keeper=$!

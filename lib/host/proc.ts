@@ -88,6 +88,19 @@ export function inUserNamespace(uidMap = readUidMap()): boolean {
   return uidMap.trim().split(/\s+/).join(" ") !== "0 0 4294967295";
 }
 
+/**
+ * The uid this process has outside its user namespace: its own on the
+ * host, or, in a user namespace, the outer uid its uid maps to (root of a
+ * rootless user's namespace is that user).
+ */
+export function hostUid(uid = Deno.uid() ?? 0, uidMap = readUidMap()): number {
+  for (const line of uidMap.trim().split("\n")) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (uid >= inside && uid - inside < count) return outside + uid - inside;
+  }
+  return uid;
+}
+
 /** How many uids this process's user namespace maps: 1 for the fallback mapping. */
 export function mappedIds(uidMap = readUidMap()): number {
   return uidMap.trim().split("\n").reduce((n, line) => n + Number(line.trim().split(/\s+/)[2] ?? 0), 0);

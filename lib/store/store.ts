@@ -368,9 +368,12 @@ export const ROOT_STORE = "/var/lib/skiff";
  * root and {@link rootlessStoreRoot} for anyone else. An empty value is
  * unset, as it is for a shell's `${VAR:-default}`: it must never make the
  * store "/".
+ *
+ * @param uid whose store: the caller's uid on the host (root of a
+ *   rootless user's namespace is that user)
  */
-export function defaultStoreRoot(flag?: string): string {
-  return flag || Deno.env.get("SKIFF_ROOT") || (Deno.uid() === 0 ? ROOT_STORE : rootlessStoreRoot());
+export function defaultStoreRoot(flag?: string, uid?: number): string {
+  return flag || Deno.env.get("SKIFF_ROOT") || ((uid ?? Deno.uid()) === 0 ? ROOT_STORE : rootlessStoreRoot());
 }
 
 /**
@@ -381,17 +384,20 @@ export function defaultStoreRoot(flag?: string): string {
  * when that is unset, checked to be the user's own); for any other store,
  * `ROOT/run`.
  *
+ * @param uid whose: as for {@link defaultStoreRoot}
  * @throws {UsageError} when the private directory is someone else's
  */
-export function defaultRunRoot(root: string): string {
+export function defaultRunRoot(root: string, uid?: number): string {
   const dir = root.length > 1 ? root.replace(/\/+$/, "") : root;
   // Only a default store (ROOT_STORE, or one ending in /skiff as the
   // rootless ones do) needs the uid and the environment: a library user
   // with a store of its own needs no --allow-sys or --allow-env.
   if (dir !== ROOT_STORE && !dir.endsWith("/skiff")) return `${dir}/run`;
   let own: string | undefined;
+  let who: number | null = uid ?? null;
   try {
-    if (Deno.uid() === 0) return dir === ROOT_STORE ? "/run/skiff" : `${dir}/run`;
+    who ??= Deno.uid();
+    if (who === 0) return dir === ROOT_STORE ? "/run/skiff" : `${dir}/run`;
     own = rootlessStoreRoot();
   } catch (e) {
     // without the permission to tell, or no HOME: not the default store
@@ -401,7 +407,7 @@ export function defaultRunRoot(root: string): string {
   if (dir !== own) return `${dir}/run`;
   const runtime = Deno.env.get("XDG_RUNTIME_DIR");
   if (runtime) return `${runtime}/skiff`;
-  const tmp = `/tmp/skiff-run-${Deno.uid()}`;
+  const tmp = `/tmp/skiff-run-${who}`;
   try {
     Deno.mkdirSync(tmp, { mode: 0o700 });
   } catch (e) {
