@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { inUserNamespace, mappedIds } from "./proc.ts";
+import { hostUid, inUserNamespace, mappedIds } from "./proc.ts";
 import {
   checkKernel,
   checkUserNamespaces,
@@ -57,6 +57,16 @@ Deno.test("the uid map tells the host's namespace from a user namespace, and how
   assert.equal(inUserNamespace("         0       1001          1\n"), true);
   assert.equal(mappedIds("0 1001 1\n"), 1);
   assert.equal(mappedIds("0 1001 1\n1 100000 65535\n"), 65536);
+});
+
+Deno.test("the uid outside: the host's own, or what a user namespace maps ours to", () => {
+  assert.equal(hostUid(0, "         0          0 4294967295\n"), 0);
+  assert.equal(hostUid(1001, "         0          0 4294967295\n"), 1001);
+  // root of a rootless user's namespace is that user; a subordinate id is its outer one
+  assert.equal(hostUid(0, "         0       1001          1\n         1     165536      65535\n"), 1001);
+  assert.equal(hostUid(7, "0 1001 1\n1 165536 65535\n"), 165542);
+  // unmapped (the overflow uid): itself
+  assert.equal(hostUid(65534, "0 1001 1\n"), 65534);
 });
 
 Deno.test("a user's store is under XDG_DATA_HOME, else ~/.local/share", () => {
