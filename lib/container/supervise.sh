@@ -46,7 +46,8 @@ mark() {
 # finish CODE: the bookkeeping above; STARTED=1 once the command ran.
 finish() {
   oom=0
-  for cg in $cgroups; do
+  # (a container about to be removed needs no record of its end)
+  [ "$rm" = 1 ] || for cg in $cgroups; do
     for f in "$cg/memory.oom_control" "$cg/memory.events"; do
       [ -f "$f" ] || continue
       while read -r key value; do
@@ -54,7 +55,6 @@ finish() {
       done < "$f"
     done
   done
-  # (a container about to be removed needs no record of its end)
   if [ "$started" = 1 ] && [ "$rm" != 1 ]; then
     echo "$1 $EPOCHREALTIME $oom" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
   fi
