@@ -28,13 +28,8 @@
  */
 
 export { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
-export {
-  runContainer,
-  runDetached,
-  type RunOptions,
-  startContainer,
-  StartError,
-} from "./lib/container/run.ts";
+export { runContainer, runDetached, startContainer } from "./lib/container/outside.ts";
+export { type RunOptions, StartError } from "./lib/container/run.ts";
 export {
   type ContainerRecord,
   findContainer,

@@ -19,7 +19,6 @@ import { humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
 import { repoDigests } from "../image/registry/digests.ts";
-import { runContainer, runDetached, startContainer } from "../container/run.ts";
 import { launchedBy, runInside, StartFromOutside } from "../container/inside.ts";
 import type { PullPolicy } from "../container/resolve_image.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
@@ -126,6 +125,7 @@ const run: Verb = {
         return 0;
       }
     }
+    const { runContainer, runDetached } = await import("../container/outside.ts");
     if (!o.detach) return await runContainer(store, options);
     console.log(await runDetached(store, options));
     return 0;
@@ -263,6 +263,7 @@ const start: Verb = {
     help: "Wait, with its output, and exit with its code",
   }, HELP],
   async action(store, { options: o, positionals }) {
+    const { startContainer } = await import("../container/outside.ts");
     if (o.attach) {
       if (positionals.length > 1) throw new UsageError('"skiff start -a" takes one container');
       return await startContainer(store, positionals[0], true);
@@ -278,6 +279,7 @@ const restart: Verb = {
   options: [STOP_TIME, HELP],
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("../container/lifecycle.ts");
+    const { startContainer } = await import("../container/outside.ts");
     const timeout = stopTimeout(o.time);
     return await forEachName(positionals, async (ref) => {
       await stopContainer(store, ref, timeout);
