@@ -10,7 +10,7 @@
 #
 #   launcher (this shell, in the caller's foreground)
 #     └ supervisor (busybox sh, a session of its own)
-#         ├ keeper: setpriv --pdeathsig → unshare → env → busybox sh
+#         ├ keeper: setpriv --pdeathsig → busybox unshare → env → busybox sh
 #         │   └ deno cli.ts run … (PID 1, arms its own pdeathsig) → execve CMD
 #         └ relays: cat (foreground) or line stampers (-d, into the log)
 #
@@ -130,9 +130,11 @@ if [ -t 0 ]; then
 fi
 
 # The supervisor's shell is busybox's, whose own applets come before PATH:
-# util-linux's and coreutils' tools are named by path.
+# util-linux's and coreutils' tools, for what busybox's lack (setpriv
+# --pdeathsig, env --default-signal, flock), are named by path; setsid and
+# unshare are busybox's (a static binary starts faster).
 skiff_tools=
-for skiff_tool in setpriv unshare env flock; do
+for skiff_tool in setpriv env flock; do
   skiff_path $skiff_tool || skiff_cli "$@"
   skiff_tools="$skiff_tools $skiff_found"
 done
@@ -156,7 +158,7 @@ skiff_bounce=
 trap 'skiff_bounce=1' USR2
 exec 6<&0
 : | SKIFF_LAUNCHER=$$ SKIFF_HOME=$skiff_home SKIFF_DENO=$skiff_deno SKIFF_STDIN=$skiff_stdin \
-  SKIFF_TOOLS=$skiff_tools setsid $skiff_userns /bin/busybox sh "$skiff_home/lib/container/supervise.sh" &
+  SKIFF_TOOLS=$skiff_tools /bin/busybox setsid $skiff_userns /bin/busybox sh "$skiff_home/lib/container/supervise.sh" &
 skiff_supervisor=$!
 exec 6<&-
 while :; do

@@ -92,9 +92,10 @@ while :; do
 done'
 # shellcheck disable=SC2086
 set -- $SKIFF_TOOLS
-setpriv=$1 unshare=$2 env=$3 flock=$4
+setpriv=$1 env=$2 flock=$3
+# (busybox's unshare: a static binary starts faster than util-linux's)
 SKIFF_SUPERVISOR=$$ "$setpriv" --pdeathsig SIGKILL -- \
-  "$unshare" --mount --uts --ipc --pid --propagation private -- \
+  /bin/busybox unshare --mount --uts --ipc --pid --propagation private \
   "$env" --default-signal=INT,QUIT,TERM,HUP /bin/busybox sh -c "$keep" keeper \
   "$SKIFF_DENO" run --quiet --allow-all --config "$SKIFF_HOME/deno.json" "$SKIFF_HOME/cli.ts" \
   3<&- 6<&- &
