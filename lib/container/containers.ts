@@ -260,6 +260,12 @@ export async function claimForStart(store: Store, ref: string): Promise<Containe
       finishedAt: undefined,
       oomKilled: undefined,
     };
+    // The last run's end, so a start that dies is not taken for it.
+    try {
+      Deno.removeSync(`${store.container(record.id)}/exit`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
     await writeAtomic(recordPath(store, record.id), JSON.stringify(claimed, null, 2));
     return claimed;
   });
@@ -408,7 +414,9 @@ async function reconcile(
   if (record.status === "exited" || owner === undefined) return record;
   if (isAlive(owner.pid, owner.startTime)) return record;
   if (record.cgroup) await removeCgroup(record.cgroup);
-  if (record.status === "created" || record.autoRemove) {
+  // Never started (a new one whose maker died) is half-made; one claimed
+  // by `start` (it has run before) is kept, and ends as exited below.
+  if ((record.status === "created" && record.startedAt === undefined) || record.autoRemove) {
     await removeDir(store, record.id, record);
     return null;
   }

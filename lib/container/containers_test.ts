@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  claimForStart,
   type ContainerRecord,
   createContainer,
   findContainer,
@@ -124,6 +125,28 @@ Deno.test("a --rm container, or one never started, is removed when its owner die
     await rewrite(store, { ...b, owner: { pid: await deadPid(), startTime: 1 } });
     assert.deepEqual(await listContainers(store), []);
     assert.deepEqual([...Deno.readDirSync(store.containersDir)], []);
+  });
+});
+
+Deno.test("a container claimed by a start whose owner died is kept, exited, not taken for half-made", async () => {
+  await withStore(async (store) => {
+    const r = await createContainer(store, FIELDS);
+    await markRunning(store, r.id, await deadPid());
+    await markExited(store, r.id, 3, false);
+    // the last run's end, as its supervisor leaves it
+    Deno.writeTextFileSync(`${store.container(r.id)}/exit`, "3 1700000000 0\n");
+    const claimed = await claimForStart(store, r.id);
+    assert.equal(claimed.status, "created");
+    assert.throws(
+      () => Deno.statSync(`${store.container(r.id)}/exit`),
+      Deno.errors.NotFound,
+      "the last run's end is not this start's",
+    );
+    await rewrite(store, { ...claimed, owner: { pid: await deadPid(), startTime: 1 } });
+    const [now] = await listContainers(store);
+    assert.equal(now?.id, r.id, "the container is still there");
+    assert.equal(now.status, "exited");
+    assert.equal(now.exitCode, 137);
   });
 });
 
