@@ -209,6 +209,54 @@ test("start runs an exited container again on its kept writable layer; restart a
   });
 });
 
+test("start goes the launcher's way: its supervisor's, the CLI its command's PID 1; a start killed midway keeps the container", async () => {
+  await withStore(async (store) => {
+    try {
+      // the first run ends at once; a start finds /ran and stays
+      const script = "echo $$; [ -e /ran ] && exec sleep 300; touch /ran";
+      await skiffOk(store, ["run", "--name", "s", "busybox", "sh", "-c", script]);
+      assert.equal(await skiffOk(store, ["start", "s"]), "s\n");
+      const [record] = JSON.parse(await skiffOk(store, ["inspect", "s"]));
+      assert.equal(record.status, "running");
+      const cmdline = (pid: number) => Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+      assert.ok(
+        cmdline(record.owner.pid).some((a) => a.endsWith("lib/container/supervise.sh")),
+        "the supervisor",
+      );
+      await waitFor(
+        async () => (await skiffOk(store, ["logs", "s"])) === "1\n",
+        "the command's output: PID 1",
+      );
+      await skiffOk(store, ["stop", "-t", "0", "s"]);
+
+      // Held before its command, the start's supervisor is killed: the
+      // container stays, exited, as it was made.
+      const fifo = `${store}/hold.fifo`;
+      assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+      const start = new Deno.Command(Deno.execPath(), {
+        args: skiffArgv(store, ["start", "s"]),
+        env: { SKIFF_TEST_HOLD_INIT: fifo },
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const hold = await Deno.open(fifo, { write: true }); // init holds now
+      try {
+        const [held] = JSON.parse(await skiffOk(store, ["inspect", "s"]));
+        Deno.kill(held.owner.pid, "SIGKILL");
+        assert.equal((await start.status).code, 137);
+      } finally {
+        hold.close();
+      }
+      assert.match(await skiffOk(store, ["ps", "-a"]), /Exited \(137\) .+ s\n/);
+      assert.ok(entries(`${store}/containers`).length === 1, "its directory is kept");
+      assert.equal(await skiffOk(store, ["start", "s"]), "s\n", "and it starts again");
+    } finally {
+      await stopAll(store);
+      await skiff(store, ["rm", "-f", "s"]);
+    }
+  });
+});
+
 test("20 parallel stop, rm and start calls on a few containers leave consistent records", async () => {
   await withStore(async (store) => {
     try {

@@ -19,7 +19,7 @@ import { humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
 import { repoDigests } from "../image/registry/digests.ts";
-import { launchedBy, runInside, StartFromOutside } from "../container/inside.ts";
+import { launchedBy, runInside, StartFromOutside, startInside } from "../container/inside.ts";
 import type { PullPolicy } from "../container/resolve_image.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
 import {
@@ -263,6 +263,11 @@ const start: Verb = {
     help: "Wait, with its output, and exit with its code",
   }, HELP],
   async action(store, { options: o, positionals }) {
+    // Started by lib/container/launcher.sh (one container) in its namespaces.
+    const supervisor = launchedBy();
+    if (supervisor && positionals.length === 1) {
+      return await startInside(store, positionals[0], Boolean(o.attach), supervisor);
+    }
     const { startContainer } = await import("../container/outside.ts");
     if (o.attach) {
       if (positionals.length > 1) throw new UsageError('"skiff start -a" takes one container');

@@ -238,12 +238,17 @@ export async function createContainer(
 
 /**
  * Claims an exited container for a new start: under the store lock it
- * becomes `created`, owned by this process, so a concurrent start, stop or
+ * becomes `created`, owned by `owner` (this process, or the supervisor
+ * that will record its end), so a concurrent start, stop or
  * rm sees that and not a stale state.
  *
  * @throws {InvalidStateError} when it is not exited
  */
-export async function claimForStart(store: Store, ref: string): Promise<ContainerRecord> {
+export async function claimForStart(
+  store: Store,
+  ref: string,
+  owner: ProcessRef = self(),
+): Promise<ContainerRecord> {
   return await store.locked(async () => {
     const record = findContainer(await readAll(store), ref);
     if (record.status !== "exited") {
@@ -252,7 +257,7 @@ export async function claimForStart(store: Store, ref: string): Promise<Containe
     const claimed: ContainerRecord = {
       ...record,
       status: "created",
-      owner: self(),
+      owner,
       // the last run's keeper: gone, and not to be taken for this run's
       pid: undefined,
       pidStartTime: undefined,

@@ -14,8 +14,14 @@
  * @module
  */
 
-import { createContainer, updateContainer } from "./containers.ts";
-import { layerDirs } from "../image/images.ts";
+import {
+  claimForStart,
+  type ContainerRecord,
+  createContainer,
+  type ProcessRef,
+  updateContainer,
+} from "./containers.ts";
+import { type ImageConfig, layerDirs } from "../image/images.ts";
 import { resolveImage } from "./resolve_image.ts";
 import {
   type InitMessage,
@@ -26,12 +32,12 @@ import {
   type Stdio,
   testHold,
 } from "./init.ts";
-import { initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
-import { createCgroup } from "../host/cgroup/cgroups.ts";
+import { cgroupFor, initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
+import { type CgroupPlan, createCgroup } from "../host/cgroup/cgroups.ts";
 import { prepareMounts } from "./volumes.ts";
 import { dupCloexec, mkfifo, openFd, readFile, setParentDeathSignal, writeFd } from "../../ffi/libc.ts";
 import { processStartTime, SIGNAL_NUMBERS } from "../host/proc.ts";
-import type { Store } from "../store/store.ts";
+import { readJson, type Store } from "../store/store.ts";
 import { UsageError } from "../errors.ts";
 import { phase, started } from "../host/phases.ts";
 
@@ -95,14 +101,7 @@ export async function runInside(
   detach: boolean,
   supervisor: Supervisor,
 ): Promise<never> {
-  started("cli: deno process started");
-  // The keeper's setpriv armed none for us (a process fewer on the path):
-  // arm it, then look that the keeper had not died before, with nothing
-  // made yet. From here the keeper's end is ours.
-  setParentDeathSignal(SIGNAL_NUMBERS.SIGKILL);
-  if (!keeperAlive(supervisor.pid, readFile, KEEPER_COMM)) {
-    throw new Error("The container's keeper or its supervisor is gone (killed while it started)");
-  }
+  armAgainstKeeperDeath(supervisor);
   if (opts.tty && !detach) throw new StartFromOutside("-t wants a relay from outside");
   phase("cli: modules loaded, arguments parsed");
   validateRunOptions(opts, detach);
@@ -110,43 +109,121 @@ export async function runInside(
   const image = await resolveImage(store, opts.image, opts.pull);
   phase("cli: image resolved");
   const { fields, cgroup } = planContainer(image, opts);
-  const record = await createContainer(store, {
-    ...fields,
-    owner: { pid: supervisor.pid, startTime: supervisor.startTime },
-  });
-  const id = record.id;
+  const record = await createContainer(store, { ...fields, owner: ownerOf(supervisor) });
   phase("cli: record created");
-  const dir = store.container(id);
-  const runtime = store.runtime(id);
-  supervisor.send(`C ${dir}`);
+  // The relays start now, while the rest is made.
+  const passStdin = !detach && (opts.interactive || supervisor.sharedStdin);
+  const mode = detach ? "log" : passStdin ? "fgi" : "fg";
+  announce(store, record, cgroup, true, mode, supervisor);
+  if (opts.mounts?.length) {
+    record.mounts = await prepareMounts(store, opts.mounts);
+    await updateContainer(store, record.id, { mounts: record.mounts });
+  }
+  return await become(
+    store,
+    record,
+    layerDirs(store, image.config),
+    cgroup,
+    mode,
+    detach ? record.id : null,
+    supervisor,
+  );
+}
+
+/**
+ * Starts an existing container (`start`, `start -a`) from inside its
+ * namespaces: the same as {@link runInside} from the claim on. A start
+ * that fails leaves it exited, with the failure's code (the supervisor
+ * records it).
+ *
+ * @throws {InvalidStateError} when it is not exited
+ * @throws {Error} when the container can't start
+ */
+export async function startInside(
+  store: Store,
+  ref: string,
+  attach: boolean,
+  supervisor: Supervisor,
+): Promise<never> {
+  armAgainstKeeperDeath(supervisor);
+  const record = await claimForStart(store, ref, ownerOf(supervisor));
+  const config = await readJson<ImageConfig>(store.blob(record.imageId));
+  if (config === null) throw new Error(`Cannot start "${ref}": its image's config is gone`);
+  const cgroup = cgroupFor(record.id, record.limits);
+  await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
+  const mode = attach ? "fg" : "log";
+  announce(store, record, cgroup, false, mode, supervisor);
+  // docker prints the container as it was named
+  return await become(store, record, layerDirs(store, config), cgroup, mode, attach ? null : ref, supervisor);
+}
+
+/**
+ * The keeper's setpriv armed no parent-death signal for us (a process
+ * fewer on the path): arm it, then look that the keeper had not died
+ * before, with nothing made yet. From here the keeper's end is ours.
+ */
+function armAgainstKeeperDeath(supervisor: Supervisor): void {
+  started("cli: deno process started");
+  setParentDeathSignal(SIGNAL_NUMBERS.SIGKILL);
+  if (!keeperAlive(supervisor.pid, readFile, KEEPER_COMM)) {
+    throw new Error("The container's keeper or its supervisor is gone (killed while it started)");
+  }
+}
+
+/** The record's owner: the supervisor, who records the end. */
+function ownerOf(supervisor: Supervisor): ProcessRef {
+  return { pid: supervisor.pid, startTime: supervisor.startTime };
+}
+
+/** Tells the supervisor what the container is (see launcher.sh) and has it start the relays. */
+function announce(
+  store: Store,
+  record: ContainerRecord,
+  cgroup: CgroupPlan,
+  isNew: boolean,
+  mode: Relays,
+  supervisor: Supervisor,
+): void {
+  const runtime = store.runtime(record.id);
+  supervisor.send(`C ${store.container(record.id)}`);
   supervisor.send(`R ${runtime}`);
   supervisor.send(`L ${store.lockFile}`);
   supervisor.send(`T ${store.tmpDir}/rm`);
   supervisor.send(`M ${record.autoRemove ? 1 : 0}`);
-  supervisor.send(`N 1`);
+  supervisor.send(`N ${isNew ? 1 : 0}`);
   for (const cg of cgroup.own) supervisor.send(`G ${cg}`);
-  // The relays start now, while the rest is made.
-  const passStdin = !detach && (opts.interactive || supervisor.sharedStdin);
-  const mode = detach ? "log" : passStdin ? "fgi" : "fg";
   offerRelays(runtime, mode, supervisor);
+}
 
-  if (opts.mounts?.length) {
-    record.mounts = await prepareMounts(store, opts.mounts);
-    await updateContainer(store, id, { mounts: record.mounts });
-  }
+/**
+ * The rest, for a run and a start alike: cgroups, relays, the record
+ * running, then init's sequence in this process, ending in execve().
+ *
+ * @param print what to print on our stdout once the command is about to
+ *   run (the id of `run -d`, the name of `start`), or null
+ */
+async function become(
+  store: Store,
+  record: ContainerRecord,
+  layers: string[],
+  cgroup: CgroupPlan,
+  mode: Relays,
+  print: string | null,
+  supervisor: Supervisor,
+): Promise<never> {
   createCgroup(cgroup);
   phase("cli: cgroups made");
   const spec = {
-    ...initSpecFor(store, record, layerDirs(store, image.config), false, cgroup.procs),
+    ...initSpecFor(store, record, layers, false, cgroup.procs),
     keeperParent: supervisor.pid,
     keeperComm: KEEPER_COMM,
     newNet: true,
   };
-  const stdio = openRelays(runtime, mode);
+  const stdio = openRelays(store.runtime(record.id), mode);
   phase("cli: relays connected");
   // init's pid and its keeper's (our parent) in the host's /proc.
   const keeper = ppidOf(readFile("/proc/self/stat"));
-  await updateContainer(store, id, {
+  await updateContainer(store, record.id, {
     status: "running",
     startedAt: new Date().toISOString(),
     pid: keeper,
@@ -158,8 +235,8 @@ export async function runInside(
   const report = (m: InitMessage) => {
     if (!("exec" in m)) return;
     phase("cli: mounted, pivoted, about to execve");
-    // The id only once the command is found and about to run, as docker.
-    if (detach) writeFd(callerOut, new TextEncoder().encode(id + "\n"));
+    // Only once the command is found and about to run, as docker.
+    if (print !== null) writeFd(callerOut, new TextEncoder().encode(print + "\n"));
     supervisor.send("X");
   };
   startInit(spec, realInitSys, report, testHold(), stdio);

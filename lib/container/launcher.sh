@@ -1,7 +1,8 @@
 # skiff's launcher: the `skiff` command (deno task install puts it on the
 # PATH; the deno tasks run it). See docs/process-model.md.
 #
-# Every verb but `run` goes straight to the CLI. `run` starts the CLI
+# Every verb but `run` and `start` (of one container) goes straight to the
+# CLI. `run` starts the CLI
 # already inside the container's new mount, uts, ipc and pid namespaces,
 # made by util-linux before Deno starts (a pid namespace can't be made from
 # a running Deno, DESIGN.md), so one Deno start-up is on its path: the CLI,
@@ -28,6 +29,9 @@
 #   X              the command is about to be executed
 # EOF before X: the CLI failed (it said why on stderr) or was killed.
 #
+# `start` takes the same way, the CLI claiming the container (N 0: it is
+# kept, exited, if the start fails).
+#
 # The supervisor waits for the keeper, records "CODE TIME OOMKILLS" in
 # DIR/exit, removes the cgroups and, for --rm (or a new container that never
 # started), the container under the store lock. A detached run's launcher
@@ -46,16 +50,18 @@ skiff_cli() {
   exec "$skiff_deno" run --quiet --allow-all --config "$skiff_home/deno.json" "$skiff_home/cli.ts" "$@"
 }
 
-# The verb, after the global options.
+# The verb, after the global options, and how many arguments come before it.
 skiff_verb=
 skiff_skip=
+skiff_before=0
 for skiff_arg do
-  if [ -n "$skiff_skip" ]; then skiff_skip=; continue; fi
+  if [ -n "$skiff_skip" ]; then skiff_skip=; skiff_before=$((skiff_before + 1)); continue; fi
   case $skiff_arg in
     --root | --runroot) skiff_skip=1 ;;
     --root=* | --runroot=*) ;;
     *) skiff_verb=$skiff_arg; break ;;
   esac
+  skiff_before=$((skiff_before + 1))
 done
 
 skiff_uid=
@@ -63,9 +69,25 @@ while read -r skiff_key skiff_value _; do
   if [ "$skiff_key" = Uid: ]; then skiff_uid=$skiff_value; break; fi
 done < /proc/self/status
 
-# Through the CLI alone: other verbs; a missing busybox; and, when the CLI
-# in the namespaces asks for it (B), a run it can't start from there.
-if [ "$skiff_verb" != run ] || ! [ -x /bin/busybox ]; then skiff_cli "$@"; fi
+# Through the CLI alone: other verbs; a start of more than one container;
+# a missing busybox; and, when the CLI in the namespaces asks for it (B), a
+# run it can't start from there.
+skiff_one_start() { # ARGS after the verb: [-a|--attach] CONTAINER
+  case $1 in -a | --attach) shift ;; esac
+  [ $# = 1 ] && case $1 in -*) false ;; esac
+}
+skiff_inside() {
+  case $skiff_verb in
+    run) ;;
+    start)
+      shift $((skiff_before + 1))
+      skiff_one_start "$@" || return 1
+      ;;
+    *) return 1 ;;
+  esac
+  [ -x /bin/busybox ]
+}
+skiff_inside "$@" || skiff_cli "$@"
 
 # skiff_path TOOL: sets skiff_found to TOOL's path on PATH, without a fork
 # (every process here is time on the path of run), or fails.

@@ -3,7 +3,7 @@
 # and who records its end. A shell and a few busybox processes take a few
 # MB, most of it shared; a Deno process would take 40.
 #
-# Started by launcher.sh for `skiff ARGS…` (run), the ARGS in $SKIFF_ARGC
+# Started by launcher.sh for `skiff ARGS…` (run, start), the ARGS in $SKIFF_ARGC
 # and $SKIFF_ARG_0…, it starts the keeper chain with the CLI in the
 # container's namespaces, reads what the CLI made on its stdin (the
 # protocol is in launcher.sh), relays or logs its output, and waits. (A
@@ -55,7 +55,9 @@ finish() {
       done < "$f"
     done
   done
-  if [ "$started" = 1 ] && [ "$rm" != 1 ]; then
+  # (and a start of an existing one that failed: it is left exited, with
+  # the failure's code)
+  if { [ "$started" = 1 ] || [ "$new" != 1 ]; } && [ "$rm" != 1 ]; then
     echo "$1 $EPOCHREALTIME $oom" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
   fi
   # shellcheck disable=SC2086
