@@ -76,9 +76,45 @@ skiff_one_start() { # ARGS after the verb: [-a|--attach] CONTAINER
   case $1 in -a | --attach) shift ;; esac
   [ $# = 1 ] && case $1 in -*) false ;; esac
 }
+# run's options that take a value, long and short: what the CLI's parser
+# (lib/cli/args.ts) would skip, so that run's own options end at the image.
+# A test holds this to the run verb's options (tests/launcher_test.ts).
+SKIFF_RUN_VALUES="name env workdir hostname volume mount memory memory-swap cpus cpu-shares cpuset-cpus pids-limit pull"
+SKIFF_RUN_SHORT_VALUES=ewvm
+skiff_tty() { # ARGS after the verb: whether run's own options ask for -t
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --tty) return 0 ;;
+      --*=* | --) ;;
+      --*) case " $SKIFF_RUN_VALUES " in *" ${1#--} "*) shift ;; esac ;;
+      -?*)
+        skiff_cluster=${1#-}
+        while [ -n "$skiff_cluster" ]; do
+          skiff_flag=${skiff_cluster%"${skiff_cluster#?}"}
+          skiff_cluster=${skiff_cluster#?}
+          [ "$skiff_flag" = t ] && return 0
+          case $SKIFF_RUN_SHORT_VALUES in
+            *"$skiff_flag"*)
+              [ -z "$skiff_cluster" ] && shift
+              break
+              ;;
+          esac
+        done
+        ;;
+      *) return 1 ;; # the image
+    esac
+    shift
+  done
+  return 1
+}
 skiff_inside() {
   case $skiff_verb in
-    run) ;;
+    run)
+      # -t: the pty's relay is the CLI's, from outside: straight there
+      # (the CLI inside would only say B)
+      shift $((skiff_before + 1))
+      ! skiff_tty "$@" || return 1
+      ;;
     start)
       shift $((skiff_before + 1))
       skiff_one_start "$@" || return 1
