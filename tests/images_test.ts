@@ -37,7 +37,7 @@ test("the busybox image is built on first use and listed", async () => {
     );
     const [header, row, ...rest] = (await skiffOk(store, ["images"])).trim().split("\n");
     assert.match(header, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
-    assert.match(row, /^busybox\s+latest\s+[0-9a-f]{12}\s+.+ ago\s+\d+(\.\d+)?MB$/);
+    assert.match(row, /^localhost\/busybox\s+latest\s+[0-9a-f]{12}\s+.+ ago\s+\d+(\.\d+)?MB$/);
     assert.deepEqual(rest, []);
     const sh = await skiffOk(store, ["run", "--rm", "busybox"], { stdin: "" });
     assert.equal(sh, "", "the default command is the image's sh, reading an empty stdin");
@@ -63,7 +63,10 @@ test("a rootfs tarball imports as an image that runs, keeping owners", async () 
         ]);
         assert.equal(out, "from the tarball\n1234:5678\n");
       }
-      assert.match(await skiffOk(store, ["images"]), /\nexported\s+latest\s+.*\nzipped\s+v1\s+/);
+      assert.match(
+        await skiffOk(store, ["images"]),
+        /\nlocalhost\/exported\s+latest\s+.*\nlocalhost\/zipped\s+v1\s+/,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -77,7 +80,7 @@ test("run takes a tarball path, importing it under the file's name", async () =>
       const tar = await exportLikeTar(dir);
       const out = await skiffOk(store, ["run", "--rm", tar, "/bin/cat", "/data/message"]);
       assert.equal(out, "from the tarball\n");
-      assert.match(await skiffOk(store, ["images"]), /\nexported\s+latest\s+/);
+      assert.match(await skiffOk(store, ["images"]), /\nlocalhost\/exported\s+latest\s+/);
       const noShell = await skiff(store, ["run", "--rm", "exported", "ls", "/"]);
       assert.equal(noShell.code, 0, noShell.stderr);
       assert.deepEqual(noShell.stdout.trim().split("\n"), ["bin", "data", "dev", "proc", "sys"]);
@@ -129,5 +132,27 @@ test("an imported tar is kept as headers only, and save rebuilds it byte for byt
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  });
+});
+
+test("a store of an older skiff keeps its plain busybox:latest: run finds it, images lists it as localhost/busybox", async () => {
+  await withStore(async (store) => {
+    const index = `${store}/images/index.json`;
+    const entries0 = JSON.parse(Deno.readTextFileSync(index));
+    const { "localhost/busybox:latest": busybox, ...rest } = entries0;
+    assert.ok(busybox, "the seed is stored as localhost/busybox:latest");
+    Deno.writeTextFileSync(index, JSON.stringify({ ...rest, "busybox:latest": busybox }));
+    const layers = entries(`${store}/layers`);
+    assert.equal(await skiffOk(store, ["run", "--rm", "busybox", "echo", "found"]), "found\n");
+    assert.deepEqual(entries(`${store}/layers`), layers, "nothing was built again");
+    assert.match(
+      await skiffOk(store, ["images"]),
+      new RegExp(`\nlocalhost/busybox\\s+latest\\s+${busybox.id.slice(0, 12)}`),
+    );
+    await skiffOk(store, ["tag", "busybox", "again:1"]);
+    assert.deepEqual(Object.keys(JSON.parse(Deno.readTextFileSync(index))).sort(), [
+      "localhost/again:1",
+      "localhost/busybox:latest",
+    ], "the next write stores the old name as localhost/");
   });
 });

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
 import { childrenOf } from "../lib/host/proc.ts";
 import {
+  type FaultProxy,
   freePort,
   sh,
   startProxy,
@@ -75,25 +76,44 @@ async function pulledTree(store: string, image: string, dir: string, name: strin
   return await treeListing(`${dir}/${name}.tree`);
 }
 
+/** What {@link withPullScene} gives a test. */
+interface PullScene {
+  /** REGISTRY_AUTH_FILE and CONTAINERS_REGISTRIES_CONF, the test's own. */
+  env: Record<string, string>;
+  /** Where those files are: a test may write its own registries.conf there. */
+  clientDir: string;
+  registry: TestRegistry;
+  /** A fault proxy in front of the registry. */
+  proxy: FaultProxy;
+  store: string;
+  /** A scratch directory. */
+  dir: string;
+}
+
 /**
  * Runs `fn` with client files of its own, a registry on 127.0.0.1 without
- * auth, an empty store and a scratch directory, all removed afterwards.
+ * auth and a proxy in front of it, a store (empty, or with busybox when
+ * `seeded`) and a scratch directory, all removed afterwards.
  */
 async function withPullScene(
-  fn: (
-    scene: { env: Record<string, string>; registry: TestRegistry; store: string; dir: string },
-  ) => Promise<void>,
+  fn: (scene: PullScene) => Promise<void>,
+  { seeded = false } = {},
 ): Promise<void> {
-  await withClientFiles(async (env) => {
+  await withClientFiles(async (env, clientDir) => {
     await withRegistry(async (registry) => {
       await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        const proxy = startProxy(registry.host);
         try {
-          await fn({ env, registry, store, dir });
+          const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+          try {
+            await fn({ env, clientDir, registry, proxy, store, dir });
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
         } finally {
-          await Deno.remove(dir, { recursive: true });
+          await proxy.stop();
         }
-      }, { empty: true });
+      }, { empty: !seeded });
     });
   });
 }
@@ -654,6 +674,31 @@ test("registries.conf: a short name is tried at each search registry in order, a
   });
 });
 
+test("a short name finds the local image first, then docker.io's, and only then pulls from a search registry", async () => {
+  await withPullScene(async ({ env, clientDir, registry, proxy, store, dir }) => {
+    await fill(dir, registry.host);
+    await Deno.writeTextFile(
+      `${clientDir}/registries.conf`,
+      `unqualified-search-registries = ["${proxy.host}"]\n`,
+    );
+    // busybox, tagged with the name the registry has another image under
+    await skiffOk(store, ["tag", "busybox", "test/oci:1"]);
+    await skiffOk(store, ["tag", "busybox", "docker.io/library/hub:1"]);
+    assert.match(await skiffOk(store, ["images"]), /\nlocalhost\/test\/oci\s+1\s/);
+    const local = await skiff(store, ["run", "--rm", "test/oci:1", "cat", "/etc/hostname"], { env });
+    assert.equal(local.stdout, "skiff\n", `the local busybox ran: ${local.stderr}`);
+    const hub = await skiff(store, ["run", "--rm", "hub:1", "cat", "/etc/hostname"], { env });
+    assert.equal(hub.stdout, "skiff\n", `docker.io's name found offline: ${hub.stderr}`);
+    assert.equal(proxy.seen.join("\n"), "", "no registry was asked");
+
+    await skiffOk(store, ["rmi", "test/oci:1"]);
+    const pulled = await skiff(store, ["run", "--rm", "test/oci:1", "cat", "/data/keep/new"], { env });
+    assert.equal(pulled.stdout, "added\n", pulled.stderr);
+    assert.ok(proxy.seen.some((r) => r.startsWith("GET /v2/test/oci/manifests/1")), proxy.seen.join("\n"));
+    assert.match(await skiffOk(store, ["images"]), new RegExp(`\n${proxy.host}/test/oci\\s+1\\s`));
+  }, { seeded: true });
+});
+
 test("a pull killed with SIGKILL leaves no layer or image, and the next pull resumes", async () => {
   await withClientFiles(async (env) => {
     await withRegistry(async (registry) => {
@@ -959,7 +1004,7 @@ test("registries.conf: a [[registry]] location rewrites where a name is fetched,
   });
 });
 
-test("tag gives an image another name with the same id; a missing source or a bad target is a one-line error", async () => {
+test("tag gives an image another name with the same id, a short one under localhost/; a missing source or a bad target is a one-line error", async () => {
   await withClientFiles(async (env) => {
     await withStore(async (store) => {
       const [busybox] = JSON.parse(await skiffOk(store, ["inspect", "busybox"]));
@@ -970,6 +1015,12 @@ test("tag gives an image another name with the same id; a missing source or a ba
         await skiffOk(store, ["run", "--rm", "127.0.0.1:5000/team/bb:2", "echo", "tagged"]),
         "tagged\n",
       );
+      // a target without a registry is a local name, as podman tags it
+      assert.equal(await skiffOk(store, ["tag", "busybox", "mine:2"]), "");
+      const [mine] = JSON.parse(await skiffOk(store, ["inspect", "mine:2"]));
+      assert.equal(mine.Id, busybox.Id);
+      assert.deepEqual(mine.RepoTags, ["localhost/mine:2"]);
+      assert.match(await skiffOk(store, ["images"]), /\nlocalhost\/mine\s+2\s/);
       const missing = await skiff(store, ["tag", "nosuch", "x"], { env });
       assert.equal(missing.code, 125);
       assert.equal(missing.stderr, 'skiff: Cannot tag "nosuch": no such image\n');
@@ -978,8 +1029,8 @@ test("tag gives an image another name with the same id; a missing source or a ba
       assert.match(bad.stderr, /^skiff: Invalid image reference "Bad:Name"/);
       assert.equal(
         (await skiffOk(store, ["images", "-q"])).trim().split("\n").length,
-        2,
-        "one image, two names",
+        3,
+        "one image, three names",
       );
     });
   });
