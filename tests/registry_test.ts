@@ -874,19 +874,21 @@ test("a schema 1 manifest, an oversized one and one that fails its digest are re
   });
 });
 
-test("a partial download untouched for over a week is removed by the next pull", async () => {
+test("a partial download untouched for over a week is removed by the next pull, unless a pull holds its lock", async () => {
   await withPullScene(async ({ env, registry, store, dir }) => {
     await fill(dir, registry.host);
     await skiffOk(store, ["ps"]); // a store first: skiff refuses a directory it did not make
-    await Deno.mkdir(`${store}/downloads`, { recursive: true });
-    const old = `${store}/downloads/${"f".repeat(64)}.partial`;
-    const fresh = `${store}/downloads/${"e".repeat(64)}.partial`;
-    await Deno.writeTextFile(old, "stale");
-    await Deno.writeTextFile(fresh, "recent");
+    const downloads = `${store}/downloads`;
+    await Deno.mkdir(downloads, { recursive: true });
+    const [old, fresh, held] = ["f", "e", "d"].map((c) => c.repeat(64));
     const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
-    await Deno.utime(old, eightDaysAgo, eightDaysAgo);
+    for (const hex of [old, fresh, held]) Deno.writeTextFileSync(`${downloads}/${hex}.partial`, hex);
+    for (const hex of [old, held]) Deno.utimeSync(`${downloads}/${hex}.partial`, eightDaysAgo, eightDaysAgo);
+    // as a running pull holds the digest it downloads
+    using lock = Deno.openSync(`${downloads}/${held}.lock`, { create: true, write: true });
+    lock.lockSync(true);
     await skiffOk(store, ["pull", "-q", `${registry.host}/test/oci:1`], { env });
-    assert.deepEqual(entries(`${store}/downloads`), [`${"e".repeat(64)}.partial`]);
+    assert.deepEqual(entries(downloads), [`${held}.lock`, `${held}.partial`, `${fresh}.partial`]);
   });
 });
 

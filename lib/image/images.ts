@@ -327,12 +327,20 @@ export async function removeImage(
         `Cannot remove image "${ref}": a container uses it; remove the container first, or use rmi -f`,
       );
     }
-    const index = await readIndex(store);
-    delete index[image.ref];
-    await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+    await removeTags(store, [image.ref]);
     await collectGarbage(store);
     return image;
   });
+}
+
+/**
+ * Takes `refs` (exact index names) out of the index; their images stay
+ * until collected. The caller holds the store lock.
+ */
+export async function removeTags(store: Store, refs: string[]): Promise<void> {
+  const index = await readIndex(store);
+  for (const ref of refs) delete index[ref];
+  await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
 }
 
 function byteLength(s: string): number {
