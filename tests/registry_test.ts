@@ -9,7 +9,17 @@
  */
 
 import assert from "node:assert/strict";
-import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import {
+  entries,
+  quote,
+  ROOT_ONLY,
+  skiff,
+  skiffArgv,
+  skiffOk,
+  underScript,
+  waitFor,
+  withStore,
+} from "./helpers.ts";
 import { childrenOf } from "../lib/host/proc.ts";
 import {
   type FaultProxy,
@@ -871,6 +881,60 @@ test("a schema 1 manifest, an oversized one and one that fails its digest are re
         await proxy.stop();
       }
     });
+  });
+});
+
+/** The lines a terminal shows after `out` (newlines, cursor up, erase line: what progress uses). */
+function screen(out: string): string[] {
+  const lines = [""];
+  let row = 0;
+  // deno-lint-ignore no-control-regex
+  for (const [t, count, op] of out.matchAll(/\x1b\[(\d*)([AK])|\r|\n|[^\x1b\r\n]+/g)) {
+    if (t === "\n") {
+      row++;
+      if (row === lines.length) lines.push("");
+    } else if (op === "A") row = Math.max(0, row - Number(count || 1));
+    else if (op === "K") lines[row] = "";
+    else if (t !== "\r") lines[row] += t;
+  }
+  return lines.filter((l) => l !== "");
+}
+
+test("pull progress on a terminal is one line per layer, redrawn in place; plain lines off one; nothing with -q", async () => {
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await fill(dir, registry.host);
+    const image = `${registry.host}/test/oci:1`;
+    const layers = JSON.parse(await sh(`skopeo inspect --raw --tls-verify=false docker://$1`, image)).layers
+      .map((l: { digest: string }) => l.digest.slice(7, 19));
+    const exports = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("; ");
+    const pulled = await underScript(store, `${exports}; skiff pull ${image}`);
+    assert.equal(pulled.code, 0, pulled.out);
+    // deno-lint-ignore no-control-regex
+    assert.match(pulled.out, /\x1b\[\dA\x1b\[2KCopying blob /, "lines are redrawn in place");
+    assert.match(
+      pulled.out,
+      /Copying blob [0-9a-f]{12} \d+(\.\d)?[KM]?i?B \/ \d+(\.\d)?[KM]?i?B \d+(\.\d)?[KM]?i?B\/s\n/,
+    );
+    const shown = screen(pulled.out);
+    for (const layer of layers) {
+      const rows = shown.filter((l) => l.includes(layer));
+      assert.equal(rows.length, 1, `one line for layer ${layer}:\n${shown.join("\n")}`);
+      assert.match(rows[0], /^Copying blob [0-9a-f]{12} \d+(\.\d)?[KM]?i?B done$/);
+    }
+    assert.match(shown[shown.length - 1], /^[0-9a-f]{64}$/, "the id last");
+
+    await skiffOk(store, ["rmi", image]);
+    const quiet = await underScript(store, `${exports}; skiff pull -q ${image}`);
+    assert.equal(quiet.code, 0, quiet.out);
+    assert.match(quiet.out, /^[0-9a-f]{64}\n$/, "only the id with -q");
+
+    await skiffOk(store, ["rmi", image]);
+    const plain = await skiff(store, ["pull", image], { env });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.ok(!plain.stderr.includes("\x1b"), `no escape sequences off a terminal: ${plain.stderr}`);
+    for (const layer of layers) {
+      assert.match(plain.stderr, new RegExp(`^Copying blob ${layer} \\(.+\\)$`, "m"));
+    }
   });
 });
 
