@@ -938,6 +938,51 @@ test("pull progress on a terminal is one line per layer, redrawn in place; plain
   });
 });
 
+test("a full disk during a pull is a one-line error that leaves no layer or image, only a partial download", async () => {
+  await withPullScene(async ({ env, registry, dir }) => {
+    // one layer of 12 MB that gzip cannot shrink, and one of 6 MB of zeros (a 15 KB blob that unpacks big)
+    await sh(
+      `cd "$1" && umoci init --layout layout >/dev/null && umoci new --image layout:t >/dev/null
+for kind in big zeros; do
+  umoci unpack --image layout:t b >/dev/null && mkdir -p b/rootfs/data
+  if [ $kind = big ]; then head -c 12000000 /dev/urandom; else head -c 6000000 /dev/zero; fi > b/rootfs/data/file
+  umoci repack --image layout:t:$kind b >/dev/null && rm -rf b
+  skopeo copy -q --dest-tls-verify=false oci:layout:t:$kind docker://$2/test/$kind:1
+done`,
+      dir,
+      registry.host,
+    );
+    const root = `${dir}/small`;
+    await Deno.mkdir(root);
+    await sh(`mount -t tmpfs -o size=8m skiff-test-full "$1"`, root);
+    try {
+      for (const kind of ["big", "zeros"]) {
+        const image = `${registry.host}/test/${kind}:1`;
+        const pull = await skiff(root, ["pull", image], { env });
+        assert.equal(pull.code, 125, pull.stderr);
+        const errors = pull.stderr.split("\n").filter((l) => l.startsWith("skiff: "));
+        assert.equal(errors.length, 1, pull.stderr);
+        assert.ok(pull.stderr.endsWith(`${errors[0]}\n`), "the error is the last line");
+        if (kind === "big") {
+          assert.match(
+            errors[0],
+            new RegExp(
+              `^skiff: Cannot pull "${image}": layer 1 \\(sha256:[0-9a-f]{64}\\): cannot write "${root}/downloads/[0-9a-f]{64}\\.partial": No space left on device; make room .* and pull again to resume$`,
+            ),
+          );
+        } else assert.match(errors[0], new RegExp(`^skiff: Cannot pull "${image}": .*layer 1 .+$`));
+        assert.deepEqual(entries(`${root}/layers`), [], "no layer is left");
+        assert.deepEqual(entries(`${root}/blobs/sha256`), [], "no blob is left");
+        assert.equal(await skiffOk(root, ["images", "-q"]), "", "no image is left");
+        for (const name of entries(`${root}/downloads`)) assert.match(name, /^[0-9a-f]{64}\.partial$/);
+        assert.deepEqual(entries(`${root}/tmp`), [], "no work in progress is left");
+      }
+    } finally {
+      await sh(`umount "$1" || umount -l "$1"`, root);
+    }
+  });
+});
+
 test("a partial download untouched for over a week is removed by the next pull, unless a pull holds its lock", async () => {
   await withPullScene(async ({ env, registry, store, dir }) => {
     await fill(dir, registry.host);
