@@ -52,7 +52,10 @@ async function withClientFiles(
   }
 }
 
-async function withRegistry(fn: (r: TestRegistry) => Promise<void>, opts = {}): Promise<void> {
+async function withRegistry(
+  fn: (r: TestRegistry) => Promise<void>,
+  opts: Parameters<typeof startRegistry>[0] = {},
+): Promise<void> {
   const registry = await startRegistry(opts);
   try {
     await fn(registry);
@@ -981,6 +984,49 @@ done`,
       await sh(`umount "$1" || umount -l "$1"`, root);
     }
   });
+});
+
+/** Whether this machine has IPv6 loopback (::1 on lo), for the test that needs it. */
+function hasIpv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const IPV6 = hasIpv6Loopback();
+if (!IPV6) console.warn("skiff: no IPv6 loopback (::1), so the IPv6 registry test is skipped");
+
+Deno.test({
+  name:
+    "[root] an image pushed to and pulled from a registry on [::1] is stored and found under its IPv6 name",
+  ignore: ROOT_ONLY.ignore || !IPV6,
+  async fn() {
+    await withClientFiles(async (env) => {
+      await withRegistry(async (registry) => {
+        await withStore(async (store) => {
+          assert.match(registry.host, /^\[::1\]:\d+$/);
+          const name = `${registry.host}/test/bb:1`;
+          await skiffOk(store, ["tag", "busybox", name]);
+          assert.match((await skiffOk(store, ["push", "-q", name], { env })).trim(), /^sha256:[0-9a-f]{64}$/);
+          await skiffOk(store, ["rmi", name]);
+          const id = (await skiffOk(store, ["pull", "-q", name], { env })).trim();
+          assert.match(
+            await skiffOk(store, ["images"]),
+            new RegExp(`\n\\[::1\\]:\\d+/test/bb\\s+1\\s+${id.slice(0, 12)}`),
+          );
+          const [inspected] = JSON.parse(await skiffOk(store, ["inspect", name]));
+          assert.deepEqual(inspected.RepoTags, [name]);
+          assert.equal(
+            await skiffOk(store, ["run", "--rm", name, "echo", "over ipv6"], { env }),
+            "over ipv6\n",
+          );
+        });
+      }, { ipv6: true });
+    });
+  },
 });
 
 test("a partial download untouched for over a week is removed by the next pull, unless a pull holds its lock", async () => {

@@ -83,9 +83,13 @@ export interface Image {
   config: ImageConfig;
 }
 
-/** docker's reference grammar: an optional registry host[:port], then path components. */
+/**
+ * docker's reference grammar: an optional registry host[:port] (a name,
+ * or an IPv6 address in brackets: `[::1]:5000`, as distribution's
+ * reference package reads it since 2023), then path components.
+ */
 const NAME =
-  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+  /^(?:(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /**

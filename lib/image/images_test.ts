@@ -50,6 +50,24 @@ Deno.test("a local name gets the localhost registry, as podman stores it; a qual
   assert.throws(() => localRef("Busybox"), UsageError);
 });
 
+Deno.test("a name with an IPv6 registry is stored and found like any other", async () => {
+  assert.equal(normalizeRef("[::1]:5000/team/app"), "[::1]:5000/team/app:latest");
+  assert.equal(localRef("[::1]:5000/team/app:1"), "[::1]:5000/team/app:1");
+  assert.equal(localRef("[fd00::2]/app:1"), "[fd00::2]/app:1");
+  assert.throws(() => normalizeRef("[::1:5000/app"), UsageError);
+  assert.throws(() => normalizeRef("[zz::1]:5000/app"), UsageError);
+  await withDir(async (dir) => {
+    const store = new Store(`${dir}/store`);
+    const image = await importFile(store, await makeTar(dir), "[::1]:5000/team/app:1");
+    assert.equal(image.ref, "[::1]:5000/team/app:1");
+    assert.equal((await findImage(store, "[::1]:5000/team/app:1"))?.id, image.id);
+    assert.equal(await findImage(store, "[::1]:5000/team/app"), null, "latest is another tag");
+    assert.deepEqual((await listImages(store)).map((i) => i.ref), ["[::1]:5000/team/app:1"]);
+    await removeImage(store, "[::1]:5000/team/app:1");
+    assert.deepEqual(await listImages(store), []);
+  });
+});
+
 Deno.test("a tarball's file name gives the image name", () => {
   assert.equal(tarballName("/x/Busybox.tar"), "busybox");
   assert.equal(tarballName("rootfs.tar.gz"), "rootfs");
