@@ -7,7 +7,7 @@
  * @module
  */
 
-import { findImage, type Image, importImage } from "../lib/image/images.ts";
+import { BUSYBOX_IMAGE, findImage, type Image, importImage } from "../lib/image/images.ts";
 import type { Store } from "../lib/store/store.ts";
 import { runHelper } from "../lib/host/spawn.ts";
 import { BUSYBOX } from "../lib/host/tools.ts";
@@ -75,15 +75,16 @@ async function makeBusyboxRootfs(dir: string): Promise<void> {
 }
 
 /**
- * Builds the busybox image and stores it as `busybox:latest`. Callers that
- * race here build it once: the first holds a lock, the others find its
- * result.
+ * Builds the busybox image and stores it as `localhost/busybox:latest`,
+ * an image made here. Callers that race here build it once: the first
+ * holds a lock, the others find its result.
  */
 export async function buildBusyboxImage(store: Store): Promise<Image> {
   await store.init();
   using lock = await Deno.open(`${store.root}/images/busybox.lock`, { create: true, write: true });
   await lock.lock(true);
-  const built = await findImage(store, "busybox");
+  // only the local name: a pulled docker.io busybox is not this image
+  const built = await findImage(store, BUSYBOX_IMAGE);
   if (built) return built;
   const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("busybox") });
   try {
@@ -108,7 +109,7 @@ export async function buildBusyboxImage(store: Store): Promise<Image> {
       "Cannot build the busybox image",
     );
     return await importImage(store, tarFile, {
-      ref: "busybox:latest",
+      ref: BUSYBOX_IMAGE,
       label: "busybox",
       config: { Cmd: ["sh"], Env: [`PATH=${DEFAULT_PATH}`] },
       createdBy: `skiff images/busybox.ts from ${BUSYBOX}`,

@@ -18,29 +18,31 @@ export async function umociImage(dir: string): Promise<void> {
 
 /** A running registry. */
 export interface TestRegistry {
-  /** `127.0.0.1:PORT`. */
+  /** `127.0.0.1:PORT`, or `[::1]:PORT`. */
   host: string;
   dir: string;
   stop(): Promise<void>;
 }
 
-/** A port nobody listens on now. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/** A port nobody listens on now, on 127.0.0.1 (or `hostname`). */
+export function freePort(hostname = "127.0.0.1"): number {
+  const l = Deno.listen({ hostname, port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
 }
 
 /**
- * Starts docker-registry on a free port of 127.0.0.1, storing in a
- * temporary directory; with `htpasswd`, Basic auth for those users.
+ * Starts docker-registry on a free port of 127.0.0.1 (with `ipv6`, of
+ * ::1), storing in a temporary directory; with `htpasswd`, Basic auth for
+ * those users.
  */
 export async function startRegistry(
-  opts: { users?: Record<string, string>; token?: TokenServer } = {},
+  opts: { users?: Record<string, string>; token?: TokenServer; ipv6?: boolean } = {},
 ): Promise<TestRegistry> {
   const dir = await Deno.makeTempDir({ prefix: "skiff-registry-" });
-  const port = freePort();
+  const loopback = opts.ipv6 ? "[::1]" : "127.0.0.1";
+  const port = freePort(opts.ipv6 ? "::1" : "127.0.0.1");
   let auth = "";
   if (opts.token) {
     auth =
@@ -71,7 +73,7 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:${port}
+  addr: "${loopback}:${port}"
 ${auth}`,
   );
   const child = new Deno.Command("docker-registry", {
@@ -79,7 +81,7 @@ ${auth}`,
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const host = `127.0.0.1:${port}`;
+  const host = `${loopback}:${port}`;
   const stop = async () => {
     try {
       child.kill("SIGTERM");

@@ -470,7 +470,7 @@ test("load follows symlinks that stay inside the archive, as docker save links s
     ]);
     assert.equal(
       await skiffOk(store, ["load", "-i", input]),
-      "Loaded image: shared:1\nLoaded image: shared:2\n",
+      "Loaded image: localhost/shared:1\nLoaded image: localhost/shared:2\n",
     );
     assert.ok(entries(`${store}/layers`).includes(diffId));
     assert.deepEqual(entries(`${store}/tmp`), []);
@@ -542,7 +542,7 @@ test("a failed load leaves nothing in the store: layers, blobs, tmp dirs, tags",
       ]),
       /: layer 1 does not match its diff id sha256:0{64}$/m,
     );
-    assert.doesNotMatch(await skiffOk(store, ["images"]), /^(first|second)\s/m);
+    assert.doesNotMatch(await skiffOk(store, ["images"]), /^(localhost\/)?(first|second)\s/m);
   });
 });
 
@@ -766,7 +766,7 @@ test("a multi-platform index loads the host's platform, skipping attestations", 
       { os: "linux", architecture: HOST_ARCH, ...(HOST_ARCH === "arm64" ? { variant: "v8" } : {}) },
     ]);
     const input = await archive(dir, "multi", members);
-    assert.equal(await skiffOk(store, ["load", "-i", input]), "Loaded image: multi:1\n");
+    assert.equal(await skiffOk(store, ["load", "-i", input]), "Loaded image: localhost/multi:1\n");
     const [image] = JSON.parse(await skiffOk(store, ["inspect", "multi:1"]));
     assert.equal(image.architecture, HOST_ARCH);
     assert.ok(image.config.Env.some((e: string) => e.startsWith(`PLATFORM=${HOST_ARCH}/`)), image.config.Env);
@@ -776,7 +776,7 @@ test("a multi-platform index loads the host's platform, skipping attestations", 
     await Deno.mkdir(layout);
     assert.equal((await new Deno.Command("tar", { args: ["-xf", input, "-C", layout] }).output()).code, 0);
     const files = tree(layout);
-    assert.equal(await skiffOk(store, ["load", "-i", layout]), "Loaded image: multi:1\n");
+    assert.equal(await skiffOk(store, ["load", "-i", layout]), "Loaded image: localhost/multi:1\n");
     assert.equal(tree(layout), files, "the layout is as it was");
     assert.equal(JSON.parse(await skiffOk(store, ["inspect", "multi:1"]))[0].architecture, HOST_ARCH);
   });
@@ -847,7 +847,7 @@ test("a loaded config with docker's nulls, or without run defaults, runs", async
     ]);
     assert.equal(
       await skiffOk(store, ["load", "-i", input]),
-      "Loaded image: nulls:1\nLoaded image: bare:1\n",
+      "Loaded image: localhost/nulls:1\nLoaded image: localhost/bare:1\n",
     );
     assert.equal(await skiffOk(store, ["run", "--rm", "nulls:1"]), "ran\n");
     assert.equal(await skiffOk(store, ["run", "--rm", "bare:1", "/bin/busybox", "echo", "bare"]), "bare\n");

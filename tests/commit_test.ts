@@ -17,11 +17,13 @@ async function members(tar: string): Promise<string[]> {
   return new TextDecoder().decode(out.stdout).trim().split("\n");
 }
 
-/** The image's manifest and config, read from the store's blobs. */
+/** The image's manifest and config, read from the store's blobs; `ref` is NAME:TAG, made here. */
 async function imageBlobs(store: string, ref: string) {
   const [image] = JSON.parse(await skiffOk(store, ["inspect", ref]));
+  const key = `localhost/${ref}`;
+  assert.deepEqual(image.RepoTags, [key], "a committed image is stored under localhost/, as podman does");
   const index = JSON.parse(await Deno.readTextFile(`${store}/images/index.json`));
-  const manifest = JSON.parse(await Deno.readTextFile(`${store}/blobs/sha256/${index[ref].manifest}`));
+  const manifest = JSON.parse(await Deno.readTextFile(`${store}/blobs/sha256/${index[key].manifest}`));
   return { image, manifest };
 }
 

@@ -26,7 +26,10 @@ test("an image built by umoci and archived by skopeo loads with the tree umoci u
       assert.doesNotMatch(expected, /\.\/opaque\/old1|\.\/etc\/base |\.\/data\/gone/);
 
       for (
-        const [archive, ref] of [["oci.tar", "compat/oci:1"], ["docker.tar", "docker.io/compat/docker:1"]]
+        const [archive, ref] of [["oci.tar", "localhost/compat/oci:1"], [
+          "docker.tar",
+          "docker.io/compat/docker:1",
+        ]]
       ) {
         const loaded = await skiffOk(store, ["load", "-i", `${dir}/${archive}`]);
         const name = loaded.trim().replace("Loaded image: ", "");

@@ -200,7 +200,7 @@ test("an image's reference wins over another image's id prefix: rmi PREFIX remov
       assert.equal(await skiffOk(store, ["rmi", prefix]), `${prefix}\n`);
       const rows = (await skiffOk(store, ["images"])).trim().split("\n").slice(1);
       assert.equal(rows.length, 1, rows.join("\n"));
-      assert.match(rows[0], new RegExp(`^busybox\\s+latest\\s+${busybox}\\s`));
+      assert.match(rows[0], new RegExp(`^localhost/busybox\\s+latest\\s+${busybox}\\s`));
       // and an id prefix still finds busybox, a full id too
       const [byPrefix] = JSON.parse(await skiffOk(store, ["inspect", prefix]));
       assert.match(byPrefix.Id, new RegExp(`^sha256:${busybox}`));

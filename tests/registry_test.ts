@@ -9,9 +9,20 @@
  */
 
 import assert from "node:assert/strict";
-import { entries, ROOT_ONLY, skiff, skiffArgv, skiffOk, waitFor, withStore } from "./helpers.ts";
+import {
+  entries,
+  quote,
+  ROOT_ONLY,
+  skiff,
+  skiffArgv,
+  skiffOk,
+  underScript,
+  waitFor,
+  withStore,
+} from "./helpers.ts";
 import { childrenOf } from "../lib/host/proc.ts";
 import {
+  type FaultProxy,
   freePort,
   sh,
   startProxy,
@@ -41,7 +52,10 @@ async function withClientFiles(
   }
 }
 
-async function withRegistry(fn: (r: TestRegistry) => Promise<void>, opts = {}): Promise<void> {
+async function withRegistry(
+  fn: (r: TestRegistry) => Promise<void>,
+  opts: Parameters<typeof startRegistry>[0] = {},
+): Promise<void> {
   const registry = await startRegistry(opts);
   try {
     await fn(registry);
@@ -75,25 +89,44 @@ async function pulledTree(store: string, image: string, dir: string, name: strin
   return await treeListing(`${dir}/${name}.tree`);
 }
 
+/** What {@link withPullScene} gives a test. */
+interface PullScene {
+  /** REGISTRY_AUTH_FILE and CONTAINERS_REGISTRIES_CONF, the test's own. */
+  env: Record<string, string>;
+  /** Where those files are: a test may write its own registries.conf there. */
+  clientDir: string;
+  registry: TestRegistry;
+  /** A fault proxy in front of the registry. */
+  proxy: FaultProxy;
+  store: string;
+  /** A scratch directory. */
+  dir: string;
+}
+
 /**
  * Runs `fn` with client files of its own, a registry on 127.0.0.1 without
- * auth, an empty store and a scratch directory, all removed afterwards.
+ * auth and a proxy in front of it, a store (empty, or with busybox when
+ * `seeded`) and a scratch directory, all removed afterwards.
  */
 async function withPullScene(
-  fn: (
-    scene: { env: Record<string, string>; registry: TestRegistry; store: string; dir: string },
-  ) => Promise<void>,
+  fn: (scene: PullScene) => Promise<void>,
+  { seeded = false } = {},
 ): Promise<void> {
-  await withClientFiles(async (env) => {
+  await withClientFiles(async (env, clientDir) => {
     await withRegistry(async (registry) => {
       await withStore(async (store) => {
-        const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+        const proxy = startProxy(registry.host);
         try {
-          await fn({ env, registry, store, dir });
+          const dir = await Deno.makeTempDir({ prefix: "skiff-pull-" });
+          try {
+            await fn({ env, clientDir, registry, proxy, store, dir });
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
         } finally {
-          await Deno.remove(dir, { recursive: true });
+          await proxy.stop();
         }
-      }, { empty: true });
+      }, { empty: !seeded });
     });
   });
 }
@@ -654,6 +687,31 @@ test("registries.conf: a short name is tried at each search registry in order, a
   });
 });
 
+test("a short name finds the local image first, then docker.io's, and only then pulls from a search registry", async () => {
+  await withPullScene(async ({ env, clientDir, registry, proxy, store, dir }) => {
+    await fill(dir, registry.host);
+    await Deno.writeTextFile(
+      `${clientDir}/registries.conf`,
+      `unqualified-search-registries = ["${proxy.host}"]\n`,
+    );
+    // busybox, tagged with the name the registry has another image under
+    await skiffOk(store, ["tag", "busybox", "test/oci:1"]);
+    await skiffOk(store, ["tag", "busybox", "docker.io/library/hub:1"]);
+    assert.match(await skiffOk(store, ["images"]), /\nlocalhost\/test\/oci\s+1\s/);
+    const local = await skiff(store, ["run", "--rm", "test/oci:1", "cat", "/etc/hostname"], { env });
+    assert.equal(local.stdout, "skiff\n", `the local busybox ran: ${local.stderr}`);
+    const hub = await skiff(store, ["run", "--rm", "hub:1", "cat", "/etc/hostname"], { env });
+    assert.equal(hub.stdout, "skiff\n", `docker.io's name found offline: ${hub.stderr}`);
+    assert.equal(proxy.seen.join("\n"), "", "no registry was asked");
+
+    await skiffOk(store, ["rmi", "test/oci:1"]);
+    const pulled = await skiff(store, ["run", "--rm", "test/oci:1", "cat", "/data/keep/new"], { env });
+    assert.equal(pulled.stdout, "added\n", pulled.stderr);
+    assert.ok(proxy.seen.some((r) => r.startsWith("GET /v2/test/oci/manifests/1")), proxy.seen.join("\n"));
+    assert.match(await skiffOk(store, ["images"]), new RegExp(`\n${proxy.host}/test/oci\\s+1\\s`));
+  }, { seeded: true });
+});
+
 test("a pull killed with SIGKILL leaves no layer or image, and the next pull resumes", async () => {
   await withClientFiles(async (env) => {
     await withRegistry(async (registry) => {
@@ -829,19 +887,163 @@ test("a schema 1 manifest, an oversized one and one that fails its digest are re
   });
 });
 
-test("a partial download untouched for over a week is removed by the next pull", async () => {
+/** The lines a terminal shows after `out` (newlines, cursor up, erase line: what progress uses). */
+function screen(out: string): string[] {
+  const lines = [""];
+  let row = 0;
+  // deno-lint-ignore no-control-regex
+  for (const [t, count, op] of out.matchAll(/\x1b\[(\d*)([AK])|\r|\n|[^\x1b\r\n]+/g)) {
+    if (t === "\n") {
+      row++;
+      if (row === lines.length) lines.push("");
+    } else if (op === "A") row = Math.max(0, row - Number(count || 1));
+    else if (op === "K") lines[row] = "";
+    else if (t !== "\r") lines[row] += t;
+  }
+  return lines.filter((l) => l !== "");
+}
+
+test("pull progress on a terminal is one line per layer, redrawn in place; plain lines off one; nothing with -q", async () => {
+  await withPullScene(async ({ env, registry, store, dir }) => {
+    await fill(dir, registry.host);
+    const image = `${registry.host}/test/oci:1`;
+    const layers = JSON.parse(await sh(`skopeo inspect --raw --tls-verify=false docker://$1`, image)).layers
+      .map((l: { digest: string }) => l.digest.slice(7, 19));
+    const exports = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("; ");
+    const pulled = await underScript(store, `${exports}; skiff pull ${image}`);
+    assert.equal(pulled.code, 0, pulled.out);
+    // deno-lint-ignore no-control-regex
+    assert.match(pulled.out, /\x1b\[\dA\x1b\[2KCopying blob /, "lines are redrawn in place");
+    assert.match(
+      pulled.out,
+      /Copying blob [0-9a-f]{12} \d+(\.\d)?[KM]?i?B \/ \d+(\.\d)?[KM]?i?B \d+(\.\d)?[KM]?i?B\/s\n/,
+    );
+    const shown = screen(pulled.out);
+    for (const layer of layers) {
+      const rows = shown.filter((l) => l.includes(layer));
+      assert.equal(rows.length, 1, `one line for layer ${layer}:\n${shown.join("\n")}`);
+      assert.match(rows[0], /^Copying blob [0-9a-f]{12} \d+(\.\d)?[KM]?i?B done$/);
+    }
+    assert.match(shown[shown.length - 1], /^[0-9a-f]{64}$/, "the id last");
+
+    await skiffOk(store, ["rmi", image]);
+    const quiet = await underScript(store, `${exports}; skiff pull -q ${image}`);
+    assert.equal(quiet.code, 0, quiet.out);
+    assert.match(quiet.out, /^[0-9a-f]{64}\n$/, "only the id with -q");
+
+    await skiffOk(store, ["rmi", image]);
+    const plain = await skiff(store, ["pull", image], { env });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.ok(!plain.stderr.includes("\x1b"), `no escape sequences off a terminal: ${plain.stderr}`);
+    for (const layer of layers) {
+      assert.match(plain.stderr, new RegExp(`^Copying blob ${layer} \\(.+\\)$`, "m"));
+    }
+  });
+});
+
+test("a full disk during a pull is a one-line error that leaves no layer or image, only a partial download", async () => {
+  await withPullScene(async ({ env, registry, dir }) => {
+    // one layer of 12 MB that gzip cannot shrink, and one of 6 MB of zeros (a 15 KB blob that unpacks big)
+    await sh(
+      `cd "$1" && umoci init --layout layout >/dev/null && umoci new --image layout:t >/dev/null
+for kind in big zeros; do
+  umoci unpack --image layout:t b >/dev/null && mkdir -p b/rootfs/data
+  if [ $kind = big ]; then head -c 12000000 /dev/urandom; else head -c 6000000 /dev/zero; fi > b/rootfs/data/file
+  umoci repack --image layout:t:$kind b >/dev/null && rm -rf b
+  skopeo copy -q --dest-tls-verify=false oci:layout:t:$kind docker://$2/test/$kind:1
+done`,
+      dir,
+      registry.host,
+    );
+    const root = `${dir}/small`;
+    await Deno.mkdir(root);
+    await sh(`mount -t tmpfs -o size=8m skiff-test-full "$1"`, root);
+    try {
+      for (const kind of ["big", "zeros"]) {
+        const image = `${registry.host}/test/${kind}:1`;
+        const pull = await skiff(root, ["pull", image], { env });
+        assert.equal(pull.code, 125, pull.stderr);
+        const errors = pull.stderr.split("\n").filter((l) => l.startsWith("skiff: "));
+        assert.equal(errors.length, 1, pull.stderr);
+        assert.ok(pull.stderr.endsWith(`${errors[0]}\n`), "the error is the last line");
+        if (kind === "big") {
+          assert.match(
+            errors[0],
+            new RegExp(
+              `^skiff: Cannot pull "${image}": layer 1 \\(sha256:[0-9a-f]{64}\\): cannot write "${root}/downloads/[0-9a-f]{64}\\.partial": No space left on device; make room .* and pull again to resume$`,
+            ),
+          );
+        } else assert.match(errors[0], new RegExp(`^skiff: Cannot pull "${image}": .*layer 1 .+$`));
+        assert.deepEqual(entries(`${root}/layers`), [], "no layer is left");
+        assert.deepEqual(entries(`${root}/blobs/sha256`), [], "no blob is left");
+        assert.equal(await skiffOk(root, ["images", "-q"]), "", "no image is left");
+        for (const name of entries(`${root}/downloads`)) assert.match(name, /^[0-9a-f]{64}\.partial$/);
+        assert.deepEqual(entries(`${root}/tmp`), [], "no work in progress is left");
+      }
+    } finally {
+      await sh(`umount "$1" || umount -l "$1"`, root);
+    }
+  });
+});
+
+/** Whether this machine has IPv6 loopback (::1 on lo), for the test that needs it. */
+function hasIpv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const IPV6 = hasIpv6Loopback();
+if (!IPV6) console.warn("skiff: no IPv6 loopback (::1), so the IPv6 registry test is skipped");
+
+Deno.test({
+  name:
+    "[root] an image pushed to and pulled from a registry on [::1] is stored and found under its IPv6 name",
+  ignore: ROOT_ONLY.ignore || !IPV6,
+  async fn() {
+    await withClientFiles(async (env) => {
+      await withRegistry(async (registry) => {
+        await withStore(async (store) => {
+          assert.match(registry.host, /^\[::1\]:\d+$/);
+          const name = `${registry.host}/test/bb:1`;
+          await skiffOk(store, ["tag", "busybox", name]);
+          assert.match((await skiffOk(store, ["push", "-q", name], { env })).trim(), /^sha256:[0-9a-f]{64}$/);
+          await skiffOk(store, ["rmi", name]);
+          const id = (await skiffOk(store, ["pull", "-q", name], { env })).trim();
+          assert.match(
+            await skiffOk(store, ["images"]),
+            new RegExp(`\n\\[::1\\]:\\d+/test/bb\\s+1\\s+${id.slice(0, 12)}`),
+          );
+          const [inspected] = JSON.parse(await skiffOk(store, ["inspect", name]));
+          assert.deepEqual(inspected.RepoTags, [name]);
+          assert.equal(
+            await skiffOk(store, ["run", "--rm", name, "echo", "over ipv6"], { env }),
+            "over ipv6\n",
+          );
+        });
+      }, { ipv6: true });
+    });
+  },
+});
+
+test("a partial download untouched for over a week is removed by the next pull, unless a pull holds its lock", async () => {
   await withPullScene(async ({ env, registry, store, dir }) => {
     await fill(dir, registry.host);
     await skiffOk(store, ["ps"]); // a store first: skiff refuses a directory it did not make
-    await Deno.mkdir(`${store}/downloads`, { recursive: true });
-    const old = `${store}/downloads/${"f".repeat(64)}.partial`;
-    const fresh = `${store}/downloads/${"e".repeat(64)}.partial`;
-    await Deno.writeTextFile(old, "stale");
-    await Deno.writeTextFile(fresh, "recent");
+    const downloads = `${store}/downloads`;
+    await Deno.mkdir(downloads, { recursive: true });
+    const [old, fresh, held] = ["f", "e", "d"].map((c) => c.repeat(64));
     const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
-    await Deno.utime(old, eightDaysAgo, eightDaysAgo);
+    for (const hex of [old, fresh, held]) Deno.writeTextFileSync(`${downloads}/${hex}.partial`, hex);
+    for (const hex of [old, held]) Deno.utimeSync(`${downloads}/${hex}.partial`, eightDaysAgo, eightDaysAgo);
+    // as a running pull holds the digest it downloads
+    using lock = Deno.openSync(`${downloads}/${held}.lock`, { create: true, write: true });
+    lock.lockSync(true);
     await skiffOk(store, ["pull", "-q", `${registry.host}/test/oci:1`], { env });
-    assert.deepEqual(entries(`${store}/downloads`), [`${"e".repeat(64)}.partial`]);
+    assert.deepEqual(entries(downloads), [`${held}.lock`, `${held}.partial`, `${fresh}.partial`]);
   });
 });
 
@@ -959,7 +1161,7 @@ test("registries.conf: a [[registry]] location rewrites where a name is fetched,
   });
 });
 
-test("tag gives an image another name with the same id; a missing source or a bad target is a one-line error", async () => {
+test("tag gives an image another name with the same id, a short one under localhost/; a missing source or a bad target is a one-line error", async () => {
   await withClientFiles(async (env) => {
     await withStore(async (store) => {
       const [busybox] = JSON.parse(await skiffOk(store, ["inspect", "busybox"]));
@@ -970,6 +1172,12 @@ test("tag gives an image another name with the same id; a missing source or a ba
         await skiffOk(store, ["run", "--rm", "127.0.0.1:5000/team/bb:2", "echo", "tagged"]),
         "tagged\n",
       );
+      // a target without a registry is a local name, as podman tags it
+      assert.equal(await skiffOk(store, ["tag", "busybox", "mine:2"]), "");
+      const [mine] = JSON.parse(await skiffOk(store, ["inspect", "mine:2"]));
+      assert.equal(mine.Id, busybox.Id);
+      assert.deepEqual(mine.RepoTags, ["localhost/mine:2"]);
+      assert.match(await skiffOk(store, ["images"]), /\nlocalhost\/mine\s+2\s/);
       const missing = await skiff(store, ["tag", "nosuch", "x"], { env });
       assert.equal(missing.code, 125);
       assert.equal(missing.stderr, 'skiff: Cannot tag "nosuch": no such image\n');
@@ -978,8 +1186,8 @@ test("tag gives an image another name with the same id; a missing source or a ba
       assert.match(bad.stderr, /^skiff: Invalid image reference "Bad:Name"/);
       assert.equal(
         (await skiffOk(store, ["images", "-q"])).trim().split("\n").length,
-        2,
-        "one image, two names",
+        3,
+        "one image, three names",
       );
     });
   });

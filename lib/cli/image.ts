@@ -1,5 +1,5 @@
 /**
- * The image verbs: images, import, save, load and rmi.
+ * The image verbs: images, import, save, load, rmi and image prune.
  *
  * @module
  */
@@ -100,6 +100,63 @@ const rmi: Verb = {
   },
 };
 
+const WARNING = {
+  dangling: "WARNING! This will remove all dangling images.",
+  all: "WARNING! This will remove all images without at least one container associated to them.",
+};
+
+/**
+ * Asks on the terminal, as docker does; refuses when stdin is not one,
+ * since nobody could answer and -f is how a script says yes.
+ *
+ * @returns whether the answer was yes
+ */
+async function confirm(warning: string): Promise<boolean> {
+  if (!Deno.stdin.isTerminal()) {
+    throw new UsageError(
+      '"skiff image prune" asks before it removes images, and stdin is not a terminal: use -f to prune without asking',
+    );
+  }
+  await Deno.stdout.write(new TextEncoder().encode(`${warning}\nAre you sure you want to continue? [y/N] `));
+  const line = new Uint8Array(256);
+  const n = await Deno.stdin.read(line);
+  return /^\s*y(es)?\s*$/i.test(new TextDecoder().decode(line.subarray(0, n ?? 0)));
+}
+
+const image: Verb = {
+  usage: "image prune [-a] [-f]",
+  summary: "Remove dangling images (-a: every image no container uses) and unfinished downloads",
+  args: { min: 1, max: 1 },
+  options: [
+    {
+      long: "all",
+      short: "a",
+      kind: "flag",
+      help: "Remove every image no container uses, not just dangling ones",
+    },
+    { long: "force", short: "f", kind: "flag", help: "Do not ask for confirmation" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [sub] }) {
+    if (sub !== "prune") throw new UsageError(`Unknown image command "${sub}"; use prune`);
+    if (!o.force && !(await confirm(o.all ? WARNING.all : WARNING.dangling))) return 0;
+    const { pruneImages } = await import("../image/prune.ts");
+    const report = await pruneImages(store, { all: Boolean(o.all) });
+    const lines = [
+      ...report.untagged.map((ref) => `untagged: ${ref}`),
+      ...report.deleted.map((id) => `deleted: sha256:${id}`),
+    ];
+    if (lines.length > 0) console.log(["Deleted Images:", ...lines, ""].join("\n"));
+    if (report.downloads.length > 0) {
+      console.log(
+        ["Deleted Downloads:", ...report.downloads.map((d) => `deleted: ${d.name}`), ""].join("\n"),
+      );
+    }
+    console.log(`Total reclaimed space: ${humanSize(report.reclaimed)}`);
+    return 0;
+  },
+};
+
 /** The image verbs, in the order help lists them. */
 export const IMAGE_VERBS: Record<string, Verb> = {
   images,
@@ -107,4 +164,5 @@ export const IMAGE_VERBS: Record<string, Verb> = {
   save,
   load,
   rmi,
+  image,
 };

@@ -9,7 +9,7 @@
 import { findContainer, listContainers } from "./containers.ts";
 import { checkEnvFlags } from "./env.ts";
 import { InvalidStateError, UsageError } from "../errors.ts";
-import { type Image, type ImageConfig, normalizeRef, storeImage } from "../image/images.ts";
+import { type Image, type ImageConfig, localRef, storeImage } from "../image/images.ts";
 import { extractLayer, type Layer, layerFromUpper, layerTarSize } from "../image/layers.ts";
 import { withFrozen, withFrozenCgroup } from "../host/cgroup/freezer.ts";
 import { pid1Of } from "./lifecycle.ts";
@@ -40,7 +40,7 @@ const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
  * @throws {UsageError} for a bad reference or change
  */
 export async function commitContainer(store: Store, opts: CommitOptions): Promise<Image> {
-  const ref = normalizeRef(opts.ref);
+  const ref = localRef(opts.ref);
   const record = findContainer(await listContainers(store), opts.container);
   // A running container is paused (the cgroup freezer, v1 or v2) while its
   // layer is made, so the layer is one moment of it; it runs on afterwards.

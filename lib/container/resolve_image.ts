@@ -7,7 +7,7 @@
  */
 
 import { NotFoundError, UsageError } from "../errors.ts";
-import { findImage, type Image, importFile, normalizeRef, tarballName } from "../image/images.ts";
+import { BUSYBOX_IMAGE, findImage, type Image, importFile, localRef, tarballName } from "../image/images.ts";
 import type { Store } from "../store/store.ts";
 
 /** `run --pull`: pull when the image is missing (the default, as podman), always, or never. */
@@ -39,7 +39,8 @@ export async function resolveImage(store: Store, ref: string, pull: PullPolicy =
   if (pull !== "always") {
     const found = ref.includes("@") ? null : await findImage(store, ref);
     if (found) return found;
-    if (!ref.includes("@") && normalizeRef(ref) === "busybox:latest") {
+    // `busybox` (or `localhost/busybox`) means the recipe's image, made here
+    if (!ref.includes("@") && localRef(ref) === BUSYBOX_IMAGE) {
       const { buildBusyboxImage } = await import("../../images/busybox.ts");
       return await buildBusyboxImage(store);
     }

@@ -3,14 +3,17 @@
  * naming a config blob (whose sha256 is the image id) and layer blobs
  * (uncompressed tars, named by their diff ids). Each layer is also
  * extracted once into `layers/DIFFID/` and shared by every image and
- * container that uses it. `images/index.json` maps `name:tag` to images.
+ * container that uses it. `images/index.json` maps `name:tag` to images,
+ * every name qualified: pulled ones under their registry's
+ * (`docker.io/library/alpine:latest`), images made here under
+ * `localhost/` (`localhost/busybox:latest`), as podman keeps them.
  *
  * @module
  */
 
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import type { Layer } from "./layers.ts";
-import { hubKey } from "./registry/reference.ts";
+import { hubKey, isQualified } from "./registry/reference.ts";
 import { collectGarbage, imagesInUse, unpinLayers } from "../store/gc.ts";
 import { readJson, sha256Hex, type Store, writeAtomic } from "../store/store.ts";
 
@@ -80,9 +83,13 @@ export interface Image {
   config: ImageConfig;
 }
 
-/** docker's reference grammar: an optional registry host[:port], then path components. */
+/**
+ * docker's reference grammar: an optional registry host[:port] (a name,
+ * or an IPv6 address in brackets: `[::1]:5000`, as distribution's
+ * reference package reads it since 2023), then path components.
+ */
 const NAME =
-  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+  /^(?:(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /**
@@ -111,8 +118,41 @@ export function normalizeRef(ref: string): string {
 
 const FULL_ID = /^[0-9a-f]{64}$/;
 
+/** The registry of images made here (commit, import, load, tag, busybox), as podman names it. */
+export const LOCAL_REGISTRY = "localhost";
+/** The name of the busybox image that images/busybox.ts builds from the host. */
+export const BUSYBOX_IMAGE = `${LOCAL_REGISTRY}/busybox:latest`;
+
+/**
+ * The name an image made here is stored under: {@link normalizeRef}'s
+ * `name:tag`, with `localhost/` in front of a name that names no registry
+ * (`busybox` -> `localhost/busybox:latest`, `user/app:1` ->
+ * `localhost/user/app:1`), as podman stores them. A qualified name
+ * (`127.0.0.1:5000/app`, `docker.io/library/alpine`) is kept.
+ *
+ * @throws {UsageError} when the name or tag is malformed
+ */
+export function localRef(ref: string): string {
+  const key = normalizeRef(ref);
+  return isQualified(key) ? key : `${LOCAL_REGISTRY}/${key}`;
+}
+
+/**
+ * The index, each name qualified. A store of skiff before local names
+ * got `localhost/` holds plain `busybox:latest` keys: they are read as
+ * `localhost/busybox:latest` (unless that name is taken too, when the
+ * old key stays as it is, so no tag is ever lost), and the next write of
+ * the index, always under the lock, stores them so.
+ */
 async function readIndex(store: Store): Promise<Index> {
-  return (await readJson<Index>(store.imageIndex)) ?? {};
+  const index = (await readJson<Index>(store.imageIndex)) ?? {};
+  if (Object.keys(index).every(isQualified)) return index;
+  const migrated: Index = {};
+  for (const [key, entry] of Object.entries(index)) {
+    const local = isQualified(key) ? key : `${LOCAL_REGISTRY}/${key}`;
+    migrated[local in index ? key : local] = entry;
+  }
+  return migrated;
 }
 
 async function readConfig(store: Store, id: string): Promise<ImageConfig> {
@@ -136,10 +176,13 @@ export async function listImages(store: Store): Promise<Image[]> {
 }
 
 /**
- * Finds an image as docker does: by exact `name[:tag]`, else by full id,
- * else by a unique id prefix (4 or more hex digits; `sha256:ID` is only
- * ever an id). In that order, so an id prefix never hides a tag. An image
- * with several tags is found under the first, in sorted order.
+ * Finds an image as podman does: by `name[:tag]`, else by full id, else by
+ * a unique id prefix (4 or more hex digits; `sha256:ID` is only ever an
+ * id). In that order, so an id prefix never hides a tag. A name that
+ * names no registry is looked up as a local image first
+ * (`busybox` -> `localhost/busybox:latest`), then under docker.io
+ * (`docker.io/library/busybox:latest`). An image with several tags is
+ * found under the first, in sorted order.
  *
  * @returns the image, or null when nothing matches
  * @throws {UsageError} when the reference is malformed, or a prefix matches several images, listing them
@@ -156,10 +199,9 @@ function lookUp(index: Index, ref: string): [string, IndexEntry] | null {
   const hex = ref.replace(/^sha256:/, "");
   if (!explicit && !FULL_ID.test(ref)) {
     const key = normalizeRef(ref);
-    if (index[key]) return [key, index[key]];
-    // a short name also finds what was pulled under it: alpine, docker.io/library/alpine
-    const hub = hubKey(ref);
-    if (hub !== null && index[hub]) return [hub, index[hub]];
+    // a short name: made here first, then what was pulled under it (docker.io/library/alpine)
+    const names = isQualified(key) ? [key] : [`${LOCAL_REGISTRY}/${key}`, key, hubKey(ref)];
+    for (const name of names) if (name !== null && index[name]) return [name, index[name]];
   }
   if (!/^[0-9a-f]{4,64}$/.test(hex)) return null;
   // by code point: localeCompare would load ICU's collator (~9 ms here)
@@ -206,7 +248,7 @@ export interface ImportOptions {
  * @throws {Error} when the input is not a tar archive (nothing is kept)
  */
 export async function importImage(store: Store, file: string, opts: ImportOptions): Promise<Image> {
-  const ref = normalizeRef(opts.ref);
+  const ref = localRef(opts.ref);
   // Loaded here: `run` rarely imports, and every module costs start-up time.
   const { extractLayer } = await import("./layers.ts");
   const layer = await extractLayer(store, file, opts.label, { move: opts.move });
@@ -223,7 +265,8 @@ export async function importImage(store: Store, file: string, opts: ImportOption
 
 /**
  * Stores an image whose layers are already in the store: its config and
- * manifest as blobs, and `ref` in the index.
+ * manifest as blobs, and `ref` in the index ({@link localRef}: a name
+ * without a registry is stored under `localhost/`).
  */
 export async function storeImage(
   store: Store,
@@ -233,7 +276,7 @@ export async function storeImage(
   /** The config's bytes as they came (a loaded image keeps its id). */
   configJson = JSON.stringify(config),
 ): Promise<Image> {
-  const key = normalizeRef(ref);
+  const key = localRef(ref);
   const id = await sha256Hex(configJson);
   const manifest: Manifest = {
     schemaVersion: 2,
@@ -288,12 +331,20 @@ export async function removeImage(
         `Cannot remove image "${ref}": a container uses it; remove the container first, or use rmi -f`,
       );
     }
-    const index = await readIndex(store);
-    delete index[image.ref];
-    await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+    await removeTags(store, [image.ref]);
     await collectGarbage(store);
     return image;
   });
+}
+
+/**
+ * Takes `refs` (exact index names) out of the index; their images stay
+ * until collected. The caller holds the store lock.
+ */
+export async function removeTags(store: Store, refs: string[]): Promise<void> {
+  const index = await readIndex(store);
+  for (const ref of refs) delete index[ref];
+  await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
 }
 
 function byteLength(s: string): number {
@@ -312,7 +363,7 @@ export function tarballName(path: string): string {
  * @throws {NotFoundError} when the file does not exist
  */
 export async function importFile(store: Store, path: string, ref: string): Promise<Image> {
-  normalizeRef(ref);
+  localRef(ref);
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);

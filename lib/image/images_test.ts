@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../errors.ts";
-import { findImage, importFile, layerDirs, listImages, normalizeRef, tarballName } from "./images.ts";
+import {
+  findImage,
+  importFile,
+  layerDirs,
+  listImages,
+  localRef,
+  normalizeRef,
+  removeImage,
+  tarballName,
+} from "./images.ts";
 import { Store } from "../store/store.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -32,6 +41,33 @@ Deno.test("references normalise to name:tag and bad ones are refused", () => {
   assert.throws(() => normalizeRef(""), UsageError);
 });
 
+Deno.test("a local name gets the localhost registry, as podman stores it; a qualified one is kept", () => {
+  assert.equal(localRef("busybox"), "localhost/busybox:latest");
+  assert.equal(localRef("my/app:1.0"), "localhost/my/app:1.0");
+  assert.equal(localRef("localhost/app"), "localhost/app:latest");
+  assert.equal(localRef("127.0.0.1:5000/app:2"), "127.0.0.1:5000/app:2");
+  assert.equal(localRef("docker.io/library/alpine"), "docker.io/library/alpine:latest");
+  assert.throws(() => localRef("Busybox"), UsageError);
+});
+
+Deno.test("a name with an IPv6 registry is stored and found like any other", async () => {
+  assert.equal(normalizeRef("[::1]:5000/team/app"), "[::1]:5000/team/app:latest");
+  assert.equal(localRef("[::1]:5000/team/app:1"), "[::1]:5000/team/app:1");
+  assert.equal(localRef("[fd00::2]/app:1"), "[fd00::2]/app:1");
+  assert.throws(() => normalizeRef("[::1:5000/app"), UsageError);
+  assert.throws(() => normalizeRef("[zz::1]:5000/app"), UsageError);
+  await withDir(async (dir) => {
+    const store = new Store(`${dir}/store`);
+    const image = await importFile(store, await makeTar(dir), "[::1]:5000/team/app:1");
+    assert.equal(image.ref, "[::1]:5000/team/app:1");
+    assert.equal((await findImage(store, "[::1]:5000/team/app:1"))?.id, image.id);
+    assert.equal(await findImage(store, "[::1]:5000/team/app"), null, "latest is another tag");
+    assert.deepEqual((await listImages(store)).map((i) => i.ref), ["[::1]:5000/team/app:1"]);
+    await removeImage(store, "[::1]:5000/team/app:1");
+    assert.deepEqual(await listImages(store), []);
+  });
+});
+
 Deno.test("a tarball's file name gives the image name", () => {
   assert.equal(tarballName("/x/Busybox.tar"), "busybox");
   assert.equal(tarballName("rootfs.tar.gz"), "rootfs");
@@ -43,13 +79,14 @@ for (const gzip of [false, true]) {
     await withDir(async (dir) => {
       const store = new Store(`${dir}/store`);
       const image = await importFile(store, await makeTar(dir, gzip), "test:1");
-      assert.equal(image.ref, "test:1");
+      assert.equal(image.ref, "localhost/test:1");
       assert.equal(image.config.rootfs.diff_ids.length, 1);
       const [layer] = layerDirs(store, image.config);
       assert.equal(await Deno.readTextFile(`${layer}/etc/motd`), "hello\n");
       assert.equal(await Deno.readLink(`${layer}/etc/link`), "motd");
-      assert.deepEqual((await listImages(store)).map((i) => i.ref), ["test:1"]);
-      assert.equal((await findImage(store, image.id.slice(0, 12)))?.ref, "test:1");
+      assert.deepEqual((await listImages(store)).map((i) => i.ref), ["localhost/test:1"]);
+      assert.equal((await findImage(store, image.id.slice(0, 12)))?.ref, "localhost/test:1");
+      assert.equal((await findImage(store, "test:1"))?.id, image.id, "the short name finds it");
       assert.deepEqual([...Deno.readDirSync(store.tmpDir)], []);
     });
   });
@@ -104,33 +141,84 @@ const BUSYBOX_ID = "daa8" + "1".repeat(60);
 const OTHER_ID = "daa8" + "2".repeat(60);
 
 Deno.test("an exact reference wins over an id prefix, and a full id over a reference", async () => {
-  await withIndex([["busybox:latest", BUSYBOX_ID], ["daa8:latest", OTHER_ID]], async (store) => {
-    assert.equal((await findImage(store, "daa8"))?.id, OTHER_ID, "the tag daa8, not busybox's id prefix");
-    assert.equal((await findImage(store, "daa8:latest"))?.id, OTHER_ID);
-    assert.equal((await findImage(store, "daa81"))?.ref, "busybox:latest");
-    assert.equal((await findImage(store, BUSYBOX_ID))?.ref, "busybox:latest");
-    assert.equal((await findImage(store, `sha256:${BUSYBOX_ID.slice(0, 8)}`))?.ref, "busybox:latest");
-    assert.equal(await findImage(store, "sha256:latest"), null, "sha256: names only ids");
-    assert.equal(await findImage(store, "dab"), null);
-  });
+  await withIndex(
+    [["localhost/busybox:latest", BUSYBOX_ID], ["localhost/daa8:latest", OTHER_ID]],
+    async (store) => {
+      assert.equal((await findImage(store, "daa8"))?.id, OTHER_ID, "the tag daa8, not busybox's id prefix");
+      assert.equal((await findImage(store, "daa8:latest"))?.id, OTHER_ID);
+      assert.equal((await findImage(store, "daa81"))?.ref, "localhost/busybox:latest");
+      assert.equal((await findImage(store, BUSYBOX_ID))?.ref, "localhost/busybox:latest");
+      assert.equal(
+        (await findImage(store, `sha256:${BUSYBOX_ID.slice(0, 8)}`))?.ref,
+        "localhost/busybox:latest",
+      );
+      assert.equal(await findImage(store, "sha256:latest"), null, "sha256: names only ids");
+      assert.equal(await findImage(store, "dab"), null);
+    },
+  );
 });
 
 Deno.test("an id prefix that matches several images is refused, listing each with its tags", async () => {
   await withIndex(
-    [["busybox:latest", BUSYBOX_ID], ["other:v1", OTHER_ID], ["other:v2", OTHER_ID]],
+    [["localhost/busybox:latest", BUSYBOX_ID], ["localhost/other:v1", OTHER_ID], [
+      "localhost/other:v2",
+      OTHER_ID,
+    ]],
     async (store) => {
       await assert.rejects(
         findImage(store, "daa8"),
         (e) =>
           e instanceof UsageError &&
           e.message ===
-            'Image id prefix "daa8" is ambiguous: it matches 2 images, daa811111111 (busybox:latest), daa822222222 (other:v1, other:v2); give more characters',
+            'Image id prefix "daa8" is ambiguous: it matches 2 images, daa811111111 (localhost/busybox:latest), daa822222222 (localhost/other:v1, localhost/other:v2); give more characters',
       );
       assert.equal(
         (await findImage(store, "daa82"))?.ref,
-        "other:v1",
+        "localhost/other:v1",
         "one image under two tags is one match",
       );
+    },
+  );
+});
+
+Deno.test("a short name finds the local image first, then docker.io's; localhost/ names only the local one", async () => {
+  await withIndex(
+    [["localhost/busybox:latest", BUSYBOX_ID], ["docker.io/library/busybox:latest", OTHER_ID], [
+      "docker.io/library/alpine:3",
+      OTHER_ID,
+    ]],
+    async (store) => {
+      assert.equal((await findImage(store, "busybox"))?.ref, "localhost/busybox:latest");
+      assert.equal((await findImage(store, "localhost/busybox"))?.ref, "localhost/busybox:latest");
+      assert.equal((await findImage(store, "docker.io/library/busybox"))?.id, OTHER_ID);
+      assert.equal((await findImage(store, "alpine:3"))?.ref, "docker.io/library/alpine:3");
+      assert.equal(await findImage(store, "localhost/alpine:3"), null);
+    },
+  );
+});
+
+Deno.test("an older store's plain names read as localhost/ names, and the next write stores them so", async () => {
+  await withIndex(
+    [["busybox:latest", BUSYBOX_ID], ["my/app:1", OTHER_ID], ["other:v1", OTHER_ID], [
+      "localhost/other:v1",
+      BUSYBOX_ID,
+    ]],
+    async (store) => {
+      assert.deepEqual((await listImages(store)).map((i) => i.ref), [
+        "localhost/busybox:latest",
+        "localhost/my/app:1",
+        "localhost/other:v1",
+        "other:v1",
+      ], "a plain name whose localhost/ twin exists keeps its own, so no tag is lost");
+      assert.equal((await findImage(store, "busybox"))?.ref, "localhost/busybox:latest");
+      assert.equal((await findImage(store, "localhost/my/app:1"))?.id, OTHER_ID);
+      assert.equal((await findImage(store, "other:v1"))?.id, BUSYBOX_ID, "the localhost/ name first");
+      await removeImage(store, "my/app:1");
+      assert.deepEqual(Object.keys(JSON.parse(await Deno.readTextFile(store.imageIndex))).sort(), [
+        "localhost/busybox:latest",
+        "localhost/other:v1",
+        "other:v1",
+      ]);
     },
   );
 });

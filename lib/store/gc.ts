@@ -94,15 +94,13 @@ function isDir(path: string): boolean {
 }
 
 /**
- * Moves to the trash every blob and layer directory that neither a tagged
- * image, an image a container uses, nor a live process's pin refers to; they are deleted once the
- * lock is released ({@link Store.discard}). When a container record or an
- * image config is damaged, what it needs is unknown and nothing is
- * collected (a warning names the file). The caller holds the store lock.
- *
- * @returns how many entries went
+ * Every blob and layer directory that neither a tagged image, an image a
+ * container uses, nor a live process's pin refers to, as paths. When a
+ * container record or an image config is damaged, what it needs is
+ * unknown: the answer is null (a warning names the file). The caller
+ * holds the store lock.
  */
-export async function collectGarbage(store: Store): Promise<number> {
+export async function unneeded(store: Store): Promise<string[] | null> {
   const used = await imagesInUse(store);
   const unsure = [...used.unknown];
   const keep = new Set<string>();
@@ -131,15 +129,27 @@ export async function collectGarbage(store: Store): Promise<number> {
     console.warn(
       `skiff: warning: no layers removed: "${unsure[0]}" is damaged, so what is in use is unknown`,
     );
-    return 0;
+    return null;
   }
-  let removed = 0;
+  const paths: string[] = [];
   for (const dir of [`${store.root}/blobs/sha256`, `${store.root}/layers`]) {
     for (const entry of Deno.readDirSync(dir)) {
-      if (keep.has(entry.name.replace(/\.split$/, ""))) continue;
-      if (store.discard(`${dir}/${entry.name}`)) removed++;
+      if (!keep.has(entry.name.replace(/\.split$/, ""))) paths.push(`${dir}/${entry.name}`);
     }
   }
+  return paths;
+}
+
+/**
+ * Moves to the trash everything {@link unneeded} finds; it is deleted once
+ * the lock is released ({@link Store.discard}). A store too damaged to
+ * tell what is in use keeps everything. The caller holds the store lock.
+ *
+ * @returns how many entries went
+ */
+export async function collectGarbage(store: Store): Promise<number> {
+  let removed = 0;
+  for (const path of await unneeded(store) ?? []) if (store.discard(path)) removed++;
   return removed;
 }
 

@@ -40,14 +40,28 @@ function hex(hash: Hash): string {
   return hash.digest("hex");
 }
 
-function gzipDecoder(label: string, sink: Deno.FsFile | null): Decoder {
+/** Where a decoder also writes the uncompressed tar. */
+interface Sink {
+  file: Deno.FsFile;
+  path: string;
+}
+
+function gzipDecoder(label: string, sink: Sink | null): Decoder {
   const gunzip = createGunzip();
   const out = createHash("sha256");
   let failed: Error | null = null;
   const done = new Promise<void>((resolve, reject) => {
     gunzip.on("data", (c: Uint8Array) => {
       out.update(c);
-      if (sink) writeAllSync(sink, c);
+      if (sink === null || failed) return;
+      try {
+        writeAllSync(sink.file, c);
+      } catch (e) {
+        // thrown here, it would escape the stream's event: fail the decoder instead
+        failed = new WriteError(label, sink.path, e);
+        gunzip.destroy();
+        reject(failed);
+      }
     });
     gunzip.on("end", () => resolve());
     gunzip.on("error", (e: Error) => {
@@ -76,7 +90,7 @@ function gzipDecoder(label: string, sink: Deno.FsFile | null): Decoder {
   };
 }
 
-function zstdDecoder(label: string, sink: Deno.FsFile | null): Decoder {
+function zstdDecoder(label: string, sink: Sink | null): Decoder {
   let child: Deno.ChildProcess;
   try {
     if (!findCommand("zstd").includes("/")) throw new Deno.errors.NotFound("zstd");
@@ -89,16 +103,34 @@ function zstdDecoder(label: string, sink: Deno.FsFile | null): Decoder {
     throw e;
   }
   const out = createHash("sha256");
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  };
   const reading = (async () => {
     for await (const chunk of child.stdout) {
       out.update(chunk);
-      if (sink) await writeAll(sink, chunk);
+      if (sink === null) continue;
+      try {
+        await writeAll(sink.file, chunk);
+      } catch (e) {
+        kill(); // zstd would block on its full stdout, and with it every write to its stdin
+        throw new WriteError(label, sink.path, e);
+      }
     }
   })();
+  reading.catch(() => {});
   const writer = child.stdin.getWriter();
   return {
     async write(chunk) {
-      await writer.write(chunk);
+      // a failed sink killed zstd: say why, not that its stdin broke
+      await Promise.race([writer.write(chunk), reading.then(() => new Promise<void>(() => {}))]).catch(
+        async (e) => {
+          await reading;
+          throw e;
+        },
+      );
     },
     async end() {
       await writer.close();
@@ -109,9 +141,7 @@ function zstdDecoder(label: string, sink: Deno.FsFile | null): Decoder {
       return hex(out);
     },
     abort() {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
+      kill();
       writer.abort().catch(() => {});
       child.status.then(() => {}, () => {});
       reading.catch(() => {});
@@ -137,7 +167,7 @@ function plainDecoder(): Decoder {
 function decoderFor(
   compression: Compression | "config",
   label: string,
-  sink: Deno.FsFile | null,
+  sink: Sink | null,
 ): Decoder | null {
   if (compression === "gzip") return gzipDecoder(label, sink);
   if (compression === "zstd") return zstdDecoder(label, sink);
@@ -216,10 +246,11 @@ export async function downloadBlob(
     if (res === null) res = await fetchBlob(client, d, opts, {});
   }
   const digest = createHash("sha256");
-  using sink = opts.tarOut !== undefined && compression !== "none" && compression !== "config"
-    ? await Deno.open(opts.tarOut, { write: true, create: true, truncate: true, mode: 0o600 })
-    : null;
-  const decoder = decoderFor(compression, opts.label, sink);
+  const tarOut = compression !== "none" && compression !== "config" ? opts.tarOut : undefined;
+  using sinkFile = tarOut === undefined
+    ? null
+    : await Deno.open(tarOut, { write: true, create: true, truncate: true, mode: 0o600 });
+  const decoder = decoderFor(compression, opts.label, sinkFile && { file: sinkFile, path: tarOut! });
   let ok = false;
   try {
     let bytes = 0;
@@ -242,15 +273,23 @@ export async function downloadBlob(
       }
     }
     await file.seek(0, Deno.SeekMode.End);
-    try {
-      for await (const chunk of res?.body ?? []) {
-        await feed(chunk);
-        await writeAll(file, chunk);
-        opts.onProgress?.(bytes);
+    const body = res?.body?.[Symbol.asyncIterator]();
+    for (;;) {
+      // only a failed read is a cut-off: bad bytes and a full disk say so
+      let next: IteratorResult<Uint8Array> | undefined;
+      try {
+        next = await body?.next();
+      } catch (e) {
+        throw new CutOffError(opts.label, bytes, d.size, e);
       }
-    } catch (e) {
-      if (e instanceof DigestError) throw e;
-      throw new CutOffError(opts.label, bytes, d.size, e);
+      if (next === undefined || next.done) break;
+      await feed(next.value);
+      try {
+        await writeAll(file, next.value);
+      } catch (e) {
+        throw new WriteError(opts.label, partial, e);
+      }
+      opts.onProgress?.(bytes);
     }
     if (bytes < d.size) throw new CutOffError(opts.label, bytes, d.size);
     const got = `sha256:${hex(digest)}`;
@@ -262,8 +301,8 @@ export async function downloadBlob(
   } catch (e) {
     decoder?.abort();
     await res?.body?.cancel().catch(() => {});
-    // a cut-off download is kept to resume; anything wrong with the bytes is not
-    if (!(e instanceof CutOffError)) await Deno.remove(partial).catch(() => {});
+    // a cut-off download, or one the disk had no room for, is kept to resume; anything wrong with the bytes is not
+    if (!(e instanceof CutOffError || e instanceof WriteError)) await Deno.remove(partial).catch(() => {});
     throw e;
   } finally {
     if (!ok) decoder?.abort();
@@ -273,6 +312,20 @@ export async function downloadBlob(
 /** The blob's bytes failed their check: never resumable. */
 class DigestError extends Error {
   override name = "DigestError";
+}
+
+/**
+ * Writing to the store failed (a full disk, say): what came is kept, and
+ * the next pull resumes once there is room.
+ */
+class WriteError extends Error {
+  override name = "WriteError";
+  constructor(label: string, path: string, cause: unknown) {
+    const why = (cause as Error).message?.replace(/ \(os error \d+\).*/, "") ?? String(cause);
+    super(
+      `${label}: cannot write "${path}": ${why}; make room (skiff image prune removes unused images) and pull again to resume`,
+    );
+  }
 }
 
 /** The body ended early: what came is kept, and the next pull resumes. */

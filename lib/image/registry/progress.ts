@@ -52,10 +52,18 @@ export function plainProgress(write: (line: string) => void): Progress {
 
 /**
  * Lines redrawn in place on a terminal (ANSI: cursor up, erase line).
+ * Each line is cut to the terminal's width: a line that wrapped would
+ * take two rows, and cursor-up by the number of lines would then redraw
+ * over the wrong ones.
  *
  * @param write writes raw text (no newline added)
+ * @param columns the terminal's width now (it may change while a pull runs)
  */
-export function terminalProgress(write: (text: string) => void, now = () => Date.now()): Progress {
+export function terminalProgress(
+  write: (text: string) => void,
+  now = () => Date.now(),
+  columns = () => Infinity,
+): Progress {
   interface Row {
     label: string;
     total: number;
@@ -75,7 +83,8 @@ export function terminalProgress(write: (text: string) => void, now = () => Date
     if (!force && now() - last < 100) return;
     last = now();
     let out = drawn > 0 ? `\x1b[${drawn}A` : "";
-    for (const r of rows.values()) out += `\r\x1b[2K${text(r)}\n`;
+    const width = Math.max(columns() - 1, 1);
+    for (const r of rows.values()) out += `\r\x1b[2K${text(r).slice(0, width)}\n`;
     drawn = rows.size;
     write(out);
   };
@@ -115,10 +124,21 @@ export function stderrProgress(quiet: boolean): Progress {
   if (quiet) return QUIET;
   const encoder = new TextEncoder();
   if (Deno.stderr.isTerminal()) {
-    return terminalProgress((t) => {
-      const bytes = encoder.encode(t);
-      for (let off = 0; off < bytes.length;) off += Deno.stderr.writeSync(bytes.subarray(off));
-    });
+    const columns = () => {
+      try {
+        return Deno.consoleSize().columns || Infinity;
+      } catch {
+        return Infinity; // no size to tell (a pty that never set one)
+      }
+    };
+    return terminalProgress(
+      (t) => {
+        const bytes = encoder.encode(t);
+        for (let off = 0; off < bytes.length;) off += Deno.stderr.writeSync(bytes.subarray(off));
+      },
+      () => Date.now(),
+      columns,
+    );
   }
   return plainProgress((l) => console.error(l));
 }

@@ -31,6 +31,17 @@ Deno.test("on a terminal each blob has one line, redrawn in place with bytes and
   assert.match(out, /\x1b\[2A.*Copying blob cccc skipped: already exists\n$/s);
 });
 
+Deno.test("on a narrow terminal each line is cut to its width, so a redraw never lands on a wrapped row", () => {
+  let out = "";
+  const p = terminalProgress((t) => out += t, () => 0, () => 20);
+  p.start("a", "Copying blob aaaaaaaaaaaa", 2 << 20);
+  assert.equal(
+    out,
+    "\r\x1b[2KCopying blob aaaaaa\n",
+    "19 of 20 columns: the last would wrap on some terminals",
+  );
+});
+
 Deno.test("off a terminal, plain lines: one per blob started or skipped", () => {
   const lines: string[] = [];
   const p = plainProgress((l) => lines.push(l));

@@ -22,6 +22,7 @@ import { type Image, type ImageConfig, storeImage } from "../images.ts";
 import { extractLayer, type Layer } from "../layers.ts";
 import { authFiles, findCredentials } from "./auth.ts";
 import { downloadBlob } from "./blob.ts";
+import { downloadsDir, lockFile, STALE_MS, sweepDownloads, unlockFile } from "./downloads.ts";
 import { RegistryClient } from "./client.ts";
 import { type Candidate, candidates, loadRegistriesConf } from "./config.ts";
 import {
@@ -60,11 +61,6 @@ export interface PullOptions {
 
 /** How many layers download at once. */
 const PARALLEL = 3;
-
-/** The store's download area: partial blobs, by digest. */
-export function downloadsDir(store: Store): string {
-  return `${store.root}/downloads`;
-}
 
 /**
  * Pulls `name` and tags it in the store. An unqualified name is tried at
@@ -193,7 +189,7 @@ async function pullWith(
   await store.init();
   const downloads = downloadsDir(store);
   Deno.mkdirSync(downloads, { recursive: true, mode: 0o700 });
-  sweepDownloads(downloads);
+  sweepDownloads(store, { olderThan: STALE_MS });
   const layers: Layer[] = new Array(manifest.layers.length);
   const added: string[] = [];
   const hexOf = (i: number) => manifest.layers[i].digest.slice("sha256:".length);
@@ -241,10 +237,7 @@ async function pullWith(
   // One process per blob at a time (a lock file per digest): a second pull
   // of the same image waits, then finds the download or the layer made.
   const lockOf = (i: number) => lockFile(`${downloads}/${hexOf(i)}.lock`);
-  const unlock = async (i: number, lock: Deno.FsFile) => {
-    await Deno.remove(`${downloads}/${hexOf(i)}.lock`).catch(() => {});
-    lock.close();
-  };
+  const unlock = (i: number, lock: Deno.FsFile) => unlockFile(`${downloads}/${hexOf(i)}.lock`, lock);
   // First every missing layer is downloaded and checked, three at a time;
   // only then are they unpacked, one by one (extractLayer takes the
   // store's flock synchronously: a second taker in this process would
@@ -258,7 +251,7 @@ async function pullWith(
         if (present(i)) progress.skipped(`Copying blob ${hexOf(i).slice(0, 12)}`);
         else if (!exists(readyTar(i))) await download(i);
       } finally {
-        await unlock(i, lock);
+        unlock(i, lock);
       }
     }
   };
@@ -282,7 +275,7 @@ async function pullWith(
         added.push(diffId);
         layers[i] = layer;
       } finally {
-        await unlock(i, lock);
+        unlock(i, lock);
       }
     }
     progress.line(`Writing manifest to image destination`);
@@ -304,38 +297,6 @@ async function pullWith(
   } catch (e) {
     await discardUnrecorded(store, added);
     throw e;
-  }
-}
-
-/** Downloads untouched for this long are given up on. */
-const STALE_MS = 7 * 24 * 3600 * 1000;
-
-/** Removes partial and unused downloads older than a week. */
-function sweepDownloads(dir: string, now = Date.now()): void {
-  for (const entry of Deno.readDirSync(dir)) {
-    if (!entry.isFile) continue;
-    try {
-      const path = `${dir}/${entry.name}`;
-      if (now - (Deno.statSync(path).mtime?.getTime() ?? now) > STALE_MS) Deno.removeSync(path);
-    } catch { /* another pull took it */ }
-  }
-}
-
-/**
- * Takes an exclusive lock on `path`, made if need be. The holder removes
- * it when done, so a waiter that wakes on a removed file tries again.
- */
-async function lockFile(path: string): Promise<Deno.FsFile> {
-  for (;;) {
-    const file = await Deno.open(path, { write: true, create: true, mode: 0o600 });
-    await file.lock(true);
-    try {
-      const [held, named] = [await file.stat(), await Deno.stat(path)];
-      if (held.ino === named.ino && held.dev === named.dev) return file;
-    } catch {
-      // removed while we waited
-    }
-    file.close();
   }
 }
 
