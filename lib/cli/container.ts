@@ -13,6 +13,7 @@ import {
   listContainers,
   listDamaged,
   removeContainer,
+  renameContainer,
 } from "../container/containers.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { humanBytes, humanDuration, table, timeAgo } from "./format.ts";
@@ -411,6 +412,28 @@ const exportVerb: Verb = {
   },
 };
 
+const wait: Verb = {
+  usage: "wait CONTAINER...",
+  summary: "Wait until containers exit, and print their exit codes",
+  args: { min: 1 },
+  options: [HELP],
+  async action(store, { positionals }) {
+    const { waitContainer } = await import("../container/lifecycle.ts");
+    return await forEachName(positionals, (ref) => waitContainer(store, ref), (_, code) => String(code));
+  },
+};
+
+const rename: Verb = {
+  usage: "rename CONTAINER NEW_NAME",
+  summary: "Rename a container",
+  args: { min: 2, max: 2 },
+  options: [HELP],
+  async action(store, { positionals: [container, name] }) {
+    await renameContainer(store, container, name);
+    return 0;
+  },
+};
+
 /** The container verbs, in the order help lists them. */
 export const CONTAINER_VERBS: Record<string, Verb> = {
   run,
@@ -426,4 +449,6 @@ export const CONTAINER_VERBS: Record<string, Verb> = {
   stats,
   commit,
   export: exportVerb,
+  wait,
+  rename,
 };

@@ -64,15 +64,19 @@ export const WORKDIR: OptionSpec = {
 };
 
 /**
- * Applies `fn` to each name, printing the name when it succeeds and the
- * error when not, as docker's rm does; 1 when any failed.
+ * Applies `fn` to each name, printing the name when it succeeds (or what
+ * `show` makes of its result: wait prints exit codes) and the error when
+ * not, as docker's rm does; 1 when any failed.
  */
-export async function forEachName(names: string[], fn: (name: string) => Promise<unknown>): Promise<number> {
+export async function forEachName<T>(
+  names: string[],
+  fn: (name: string) => Promise<T>,
+  show: (name: string, result: T) => string = (name) => name,
+): Promise<number> {
   let failed = 0;
   for (const name of names) {
     try {
-      await fn(name);
-      console.log(name);
+      console.log(show(name, await fn(name)));
     } catch (e) {
       console.error(`skiff: ${describeError(e)}`);
       failed++;

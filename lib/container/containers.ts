@@ -204,14 +204,7 @@ export async function createContainer(
     }
     const existing = await readAll(store);
     const taken = new Set(existing.map((r) => r.name));
-    if (fields.name !== undefined && taken.has(fields.name)) {
-      const owner = existing.find((r) => r.name === fields.name)!;
-      throw new UsageError(
-        `The container name "${fields.name}" is already in use by container ${
-          owner.id.slice(0, 12)
-        }; remove it or choose another name`,
-      );
-    }
+    if (fields.name !== undefined) refuseTaken(existing, fields.name);
     let name = fields.name;
     while (name === undefined || taken.has(name)) name = randomName();
     const record: ContainerRecord = {
@@ -233,6 +226,40 @@ export async function createContainer(
       throw e;
     }
     return record;
+  });
+}
+
+/** Throws docker's conflict, in skiff's words, when a container already has `name`. */
+function refuseTaken(records: ContainerRecord[], name: string): void {
+  const owner = records.find((r) => r.name === name);
+  if (owner === undefined) return;
+  throw new UsageError(
+    `The container name "${name}" is already in use by container ${
+      owner.id.slice(0, 12)
+    }; remove it or choose another name`,
+  );
+}
+
+/**
+ * Renames a container, as `docker rename` does: running or not, under the
+ * store lock, so two renames cannot take one name. Its hostname stays (as
+ * docker's does).
+ *
+ * @throws {UsageError} when the new name is invalid, the same, or taken
+ * @throws {NotFoundError} when no container answers to `ref`
+ */
+export async function renameContainer(store: Store, ref: string, name: string): Promise<ContainerRecord> {
+  checkName(name);
+  return await store.locked(async () => {
+    const records = await readAll(store);
+    const record = findContainer(records, ref);
+    if (record.name === name) {
+      throw new UsageError(`Renaming a container with the same name as its current name: "${name}"`);
+    }
+    refuseTaken(records, name);
+    const renamed = { ...record, name };
+    await writeAtomic(recordPath(store, record.id), JSON.stringify(renamed, null, 2));
+    return renamed;
   });
 }
 

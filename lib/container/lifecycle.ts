@@ -7,7 +7,7 @@
  */
 
 import { type ContainerRecord, findContainer, listContainers } from "./containers.ts";
-import { InvalidStateError, UsageError } from "../errors.ts";
+import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import { SyscallError } from "../../ffi/errors.ts";
 import { pidfdClose, pidfdOpen, pidfdSendSignal } from "../../ffi/pidfd.ts";
 import { childrenOf, isAlive, parseSignal, SIGNAL_NUMBERS } from "../host/proc.ts";
@@ -113,6 +113,29 @@ export async function stopContainer(store: Store, ref: string, timeout = 10): Pr
     await sleep(20);
   }
   return record;
+}
+
+/**
+ * Waits until a container has exited and returns its exit code, as
+ * `docker wait` does; at once for one that already has. Between looks at
+ * the record only /proc is read (is its keeper alive?), so a long wait
+ * costs no store lock.
+ *
+ * @throws {NotFoundError} when no container answers to `ref`, or it is
+ *   removed (`--rm`, `rm -f`) before its exit code could be read
+ */
+export async function waitContainer(store: Store, ref: string): Promise<number> {
+  let record = findContainer(await listContainers(store), ref);
+  while (record.status !== "exited") {
+    await sleep(keeperAlive(record) ? 50 : 20);
+    if (keeperAlive(record)) continue;
+    const now = (await listContainers(store)).find((r) => r.id === record.id);
+    if (now === undefined) {
+      throw new NotFoundError(`Container "${ref}" was removed before its exit code could be read`);
+    }
+    record = now;
+  }
+  return record.exitCode ?? 0;
 }
 
 /** What `logs` prints. */
