@@ -5,7 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { background, ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+import { childrenOf } from "../lib/host/proc.ts";
+import { exists } from "../lib/store/store.ts";
+import { background, ROOT_ONLY, skiff, skiffOk, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -86,6 +88,117 @@ test("rename renames a running container; a name in use, the same name or a bad 
       assert.match(await skiffOk(store, ["ps"]), new RegExp(`${id.slice(0, 12)} .+Up .+ new\\n`));
       assert.equal((await skiffOk(store, ["exec", "new", "hostname"])).trim(), id.slice(0, 12));
       await skiffOk(store, ["run", "-d", "--name", "old", "busybox", "true"]); // the old name is free again
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
+
+const FREEZER = "/sys/fs/cgroup/freezer";
+/** A container command that counts in /n, so a test sees whether it runs. */
+const COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /n; sleep 0.05; done";
+
+/** The record `inspect` shows. */
+async function inspect(store: string, ref: string): Promise<{ id: string; status: string; pid?: number }> {
+  return JSON.parse(await skiffOk(store, ["inspect", ref]))[0];
+}
+
+const freezerState = (id: string) =>
+  Deno.readTextFileSync(`${FREEZER}/skiff-pause-${id}/freezer.state`).trim();
+
+test("pause freezes a container until unpause, and survives the sweep of a dead commit's freezer", async () => {
+  await withStore(async (store) => {
+    const orphan = `${FREEZER}/skiff-freeze-999999999-1-1`; // a commit by a skiff that is gone
+    try {
+      const id = (await skiffOk(store, ["run", "-d", "--name", "counter", "busybox", "sh", "-c", COUNTER]))
+        .trim();
+      const n = `${store}/containers/${id}/upper/n`;
+      await waitFor(() => exists(n), "the counter to start");
+      assert.equal(await skiffOk(store, ["pause", "counter"]), "counter\n");
+      const pid1 = childrenOf((await inspect(store, "counter")).pid!)[0];
+      assert.equal(freezerState(id), "FROZEN");
+      assert.ok(Deno.readTextFileSync(`${FREEZER}/skiff-pause-${id}/cgroup.procs`).includes(`${pid1}\n`));
+
+      Deno.mkdirSync(orphan);
+      assert.match(
+        await skiffOk(store, ["ps"]),
+        new RegExp(`${id.slice(0, 12)} .+ Up .+ \\(Paused\\)\\s+counter\\n`),
+      );
+      assert.ok(!exists(orphan), "the sweep ran");
+      assert.equal((await inspect(store, "counter")).status, "paused");
+      // a commit reads the paused container as it is, and leaves it paused
+      await skiffOk(store, ["commit", "counter", "counted:1"]);
+      assert.equal(freezerState(id), "FROZEN", "still frozen after the sweep and a commit");
+      assert.equal((await inspect(store, "counter")).status, "paused");
+      const frozenAt = Deno.readTextFileSync(n);
+      assert.equal(
+        await skiffOk(store, ["run", "--rm", "counted:1", "cat", "/n"]),
+        frozenAt,
+        "the commit saw the frozen moment",
+      );
+
+      assert.equal(await skiffOk(store, ["unpause", "counter"]), "counter\n");
+      assert.ok(!exists(`${FREEZER}/skiff-pause-${id}`), "its freezer cgroup is gone");
+      await waitFor(() => Deno.readTextFileSync(n) !== frozenAt, "the counter to count again");
+      assert.match(await skiffOk(store, ["ps"]), new RegExp(`Up [^(\\n]+counter\\n`));
+      assert.equal((await inspect(store, "counter")).status, "running");
+    } finally {
+      if (exists(orphan)) Deno.removeSync(orphan);
+      await stopAll(store);
+    }
+  });
+});
+
+test("pause and unpause refuse a container in the wrong state, changing nothing; exec refuses a paused one", async () => {
+  await withStore(async (store) => {
+    try {
+      await skiffOk(store, ["run", "--name", "done", "busybox", "true"]);
+      await skiffOk(store, ["run", "-d", "--name", "up", "busybox", "sleep", "300"]);
+      const refused = async (args: string[], message: string) => {
+        const r = await skiff(store, args);
+        assert.equal(r.stderr, `skiff: ${message}\n`);
+        assert.equal(r.code, 1, args.join(" "));
+        assert.equal(r.stdout, "");
+      };
+      await refused(["pause", "done"], 'Container "done" is not running');
+      await refused(["unpause", "up"], 'Container "up" is not paused');
+      await refused(["pause", "nosuch"], "No such container: nosuch");
+      assert.equal((await inspect(store, "done")).status, "exited");
+      assert.equal((await inspect(store, "up")).status, "running");
+      await skiffOk(store, ["pause", "up"]);
+      await refused(["pause", "up"], 'Container "up" is already paused');
+      const exec = await skiff(store, ["exec", "up", "true"]);
+      assert.equal(exec.stderr, 'skiff: Container "up" is paused, unpause the container before exec\n');
+      assert.equal(exec.code, 125);
+      assert.equal((await inspect(store, "up")).status, "paused");
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
+
+test("stop, kill and rm -f of a paused container thaw it and end it", async () => {
+  await withStore(async (store) => {
+    try {
+      const ids: Record<string, string> = {};
+      for (const name of ["stopped", "killed", "removed"]) {
+        const trap = "trap 'exit 7' TERM; while true; do sleep 0.05; done";
+        ids[name] = (await skiffOk(store, ["run", "-d", "--name", name, "busybox", "sh", "-c", trap])).trim();
+        await skiffOk(store, ["pause", name]);
+      }
+      assert.equal(await skiffOk(store, ["stop", "stopped"]), "stopped\n");
+      assert.equal(await skiffOk(store, ["kill", "killed"]), "killed\n");
+      assert.equal(await skiffOk(store, ["rm", "-f", "removed"]), "removed\n");
+      assert.equal(
+        await skiffOk(store, ["wait", "stopped", "killed"]),
+        "7\n137\n",
+        "SIGTERM reached the trap",
+      );
+      const ps = await skiffOk(store, ["ps", "-a"]);
+      assert.doesNotMatch(ps, /removed/);
+      for (const id of Object.values(ids)) {
+        assert.ok(!exists(`${FREEZER}/skiff-pause-${id}`), "no freezer left");
+      }
     } finally {
       await stopAll(store);
     }

@@ -10,6 +10,7 @@
 import {
   type ContainerRecord,
   findContainer,
+  isRunning,
   listContainers,
   listDamaged,
   removeContainer,
@@ -145,7 +146,7 @@ const ps: Verb = {
     HELP,
   ],
   async action(store, { options: o }) {
-    const records = (await listContainers(store)).filter((r) => o.all || r.status === "running");
+    const records = (await listContainers(store)).filter((r) => o.all || isRunning(r));
     // A record that cannot be parsed: shown (with -a) so that rm -f can take it.
     const damaged = o.all ? await listDamaged(store) : [];
     if (o.format !== undefined) {
@@ -171,9 +172,11 @@ const ps: Verb = {
   },
 };
 
-/** "Up 3 minutes", "Exited (0) 2 minutes ago" or "Created". */
+/** "Up 3 minutes", "Up 3 minutes (Paused)", "Exited (0) 2 minutes ago" or "Created", as docker's. */
 function statusText(r: ContainerRecord, now = Date.now()): string {
-  if (r.status === "running") return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
+  const up = `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
+  if (r.status === "running") return up;
+  if (r.status === "paused") return `${up} (Paused)`;
   if (r.status === "exited") return `Exited (${r.exitCode}) ${timeAgo(r.finishedAt ?? r.created, now)}`;
   return "Created";
 }
@@ -308,7 +311,7 @@ const stats: Verb = {
   async action(store, { options: o, positionals }) {
     const { sampleStats } = await import("../container/stats.ts");
     const pick = async () => {
-      const running = (await listContainers(store)).filter((r) => r.status === "running" && r.cgroup);
+      const running = (await listContainers(store)).filter((r) => isRunning(r) && r.cgroup);
       return positionals.length === 0 ? running : positionals.map((ref) => findContainer(running, ref));
     };
     do {
@@ -434,6 +437,24 @@ const rename: Verb = {
   },
 };
 
+/** pause and unpause: one call of lib/container/lifecycle.ts per container. */
+function freezerVerb(name: "pause" | "unpause", summary: string): Verb {
+  return {
+    usage: `${name} CONTAINER...`,
+    summary,
+    args: { min: 1 },
+    options: [HELP],
+    async action(store, { positionals }) {
+      const lifecycle = await import("../container/lifecycle.ts");
+      const fn = name === "pause" ? lifecycle.pauseContainer : lifecycle.unpauseContainer;
+      return await forEachName(positionals, (ref) => fn(store, ref));
+    },
+  };
+}
+
+const pause = freezerVerb("pause", "Pause all processes of running containers (the cgroup freezer)");
+const unpause = freezerVerb("unpause", "Unpause paused containers");
+
 /** The container verbs, in the order help lists them. */
 export const CONTAINER_VERBS: Record<string, Verb> = {
   run,
@@ -451,4 +472,6 @@ export const CONTAINER_VERBS: Record<string, Verb> = {
   export: exportVerb,
   wait,
   rename,
+  pause,
+  unpause,
 };

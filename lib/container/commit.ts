@@ -72,7 +72,9 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
     const tar = `${staging}.tar`;
     const makeLayer = () => layerFromUpper(`${store.container(record.id)}/upper`, staging, tar, exclude);
     let made: { whiteouts: number };
-    if (pid1 === undefined) made = await makeLayer();
+    // A paused container is frozen already (and freezing it again would
+    // thaw it at the end).
+    if (pid1 === undefined || record.status === "paused") made = await makeLayer();
     else if (record.cgroup?.version === "v2" && record.cgroup.own.length > 0) {
       made = await withFrozenCgroup(record.cgroup.own[0], `${store.runtime(record.id)}/frozen`, makeLayer);
     } else made = await withFrozen(pid1, makeLayer);

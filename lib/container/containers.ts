@@ -8,7 +8,7 @@
  */
 
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
-import { sweepFreezers, thawIfOrphaned } from "../host/cgroup/freezer.ts";
+import { sweepFreezers, thawIfOrphaned, thawPaused } from "../host/cgroup/freezer.ts";
 import { isAlive, processStartTime } from "../host/proc.ts";
 import { selfPid } from "../../ffi/libc.ts";
 import { hasImage } from "../store/gc.ts";
@@ -16,8 +16,16 @@ import { DamagedFileError, readJson, type Store, writeAtomic } from "../store/st
 import type { Mount } from "./volumes.ts";
 import { type CgroupVersion, type Limits, removeCgroup } from "../host/cgroup/cgroups.ts";
 
-/** A container's life: created (being set up), running, exited. */
-export type Status = "created" | "running" | "exited";
+/**
+ * A container's life: created (being set up), running, paused (running,
+ * its processes frozen by `pause`), exited.
+ */
+export type Status = "created" | "running" | "paused" | "exited";
+
+/** Whether its processes exist, frozen or not: docker's `State.Running`, true when paused too. */
+export function isRunning(record: Pick<ContainerRecord, "status">): boolean {
+  return record.status === "running" || record.status === "paused";
+}
 
 /** What skiff keeps about a container. */
 export interface ContainerRecord {
@@ -250,16 +258,33 @@ function refuseTaken(records: ContainerRecord[], name: string): void {
  */
 export async function renameContainer(store: Store, ref: string, name: string): Promise<ContainerRecord> {
   checkName(name);
-  return await store.locked(async () => {
-    const records = await readAll(store);
-    const record = findContainer(records, ref);
+  return await changeContainer(store, ref, (record, records) => {
     if (record.name === name) {
       throw new UsageError(`Renaming a container with the same name as its current name: "${name}"`);
     }
     refuseTaken(records, name);
-    const renamed = { ...record, name };
-    await writeAtomic(recordPath(store, record.id), JSON.stringify(renamed, null, 2));
-    return renamed;
+    return Promise.resolve({ ...record, name });
+  });
+}
+
+/**
+ * Changes a container's record under the store lock: `change` gets it
+ * (found as {@link findContainer} finds it) and every record, and returns
+ * the record to write, or throws to change nothing. For a decision and
+ * its record kept together (rename, pause).
+ *
+ * @throws {NotFoundError} when no container answers to `ref`
+ */
+export async function changeContainer(
+  store: Store,
+  ref: string,
+  change: (record: ContainerRecord, records: ContainerRecord[]) => Promise<ContainerRecord>,
+): Promise<ContainerRecord> {
+  return await store.locked(async () => {
+    const records = await readAll(store);
+    const changed = await change(findContainer(records, ref), records);
+    await writeAtomic(recordPath(store, changed.id), JSON.stringify(changed, null, 2));
+    return changed;
   });
 }
 
@@ -434,6 +459,9 @@ async function reconcile(
   const { owner } = record;
   if (record.status === "exited" || owner === undefined) return record;
   if (isAlive(owner.pid, owner.startTime)) return record;
+  // Its processes had SIGKILL with their owner, which a frozen one only
+  // takes once thawed.
+  if (record.status === "paused") await thawPaused(record.id);
   if (record.cgroup) await removeCgroup(record.cgroup);
   if (record.status === "created" || record.autoRemove) {
     await removeDir(store, record.id, record);
@@ -530,6 +558,8 @@ export async function removeContainer(
         `Cannot remove container "${ref}": it is ${target.status}; stop it first or use rm -f`,
       );
     }
+    // frozen, its PID 1 would take SIGKILL only once thawed
+    if (target.status === "paused") await thawPaused(target.id);
     await killAndWait(target);
     if (target.cgroup) await removeCgroup(target.cgroup);
   }
