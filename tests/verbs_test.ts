@@ -204,3 +204,41 @@ test("stop, kill and rm -f of a paused container thaw it and end it", async () =
     }
   });
 });
+
+test("top shows the container's processes as docker's ps -ef table, or with the ps options given", async () => {
+  await withStore(async (store) => {
+    try {
+      await skiffOk(store, ["run", "-d", "--name", "two", "busybox", "sh", "-c", "sleep 300 & wait"]);
+      const keeper = (await inspect(store, "two")).pid!;
+      const pid1 = childrenOf(keeper)[0];
+      await waitFor(() => childrenOf(pid1).length === 1, "the sleep to start");
+      const sleep = childrenOf(pid1)[0];
+      await waitFor(() => Deno.readTextFileSync(`/proc/${sleep}/comm`) === "sleep\n", "sleep to exec");
+      const lines = (await skiffOk(store, ["top", "two"])).split("\n");
+      assert.equal(
+        lines[0],
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"].map((t, i) => i === 7 ? t : t.padEnd(20))
+          .join(""),
+      );
+      const row = (pid: number, ppid: number, cmd: string) =>
+        new RegExp(`^root {16}${pid} +${ppid} +\\d+ +\\S+ +\\? +\\d\\d:\\d\\d:\\d\\d +${cmd}$`);
+      assert.match(lines[1], row(pid1, keeper, "sh -c sleep 300 & wait"));
+      assert.match(lines[2], row(sleep, pid1, "sleep 300"));
+      assert.deepEqual(lines.slice(3), [""]);
+      assert.equal(
+        await skiffOk(store, ["top", "two", "-o", "pid,comm"]),
+        `PID                 COMMAND\n${String(pid1).padEnd(20)}sh\n${String(sleep).padEnd(20)}sleep\n`,
+      );
+
+      const bad = await skiff(store, ["top", "two", "--no-such-option"]);
+      assert.match(bad.stderr, /^skiff: Error running ps: .+ \(ps exited with status 1\)\n$/);
+      assert.equal(bad.code, 125);
+      await skiffOk(store, ["run", "--name", "done", "busybox", "true"]);
+      const stopped = await skiff(store, ["top", "done"]);
+      assert.equal(stopped.stderr, 'skiff: Container "done" is not running\n');
+      assert.equal(stopped.code, 125);
+    } finally {
+      await stopAll(store);
+    }
+  });
+});

@@ -437,6 +437,24 @@ const rename: Verb = {
   },
 };
 
+const top: Verb = {
+  usage: "top CONTAINER [ps OPTIONS]",
+  summary: "Show a running container's processes: the host's ps (-ef unless given) over them",
+  stopAtPositional: true,
+  args: { min: 1 },
+  options: [HELP],
+  async action(store, { positionals: [container, ...psArgs] }) {
+    const { containerTop, DEFAULT_PS_ARGS } = await import("../container/top.ts");
+    const { titles, processes } = await containerTop(
+      store,
+      container,
+      psArgs.length > 0 ? psArgs : DEFAULT_PS_ARGS,
+    );
+    console.log(table(titles, processes, { minWidth: 20 }));
+    return 0;
+  },
+};
+
 /** pause and unpause: one call of lib/container/lifecycle.ts per container. */
 function freezerVerb(name: "pause" | "unpause", summary: string): Verb {
   return {
@@ -474,4 +492,5 @@ export const CONTAINER_VERBS: Record<string, Verb> = {
   rename,
   pause,
   unpause,
+  top,
 };

@@ -66,12 +66,16 @@ export function escapeControls(text: string): string {
   });
 }
 
-/** Rows as columns padded to their widest cell, three spaces apart; every cell escaped. */
-export function table(header: string[], rows: string[][]): string {
+/**
+ * Rows as columns padded to their widest cell, three spaces apart; every
+ * cell escaped. With `minWidth`, a column and its three spaces take at
+ * least that many characters (Go's tabwriter minwidth: docker top uses 20).
+ */
+export function table(header: string[], rows: string[][], { minWidth = 0 } = {}): string {
   const cells = [header, ...rows].map((r) => r.map(escapeControls));
-  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const widths = cells[0].map((_, i) => Math.max(Math.max(...cells.map((r) => r[i].length)) + 3, minWidth));
   return cells
-    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("   "))
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join(""))
     .join("\n");
 }
 

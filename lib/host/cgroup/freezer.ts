@@ -15,7 +15,7 @@
  * @module
  */
 
-import { inUserNamespace, isAlive, processStartTime } from "../proc.ts";
+import { inUserNamespace, isAlive, processesInPidNamespace, processStartTime } from "../proc.ts";
 
 /** Where the v1 freezer hierarchy is mounted (no systemd here: DESIGN.md). */
 export const FREEZER = "/sys/fs/cgroup/freezer";
@@ -30,21 +30,6 @@ export function hasFreezer(root = FREEZER): boolean {
   } catch {
     return false;
   }
-}
-
-/** Host pids of every process in the pid namespace of `pid1`. */
-function processesInNamespace(pid1: number): number[] {
-  const ns = Deno.readLinkSync(`/proc/${pid1}/ns/pid`);
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      if (Deno.readLinkSync(`/proc/${entry.name}/ns/pid`) === ns) pids.push(Number(entry.name));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
 }
 
 function procsOf(cgroup: string): number[] {
@@ -119,7 +104,7 @@ export async function withFrozen<T>(pid1: number, fn: () => Promise<T>, root = F
 async function freezeInto(cgroup: string, pid1: number): Promise<void> {
   for (let round = 0;; round++) {
     const inside = new Set(procsOf(cgroup));
-    const outside = processesInNamespace(pid1).filter((p) => !inside.has(p));
+    const outside = processesInPidNamespace(pid1).filter((p) => !inside.has(p));
     if (outside.length === 0 && round > 0) return;
     if (round > 0) await setState(cgroup, "THAWED");
     for (const pid of outside) moveTo(cgroup, pid);
