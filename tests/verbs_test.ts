@@ -242,3 +242,48 @@ test("top shows the container's processes as docker's ps -ef table, or with the 
     }
   });
 });
+
+test("diff lists a container's changes as docker does: whiteouts and opaque dirs as D, mount points left out", async () => {
+  await withStore(async (store) => {
+    const volume = await Deno.makeTempDir({ prefix: "skiff-diff-vol-" });
+    try {
+      const changes =
+        "echo hi > /tmp/x; rm /bin/ls; mkdir -p /etc/new; rm -rf /root; mkdir /root; touch /root/r";
+      await skiffOk(store, [
+        "run",
+        "--name",
+        "changed",
+        "-v",
+        `${volume}:/data`,
+        "busybox",
+        "sh",
+        "-c",
+        changes,
+      ]);
+      assert.equal(
+        await skiffOk(store, ["diff", "changed"]),
+        "C /bin\nD /bin/ls\nC /etc\nA /etc/new\nD /root\nA /root/r\nC /tmp\nA /tmp/x\n",
+      );
+      await skiffOk(store, [
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        `touch /new; ${UNTIL_GO(0)}`,
+      ]);
+      await waitFor(
+        async () => (await skiffOk(store, ["diff", "live"])) === "A /new\n",
+        "the running one's change",
+      );
+      const unknown = await skiff(store, ["diff", "nosuch"]);
+      assert.equal(unknown.stderr, "skiff: No such container: nosuch\n");
+      assert.equal(unknown.code, 125);
+    } finally {
+      await stopAll(store);
+      await Deno.remove(volume, { recursive: true });
+    }
+  });
+});

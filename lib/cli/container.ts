@@ -17,7 +17,7 @@ import {
   renameContainer,
 } from "../container/containers.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { humanBytes, humanDuration, table, timeAgo } from "./format.ts";
+import { escapeControls, humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
 import { repoDigests } from "../image/registry/digests.ts";
@@ -455,6 +455,19 @@ const top: Verb = {
   },
 };
 
+const diff: Verb = {
+  usage: "diff CONTAINER",
+  summary: "Show a container's changes to its image's files: A added, C changed, D deleted",
+  args: { min: 1, max: 1 },
+  options: [HELP],
+  async action(store, { positionals: [container] }) {
+    const { containerDiff } = await import("../container/diff.ts");
+    // one change a line: a path's control characters (a newline among them) escaped
+    for (const c of await containerDiff(store, container)) console.log(`${c.kind} ${escapeControls(c.path)}`);
+    return 0;
+  },
+};
+
 /** pause and unpause: one call of lib/container/lifecycle.ts per container. */
 function freezerVerb(name: "pause" | "unpause", summary: string): Verb {
   return {
@@ -493,4 +506,5 @@ export const CONTAINER_VERBS: Record<string, Verb> = {
   pause,
   unpause,
   top,
+  diff,
 };
