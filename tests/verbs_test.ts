@@ -287,3 +287,43 @@ test("diff lists a container's changes as docker does: whiteouts and opaque dirs
     }
   });
 });
+
+test("history shows an image's entries newest first, in docker's columns; -q, --no-trunc, and an unknown image", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "--name", "c", "busybox", "sh", "-c", "echo hi > /x"]);
+    const id = (await skiffOk(store, ["commit", "-m", "add x", "c", "mine:1"])).trim().slice(7);
+    const tar = `${store}/a-rootfs-tarball-with-a-rather-long-name.tar`;
+    await skiffOk(store, ["export", "-o", tar, "c"]);
+    await skiffOk(store, ["import", tar, "long:1"]);
+
+    const lines = (await skiffOk(store, ["history", "mine:1"])).split("\n");
+    // columns as wide as their widest cell plus 3, at least 10; CREATED's varies with the time
+    assert.match(lines[0], /^IMAGE {10}CREATED {3,}CREATED BY {34}SIZE {6}COMMENT$/);
+    const cid = (await inspect(store, "c")).id.slice(0, 12);
+    const size = "[\\d.]+(B|kB|MB)";
+    assert.match(lines[1], new RegExp(`^${id.slice(0, 12)}   .+ ago +skiff commit ${cid} +${size} +add x$`));
+    assert.match(
+      lines[2],
+      new RegExp(`^<missing>      .+ ago +skiff images/busybox.ts from /bin/busybox +${size} +$`),
+    );
+    assert.deepEqual(lines.slice(3), [""]);
+    assert.equal(await skiffOk(store, ["history", "-q", "mine:1"]), `${id.slice(0, 12)}\n<missing>\n`);
+    assert.equal(
+      await skiffOk(store, ["history", "-q", "--no-trunc", "mine:1"]),
+      `sha256:${id}\n<missing>\n`,
+    );
+
+    const [long] = (await skiffOk(store, ["history", "long:1"])).split("\n").slice(1);
+    const createdBy = long.split(/ {3,}/)[2];
+    assert.equal([...createdBy].length, 45, "cut to 45 characters");
+    assert.ok(createdBy.endsWith("…"));
+    assert.ok(
+      (await skiffOk(store, ["history", "--no-trunc", "long:1"])).includes(tar),
+      "whole with --no-trunc",
+    );
+
+    const unknown = await skiff(store, ["history", "nosuch"]);
+    assert.equal(unknown.stderr, "skiff: No such image: nosuch\n");
+    assert.equal(unknown.code, 125);
+  });
+});

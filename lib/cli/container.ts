@@ -17,7 +17,7 @@ import {
   renameContainer,
 } from "../container/containers.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { escapeControls, humanBytes, humanDuration, table, timeAgo } from "./format.ts";
+import { ellipsis, escapeControls, humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
 import { repoDigests } from "../image/registry/digests.ts";
@@ -163,7 +163,7 @@ const ps: Verb = {
     }
     const rows = records.map((r) => {
       const command = r.command.join(" ");
-      const shown = full || command.length <= 20 ? command : `${command.slice(0, 19)}…`;
+      const shown = full ? command : ellipsis(command, 20);
       return [id(r), r.image, `"${shown}"`, timeAgo(r.created), statusText(r), r.name];
     });
     for (const d of damaged) rows.push([id(d), "?", "?", "?", "Damaged (rm -f to remove)", "?"]);

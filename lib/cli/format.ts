@@ -22,6 +22,12 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(h / 24 / 365)} years`;
 }
 
+/** At most `max` characters, the last an ellipsis when cut: docker's stringutils.Ellipsis. */
+export function ellipsis(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
 /** "3 minutes ago" for an ISO time, relative to `now`. */
 export function timeAgo(iso: string, now = Date.now()): string {
   return `${humanDuration(now - Date.parse(iso))} ago`;
