@@ -270,8 +270,16 @@ const HANG_GUARD_MS = 120_000;
 /** A shell word for `sh -c` and script(1)'s command: single-quoted. */
 export const quote = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
 
-/** Runs `shell` (sh syntax, with a `skiff` function for the CLI) under script(1), on a new terminal. */
-export async function underScript(store: string, shell: string): Promise<{ code: number; out: string }> {
+/**
+ * Runs `shell` (sh syntax, with a `skiff` function for the CLI) under
+ * script(1), on a new terminal, on which `typed` is typed (an answer to a
+ * prompt).
+ */
+export async function underScript(
+  store: string,
+  shell: string,
+  typed = "",
+): Promise<{ code: number; out: string }> {
   const skiffCmd = [Deno.execPath(), ...skiffArgv(store, [])].map(quote).join(" ");
   // script's stdin stays open: at its EOF script types an end-of-file
   // character on the terminal, which the command would read.
@@ -282,6 +290,11 @@ export async function underScript(store: string, shell: string): Promise<{ code:
     stderr: "piped",
   }).spawn();
   try {
+    if (typed !== "") {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(typed));
+      writer.releaseLock();
+    }
     const [stdout, stderr, status] = await Promise.all([
       new Response(child.stdout).text(),
       new Response(child.stderr).text(),

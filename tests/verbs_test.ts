@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { childrenOf } from "../lib/host/proc.ts";
 import { exists } from "../lib/store/store.ts";
-import { background, ROOT_ONLY, skiff, skiffOk, waitFor, withStore } from "./helpers.ts";
+import { background, ROOT_ONLY, skiff, skiffOk, underScript, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -325,5 +325,85 @@ test("history shows an image's entries newest first, in docker's columns; -q, --
     const unknown = await skiff(store, ["history", "nosuch"]);
     assert.equal(unknown.stderr, "skiff: No such image: nosuch\n");
     assert.equal(unknown.code, 125);
+  });
+});
+
+const ids = async (store: string) =>
+  (await skiffOk(store, ["ps", "-aq", "--no-trunc"])).trim().split("\n").sort();
+
+test("container prune removes the exited containers only, printing their ids and the space of their layers", async () => {
+  await withStore(async (store) => {
+    try {
+      const wrote = (await skiffOk(store, ["run", "-d", "busybox", "sh", "-c", "echo hello > /f"])).trim();
+      const idle = (await skiffOk(store, ["run", "-d", "busybox", "true"])).trim();
+      const up = (await skiffOk(store, ["run", "-d", "busybox", "sleep", "300"])).trim();
+      await skiffOk(store, ["wait", wrote, idle]);
+
+      const refused = await skiff(store, ["container", "prune"]);
+      assert.equal(
+        refused.stderr,
+        'skiff: "skiff container prune" asks before it removes anything, and stdin is not a terminal: use -f to prune without asking\n',
+      );
+      assert.equal(refused.code, 125);
+      assert.deepEqual(await ids(store), [wrote, idle, up].sort(), "nothing removed");
+
+      const no = (await underScript(store, "skiff container prune", "n\n")).out;
+      // the terminal echoes the answer when it is typed, before or after the prompt
+      assert.ok(
+        no.includes(
+          "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ",
+        ),
+        no,
+      );
+      assert.doesNotMatch(no, /Deleted|Total/);
+      assert.deepEqual(await ids(store), [wrote, idle, up].sort(), "a no removes nothing");
+
+      const out = await skiffOk(store, ["container", "prune", "-f"]);
+      const [title, ...rest] = out.split("\n");
+      assert.equal(title, "Deleted Containers:");
+      assert.deepEqual(rest.slice(0, 2).sort(), [wrote, idle].sort());
+      assert.deepEqual(rest.slice(2), ["", "Total reclaimed space: 6B", ""], "hello\\n is 6 bytes");
+      assert.deepEqual(await ids(store), [up], "the running one stays");
+      assert.equal(await skiffOk(store, ["container", "prune", "-f"]), "Total reclaimed space: 0B\n");
+
+      await skiffOk(store, ["stop", "-t", "0", up]);
+      const yes = (await underScript(store, "skiff container prune", "y\n")).out;
+      assert.match(yes, new RegExp(`Deleted Containers:\n${up}\n\nTotal reclaimed space: 0B\n$`));
+      assert.equal(await skiffOk(store, ["ps", "-aq"]), "");
+    } finally {
+      await stopAll(store);
+    }
+  });
+});
+
+test("volume prune removes the volumes no container uses, running or not, and never one in use", async () => {
+  await withStore(async (store) => {
+    try {
+      for (const v of ["free1", "free2", "kept-exited", "kept-running"]) {
+        await skiffOk(store, ["volume", "create", v]);
+      }
+      await skiffOk(store, ["run", "--rm", "-v", "free1:/d", "busybox", "sh", "-c", "echo data > /d/f"]);
+      await skiffOk(store, ["run", "-v", "kept-exited:/d", "busybox", "sh", "-c", "echo more > /d/f"]);
+      await skiffOk(store, ["run", "-d", "-v", "kept-running:/d", "busybox", "sleep", "300"]);
+
+      const refused = await skiff(store, ["volume", "prune"]);
+      assert.match(
+        refused.stderr,
+        /^skiff: "skiff volume prune" asks before it removes anything.+use -f.+\n$/,
+      );
+      assert.equal(refused.code, 125);
+
+      assert.equal(
+        await skiffOk(store, ["volume", "prune", "-f"]),
+        "Deleted Volumes:\nfree1\nfree2\n\nTotal reclaimed space: 5B\n",
+      );
+      const left = (await skiffOk(store, ["volume", "ls"])).trim().split("\n").slice(1).map((l) =>
+        l.split(/\s+/)[1]
+      );
+      assert.deepEqual(left, ["kept-exited", "kept-running"]);
+      assert.equal(await skiffOk(store, ["volume", "prune", "-f"]), "Total reclaimed space: 0B\n");
+    } finally {
+      await stopAll(store);
+    }
   });
 });

@@ -29,6 +29,7 @@ import {
   forEachName,
   HELP,
   INTERACTIVE,
+  prune,
   STOP_TIME,
   stopTimeout,
   TTY,
@@ -468,6 +469,17 @@ const diff: Verb = {
   },
 };
 
+const container: Verb = {
+  usage: "container prune [-f]",
+  summary: "Remove all stopped containers (asking first unless -f)",
+  args: { min: 1, max: 1 },
+  options: [{ long: "force", short: "f", kind: "flag", help: "Do not ask for confirmation" }, HELP],
+  async action(store, { options: o, positionals: [sub] }) {
+    if (sub !== "prune") throw new UsageError(`Unknown container command "${sub}"; use prune`);
+    return await prune(store, "container", Boolean(o.force));
+  },
+};
+
 /** pause and unpause: one call of lib/container/lifecycle.ts per container. */
 function freezerVerb(name: "pause" | "unpause", summary: string): Verb {
   return {
@@ -507,4 +519,5 @@ export const CONTAINER_VERBS: Record<string, Verb> = {
   unpause,
   top,
   diff,
+  container,
 };

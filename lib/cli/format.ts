@@ -43,10 +43,14 @@ function scaled(value: number, base: number, units: string[]): [number, string] 
   return [value, units[unit]];
 }
 
-/** A byte count in SI units with three significant digits: "2.02MB", as docker shows sizes. */
-export function humanSize(bytes: number): string {
+/**
+ * A byte count in SI units with three significant digits: "2.02MB", as
+ * docker shows sizes (go-units' HumanSizeWithPrecision; its HumanSize, for
+ * a prune's total, takes four).
+ */
+export function humanSize(bytes: number, digits = 3): string {
   const [value, unit] = scaled(bytes, 1000, ["B", "kB", "MB", "GB", "TB"]);
-  return `${Number(value.toPrecision(3))}${unit}`;
+  return `${Number(value.toPrecision(digits))}${unit}`;
 }
 
 /**
