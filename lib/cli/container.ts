@@ -471,7 +471,7 @@ const diff: Verb = {
 
 const container: Verb = {
   usage: "container prune [-f]",
-  summary: "Remove all stopped containers (asking first unless -f)",
+  summary: "container prune: remove all stopped containers (asking first unless -f)",
   args: { min: 1, max: 1 },
   options: [{ long: "force", short: "f", kind: "flag", help: "Do not ask for confirmation" }, HELP],
   async action(store, { options: o, positionals: [sub] }) {
@@ -489,6 +489,7 @@ function freezerVerb(name: "pause" | "unpause", summary: string): Verb {
     options: [HELP],
     async action(store, { positionals }) {
       const lifecycle = await import("../container/lifecycle.ts");
+      lifecycle.refuseRootless(name); // once, not once per container
       const fn = name === "pause" ? lifecycle.pauseContainer : lifecycle.unpauseContainer;
       return await forEachName(positionals, (ref) => fn(store, ref));
     },

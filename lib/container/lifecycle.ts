@@ -235,7 +235,12 @@ function ownV2(record: ContainerRecord): string | undefined {
   return record.cgroup?.version === "v2" ? record.cgroup.own[0] : undefined;
 }
 
-function refuseRootless(verb: string): void {
+/**
+ * Refuses `pause` or `unpause` rootless, where the freezer is root's.
+ *
+ * @throws {UsageError} saying so, in a user namespace
+ */
+export function refuseRootless(verb: "pause" | "unpause"): void {
   if (inUserNamespace()) {
     throw new UsageError(
       `${verb} uses the cgroup freezer, and rootless containers have none here (the cgroup v1 hierarchies are root's): run with sudo`,
