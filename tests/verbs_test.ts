@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { childrenOf } from "../lib/host/proc.ts";
+import { childrenOf, isAlive, processStartTime } from "../lib/host/proc.ts";
 import { exists } from "../lib/store/store.ts";
 import { background, ROOT_ONLY, skiff, skiffOk, underScript, waitFor, withStore } from "./helpers.ts";
 
@@ -405,5 +405,20 @@ test("volume prune removes the volumes no container uses, running or not, and ne
     } finally {
       await stopAll(store);
     }
+  });
+});
+
+test("a paused container whose supervisor is SIGKILLed is thawed by the next command, so it dies and is recorded", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "-d", "--name", "orphan", "busybox", "sleep", "300"]);
+    await skiffOk(store, ["pause", "orphan"]);
+    const [record] = JSON.parse(await skiffOk(store, ["inspect", "orphan"]));
+    const pid1 = childrenOf(record.pid)[0];
+    const pid1Start = processStartTime(pid1)!;
+    Deno.kill(record.owner.pid, "SIGKILL");
+    await waitFor(() => !isAlive(record.owner.pid, record.owner.startTime), "the supervisor to die");
+    assert.match(await skiffOk(store, ["ps", "-a"]), /Exited \(137\) .+orphan\n/);
+    assert.ok(!exists(`${FREEZER}/skiff-pause-${record.id}`), "its freezer cgroup is gone");
+    await waitFor(() => !isAlive(pid1, pid1Start), "the thawed PID 1 to take its SIGKILL");
   });
 });
