@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { processStartTime } from "../lib/host/proc.ts";
+import { exists } from "../lib/store/store.ts";
 import { ROOT_ONLY, skiff, skiffOk, waitFor, withStore } from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
@@ -37,15 +38,6 @@ function editRecord(store: string, id: string, edit: (r: Record<string, unknown>
   Deno.writeTextFileSync(recordPath(store, id), JSON.stringify(record));
   return () => Deno.writeTextFileSync(recordPath(store, id), original);
 }
-
-const exists = (path: string) => {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const capEff = (status: string) => /^CapEff:\s+(\S+)$/m.exec(status)?.[1];
 

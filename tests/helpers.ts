@@ -272,7 +272,8 @@ export const quote = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
 
 /**
  * Runs `shell` (sh syntax, with a `skiff` function for the CLI) under
- * script(1), on a new terminal; `typed` is typed on that terminal first.
+ * script(1), on a new terminal, on which `typed` is typed (an answer to a
+ * prompt).
  */
 export async function underScript(
   store: string,

@@ -381,3 +381,24 @@ test("a user's store is their own: under XDG_DATA_HOME, runtime state under XDG_
     });
   });
 });
+
+test("pause and unpause refuse in one line, for want of a freezer, and change nothing", async () => {
+  await withUser(async (user) => {
+    const r = await user.skiff(["run", "-d", "--name", "up", "busybox", "sleep", "100"]);
+    assert.equal(r.code, 0, r.stderr);
+    try {
+      for (const verb of ["pause", "unpause"]) {
+        const refused = await user.skiff([verb, "up"]);
+        assert.equal(
+          refused.stderr,
+          `skiff: ${verb} uses the cgroup freezer, and rootless containers have none here (the cgroup v1 hierarchies are root's): run with sudo\n`,
+        );
+        assert.equal(refused.code, 125);
+      }
+      const ps = await user.skiff(["ps"]);
+      assert.match(ps.stdout, /Up [^(\n]+up\n/, "still running, not paused");
+    } finally {
+      await user.skiff(["rm", "-f", "up"]);
+    }
+  });
+});

@@ -10,12 +10,14 @@
 import {
   type ContainerRecord,
   findContainer,
+  isRunning,
   listContainers,
   listDamaged,
   removeContainer,
+  renameContainer,
 } from "../container/containers.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { humanBytes, humanDuration, table, timeAgo } from "./format.ts";
+import { ellipsis, escapeControls, humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
 import { repoDigests } from "../image/registry/digests.ts";
@@ -27,6 +29,7 @@ import {
   forEachName,
   HELP,
   INTERACTIVE,
+  prune,
   STOP_TIME,
   stopTimeout,
   TTY,
@@ -144,7 +147,7 @@ const ps: Verb = {
     HELP,
   ],
   async action(store, { options: o }) {
-    const records = (await listContainers(store)).filter((r) => o.all || r.status === "running");
+    const records = (await listContainers(store)).filter((r) => o.all || isRunning(r));
     // A record that cannot be parsed: shown (with -a) so that rm -f can take it.
     const damaged = o.all ? await listDamaged(store) : [];
     if (o.format !== undefined) {
@@ -161,7 +164,7 @@ const ps: Verb = {
     }
     const rows = records.map((r) => {
       const command = r.command.join(" ");
-      const shown = full || command.length <= 20 ? command : `${command.slice(0, 19)}…`;
+      const shown = full ? command : ellipsis(command, 20);
       return [id(r), r.image, `"${shown}"`, timeAgo(r.created), statusText(r), r.name];
     });
     for (const d of damaged) rows.push([id(d), "?", "?", "?", "Damaged (rm -f to remove)", "?"]);
@@ -170,9 +173,11 @@ const ps: Verb = {
   },
 };
 
-/** "Up 3 minutes", "Exited (0) 2 minutes ago" or "Created". */
+/** "Up 3 minutes", "Up 3 minutes (Paused)", "Exited (0) 2 minutes ago" or "Created", as docker's. */
 function statusText(r: ContainerRecord, now = Date.now()): string {
-  if (r.status === "running") return `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
+  const up = `Up ${humanDuration(now - Date.parse(r.startedAt ?? r.created))}`;
+  if (r.status === "running") return up;
+  if (r.status === "paused") return `${up} (Paused)`;
   if (r.status === "exited") return `Exited (${r.exitCode}) ${timeAgo(r.finishedAt ?? r.created, now)}`;
   return "Created";
 }
@@ -312,7 +317,7 @@ const stats: Verb = {
   async action(store, { options: o, positionals }) {
     const { sampleStats } = await import("../container/stats.ts");
     const pick = async () => {
-      const running = (await listContainers(store)).filter((r) => r.status === "running" && r.cgroup);
+      const running = (await listContainers(store)).filter((r) => isRunning(r) && r.cgroup);
       return positionals.length === 0 ? running : positionals.map((ref) => findContainer(running, ref));
     };
     do {
@@ -416,6 +421,89 @@ const exportVerb: Verb = {
   },
 };
 
+const wait: Verb = {
+  usage: "wait CONTAINER...",
+  summary: "Wait until containers exit, and print their exit codes",
+  args: { min: 1 },
+  options: [HELP],
+  async action(store, { positionals }) {
+    const { waitContainer } = await import("../container/lifecycle.ts");
+    return await forEachName(positionals, (ref) => waitContainer(store, ref), (_, code) => String(code));
+  },
+};
+
+const rename: Verb = {
+  usage: "rename CONTAINER NEW_NAME",
+  summary: "Rename a container",
+  args: { min: 2, max: 2 },
+  options: [HELP],
+  async action(store, { positionals: [container, name] }) {
+    await renameContainer(store, container, name);
+    return 0;
+  },
+};
+
+const top: Verb = {
+  usage: "top CONTAINER [ps OPTIONS]",
+  summary: "Show a running container's processes: the host's ps (-ef unless given) over them",
+  stopAtPositional: true,
+  args: { min: 1 },
+  options: [HELP],
+  async action(store, { positionals: [container, ...psArgs] }) {
+    const { containerTop, DEFAULT_PS_ARGS } = await import("../container/top.ts");
+    const { titles, processes } = await containerTop(
+      store,
+      container,
+      psArgs.length > 0 ? psArgs : DEFAULT_PS_ARGS,
+    );
+    console.log(table(titles, processes, { minWidth: 20 }));
+    return 0;
+  },
+};
+
+const diff: Verb = {
+  usage: "diff CONTAINER",
+  summary: "Show a container's changes to its image's files: A added, C changed, D deleted",
+  args: { min: 1, max: 1 },
+  options: [HELP],
+  async action(store, { positionals: [container] }) {
+    const { containerDiff } = await import("../container/diff.ts");
+    // one change a line: a path's control characters (a newline among them) escaped
+    for (const c of await containerDiff(store, container)) console.log(`${c.kind} ${escapeControls(c.path)}`);
+    return 0;
+  },
+};
+
+const container: Verb = {
+  usage: "container prune [-f]",
+  summary: "container prune: remove all stopped containers (asking first unless -f)",
+  args: { min: 1, max: 1 },
+  options: [{ long: "force", short: "f", kind: "flag", help: "Do not ask for confirmation" }, HELP],
+  async action(store, { options: o, positionals: [sub] }) {
+    if (sub !== "prune") throw new UsageError(`Unknown container command "${sub}"; use prune`);
+    return await prune(store, "container", Boolean(o.force));
+  },
+};
+
+/** pause and unpause: one call of lib/container/lifecycle.ts per container. */
+function freezerVerb(name: "pause" | "unpause", summary: string): Verb {
+  return {
+    usage: `${name} CONTAINER...`,
+    summary,
+    args: { min: 1 },
+    options: [HELP],
+    async action(store, { positionals }) {
+      const lifecycle = await import("../container/lifecycle.ts");
+      lifecycle.refuseRootless(name); // once, not once per container
+      const fn = name === "pause" ? lifecycle.pauseContainer : lifecycle.unpauseContainer;
+      return await forEachName(positionals, (ref) => fn(store, ref));
+    },
+  };
+}
+
+const pause = freezerVerb("pause", "Pause all processes of running containers (the cgroup freezer)");
+const unpause = freezerVerb("unpause", "Unpause paused containers");
+
 /** The container verbs, in the order help lists them. */
 export const CONTAINER_VERBS: Record<string, Verb> = {
   run,
@@ -431,4 +519,11 @@ export const CONTAINER_VERBS: Record<string, Verb> = {
   stats,
   commit,
   export: exportVerb,
+  wait,
+  rename,
+  pause,
+  unpause,
+  top,
+  diff,
+  container,
 };

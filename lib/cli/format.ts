@@ -22,6 +22,12 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(h / 24 / 365)} years`;
 }
 
+/** At most `max` characters, the last an ellipsis when cut: docker's stringutils.Ellipsis. */
+export function ellipsis(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
 /** "3 minutes ago" for an ISO time, relative to `now`. */
 export function timeAgo(iso: string, now = Date.now()): string {
   return `${humanDuration(now - Date.parse(iso))} ago`;
@@ -37,10 +43,14 @@ function scaled(value: number, base: number, units: string[]): [number, string] 
   return [value, units[unit]];
 }
 
-/** A byte count in SI units with three significant digits: "2.02MB", as docker shows sizes. */
-export function humanSize(bytes: number): string {
+/**
+ * A byte count in SI units with three significant digits: "2.02MB", as
+ * docker shows sizes (go-units' HumanSizeWithPrecision; its HumanSize, for
+ * a prune's total, takes four).
+ */
+export function humanSize(bytes: number, digits = 3): string {
   const [value, unit] = scaled(bytes, 1000, ["B", "kB", "MB", "GB", "TB"]);
-  return `${Number(value.toPrecision(3))}${unit}`;
+  return `${Number(value.toPrecision(digits))}${unit}`;
 }
 
 /**
@@ -66,12 +76,16 @@ export function escapeControls(text: string): string {
   });
 }
 
-/** Rows as columns padded to their widest cell, three spaces apart; every cell escaped. */
-export function table(header: string[], rows: string[][]): string {
+/**
+ * Rows as columns padded to their widest cell, three spaces apart; every
+ * cell escaped. With `minWidth`, a column and its three spaces take at
+ * least that many characters (Go's tabwriter minwidth: docker top uses 20).
+ */
+export function table(header: string[], rows: string[][], { minWidth = 0 } = {}): string {
   const cells = [header, ...rows].map((r) => r.map(escapeControls));
-  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const widths = cells[0].map((_, i) => Math.max(Math.max(...cells.map((r) => r[i].length)) + 3, minWidth));
   return cells
-    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("   "))
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join(""))
     .join("\n");
 }
 

@@ -23,6 +23,13 @@ Deno.test("tables pad every column but the last", () => {
   assert.equal(table(["A", "BB"], [["long", "x"]]), "A      BB\nlong   x");
 });
 
+Deno.test("with minWidth, a column and its gap take at least that much, as Go's tabwriter in docker top", () => {
+  assert.equal(
+    table(["UID", "PID", "CMD"], [["root", "12345678901234567890", "sleep 1"]], { minWidth: 20 }),
+    "UID                 PID                    CMD\nroot                12345678901234567890   sleep 1",
+  );
+});
+
 Deno.test("table cells escape control characters, and columns line up on the escaped text", () => {
   assert.equal(
     table(["CMD", "NAME"], [["echo \x1b[31mred\x07", "a"], ["ok", "b"]]),

@@ -4,9 +4,10 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
-import { humanSize, table, timeAgo } from "./format.ts";
-import { importFile, listImages, removeImage, tarballName } from "../image/images.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
+import { ellipsis, humanSize, table, timeAgo } from "./format.ts";
+import type { HistoryItem } from "../image/history.ts";
+import { findImage, imageLayers, importFile, listImages, removeImage, tarballName } from "../image/images.ts";
 import { forEachName, HELP, type Verb } from "./verb.ts";
 import { repoDigests } from "../image/registry/digests.ts";
 
@@ -37,6 +38,43 @@ const images: Verb = {
     }));
     const head = o.digests ? ["REPOSITORY", "TAG", "DIGEST"] : ["REPOSITORY", "TAG"];
     console.log(table([...head, "IMAGE ID", "CREATED", "SIZE"], rows));
+    return 0;
+  },
+};
+
+const history: Verb = {
+  usage: "history [OPTIONS] IMAGE",
+  summary: "Show how an image was made: its history, newest first, with the size of each layer",
+  args: { min: 1, max: 1 },
+  options: [
+    { long: "no-trunc", kind: "flag", help: "Do not truncate ids and commands" },
+    { long: "quiet", short: "q", kind: "flag", help: "Show only image ids" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [ref] }) {
+    const { imageHistory } = await import("../image/history.ts");
+    const image = await findImage(store, ref);
+    if (!image) throw new NotFoundError(`No such image: ${ref}`);
+    const items = imageHistory(image.id, image.config, (await imageLayers(store, image)).map((l) => l.size));
+    const full = Boolean(o["no-trunc"]);
+    // docker's TruncateID: the hex, 12 digits; <missing> as it is
+    const id = (i: HistoryItem) => full || !i.id.startsWith("sha256:") ? i.id : i.id.slice(7, 19);
+    if (o.quiet) {
+      for (const item of items) console.log(id(item));
+      return 0;
+    }
+    const rows = items.map((i) => {
+      const createdBy = i.createdBy.replaceAll("\t", " ");
+      return [
+        id(i),
+        i.created === "" ? "N/A" : timeAgo(i.created),
+        full ? createdBy : ellipsis(createdBy, 45),
+        humanSize(i.size),
+        i.comment,
+      ];
+    });
+    // docker's formatter: tabwriter, minimum width 10
+    console.log(table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows, { minWidth: 10 }));
     return 0;
   },
 };
@@ -160,6 +198,7 @@ const image: Verb = {
 /** The image verbs, in the order help lists them. */
 export const IMAGE_VERBS: Record<string, Verb> = {
   images,
+  history,
   import: importVerb,
   save,
   load,

@@ -8,6 +8,7 @@
 
 import { formatOptions, type OptionSpec, type Parsed } from "./args.ts";
 import { describeError, UsageError } from "../errors.ts";
+import { humanSize } from "./format.ts";
 import type { Store } from "../store/store.ts";
 
 /** A verb: its help next to its code, as bocker keeps them. */
@@ -25,6 +26,55 @@ export interface Verb {
 }
 
 export const HELP: OptionSpec = { long: "help", short: "h", kind: "flag", help: "Show this help" };
+
+/**
+ * A prune's confirmation, as docker asks it: `-f` skips it, a terminal is
+ * asked (y or yes goes on), and without a terminal nobody can answer, so
+ * it is refused rather than taken for a no.
+ *
+ * @param warning what will go, as docker says it: `This will remove all stopped containers.`
+ * @returns whether to go on
+ * @throws {UsageError} without `-f` when stdin is not a terminal
+ */
+async function confirmPrune(command: string, warning: string, force: boolean): Promise<boolean> {
+  if (force) return true;
+  if (!Deno.stdin.isTerminal()) {
+    throw new UsageError(
+      `"skiff ${command}" asks before it removes anything, and stdin is not a terminal: use -f to prune without asking`,
+    );
+  }
+  Deno.stdout.writeSync(
+    new TextEncoder().encode(`WARNING! ${warning}\nAre you sure you want to continue? [y/N] `),
+  );
+  const line = new Uint8Array(1024);
+  const n = await Deno.stdin.read(line);
+  const answer = new TextDecoder().decode(line.subarray(0, n ?? 0)).trim().toLowerCase();
+  return answer === "y" || answer === "yes";
+}
+
+/** What docker says before and after each prune. */
+const PRUNES = {
+  container: { warning: "This will remove all stopped containers.", title: "Deleted Containers" },
+  volume: {
+    warning: "This will remove all local volumes not used by at least one container.",
+    title: "Deleted Volumes",
+  },
+};
+
+/**
+ * `container prune` and `volume prune`: asked first (see confirmPrune),
+ * then what went printed as docker prints it: `Deleted Containers:`, one
+ * a line, a blank line, and the total.
+ */
+export async function prune(store: Store, kind: keyof typeof PRUNES, force: boolean): Promise<number> {
+  const { warning, title } = PRUNES[kind];
+  if (!(await confirmPrune(`${kind} prune`, warning, force))) return 0;
+  const { pruneContainers, pruneVolumes } = await import("../container/prune.ts");
+  const { removed, bytes } = await (kind === "container" ? pruneContainers : pruneVolumes)(store);
+  const list = removed.length > 0 ? `${title}:\n${removed.join("\n")}\n\n` : "";
+  console.log(`${list}Total reclaimed space: ${humanSize(bytes, 4)}`);
+  return 0;
+}
 
 /** stop's and restart's `-t`. */
 export const STOP_TIME: OptionSpec = {
@@ -64,15 +114,19 @@ export const WORKDIR: OptionSpec = {
 };
 
 /**
- * Applies `fn` to each name, printing the name when it succeeds and the
- * error when not, as docker's rm does; 1 when any failed.
+ * Applies `fn` to each name, printing the name when it succeeds (or what
+ * `show` makes of its result: wait prints exit codes) and the error when
+ * not, as docker's rm does; 1 when any failed.
  */
-export async function forEachName(names: string[], fn: (name: string) => Promise<unknown>): Promise<number> {
+export async function forEachName<T>(
+  names: string[],
+  fn: (name: string) => Promise<T>,
+  show: (name: string, result: T) => string = (name) => name,
+): Promise<number> {
   let failed = 0;
   for (const name of names) {
     try {
-      await fn(name);
-      console.log(name);
+      console.log(show(name, await fn(name)));
     } catch (e) {
       console.error(`skiff: ${describeError(e)}`);
       failed++;

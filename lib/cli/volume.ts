@@ -7,13 +7,18 @@
 import { createVolume, inspectVolume, listVolumes, removeVolume } from "../container/volumes.ts";
 import { UsageError } from "../errors.ts";
 import { table } from "./format.ts";
-import { forEachName, HELP, type Verb } from "./verb.ts";
+import { forEachName, HELP, prune, type Verb } from "./verb.ts";
 
 const volume: Verb = {
-  usage: "volume create|ls|inspect|rm [-f] [NAME...]",
+  usage: "volume create|ls|inspect|rm|prune [-f] [NAME...]",
   summary: "Manage named volumes",
   args: { min: 1 },
-  options: [{ long: "force", short: "f", kind: "flag", help: "rm: even if stopped containers use it" }, HELP],
+  options: [{
+    long: "force",
+    short: "f",
+    kind: "flag",
+    help: "rm: even if stopped containers use it; prune: do not ask",
+  }, HELP],
   async action(store, { options: o, positionals: [sub, ...names] }) {
     const needNames = () => {
       if (names.length === 0) throw new UsageError(`"skiff volume ${sub}" needs a volume name`);
@@ -35,8 +40,12 @@ const volume: Verb = {
       case "rm":
         needNames();
         return await forEachName(names, (name) => removeVolume(store, name, Boolean(o.force)));
+      case "prune": {
+        if (names.length > 0) throw new UsageError('"skiff volume prune" takes no volume name');
+        return await prune(store, "volume", Boolean(o.force));
+      }
       default:
-        throw new UsageError(`Unknown volume command "${sub}"; use create, ls, inspect or rm`);
+        throw new UsageError(`Unknown volume command "${sub}"; use create, ls, inspect, rm or prune`);
     }
   },
 };

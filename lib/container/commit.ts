@@ -6,7 +6,7 @@
  * @module
  */
 
-import { findContainer, listContainers } from "./containers.ts";
+import { type ContainerRecord, findContainer, listContainers } from "./containers.ts";
 import { checkEnvFlags } from "./env.ts";
 import { InvalidStateError, UsageError } from "../errors.ts";
 import { type Image, type ImageConfig, localRef, storeImage } from "../image/images.ts";
@@ -32,6 +32,15 @@ const OWN_MOUNT_POINTS = ["proc", "sys", "dev"];
 
 /** Variables skiff sets per container, not part of what it runs. */
 const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
+
+/**
+ * The paths of a container's upper dir that are skiff's, not the
+ * container's changes (relative, as {@link layerFromUpper} takes them):
+ * its own mount points and the volumes' mount points.
+ */
+export function notChanges(record: ContainerRecord): string[] {
+  return [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
+}
 
 /**
  * Commits a container, pausing it for the moment its layer is made if it runs.
@@ -68,11 +77,13 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
 
   const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("commit") });
   try {
-    const exclude = [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
+    const exclude = notChanges(record);
     const tar = `${staging}.tar`;
     const makeLayer = () => layerFromUpper(`${store.container(record.id)}/upper`, staging, tar, exclude);
     let made: { whiteouts: number };
-    if (pid1 === undefined) made = await makeLayer();
+    // A paused container is frozen already (and freezing it again would
+    // thaw it at the end).
+    if (pid1 === undefined || record.status === "paused") made = await makeLayer();
     else if (record.cgroup?.version === "v2" && record.cgroup.own.length > 0) {
       made = await withFrozenCgroup(record.cgroup.own[0], `${store.runtime(record.id)}/frozen`, makeLayer);
     } else made = await withFrozen(pid1, makeLayer);

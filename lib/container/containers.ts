@@ -8,7 +8,7 @@
  */
 
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
-import { sweepFreezers, thawIfOrphaned } from "../host/cgroup/freezer.ts";
+import { sweepFreezers, thawIfOrphaned, thawPaused } from "../host/cgroup/freezer.ts";
 import { isAlive, processStartTime } from "../host/proc.ts";
 import { selfPid } from "../../ffi/libc.ts";
 import { hasImage } from "../store/gc.ts";
@@ -16,8 +16,16 @@ import { DamagedFileError, readJson, type Store, writeAtomic } from "../store/st
 import type { Mount } from "./volumes.ts";
 import { type CgroupVersion, type Limits, removeCgroup } from "../host/cgroup/cgroups.ts";
 
-/** A container's life: created (being set up), running, exited. */
-export type Status = "created" | "running" | "exited";
+/**
+ * A container's life: created (being set up), running, paused (running,
+ * its processes frozen by `pause`), exited.
+ */
+export type Status = "created" | "running" | "paused" | "exited";
+
+/** Whether its processes exist, frozen or not: docker's `State.Running`, true when paused too. */
+export function isRunning(record: Pick<ContainerRecord, "status">): boolean {
+  return record.status === "running" || record.status === "paused";
+}
 
 /** What skiff keeps about a container. */
 export interface ContainerRecord {
@@ -204,14 +212,7 @@ export async function createContainer(
     }
     const existing = await readAll(store);
     const taken = new Set(existing.map((r) => r.name));
-    if (fields.name !== undefined && taken.has(fields.name)) {
-      const owner = existing.find((r) => r.name === fields.name)!;
-      throw new UsageError(
-        `The container name "${fields.name}" is already in use by container ${
-          owner.id.slice(0, 12)
-        }; remove it or choose another name`,
-      );
-    }
+    if (fields.name !== undefined) refuseTaken(existing, fields.name);
     let name = fields.name;
     while (name === undefined || taken.has(name)) name = randomName();
     const record: ContainerRecord = {
@@ -233,6 +234,57 @@ export async function createContainer(
       throw e;
     }
     return record;
+  });
+}
+
+/** Throws docker's conflict, in skiff's words, when a container already has `name`. */
+function refuseTaken(records: ContainerRecord[], name: string): void {
+  const owner = records.find((r) => r.name === name);
+  if (owner === undefined) return;
+  throw new UsageError(
+    `The container name "${name}" is already in use by container ${
+      owner.id.slice(0, 12)
+    }; remove it or choose another name`,
+  );
+}
+
+/**
+ * Renames a container, as `docker rename` does: running or not, under the
+ * store lock, so two renames cannot take one name. Its hostname stays (as
+ * docker's does).
+ *
+ * @throws {UsageError} when the new name is invalid, the same, or taken
+ * @throws {NotFoundError} when no container answers to `ref`
+ */
+export async function renameContainer(store: Store, ref: string, name: string): Promise<ContainerRecord> {
+  checkName(name);
+  return await changeContainer(store, ref, (record, records) => {
+    if (record.name === name) {
+      throw new UsageError(`Renaming a container with the same name as its current name: "${name}"`);
+    }
+    refuseTaken(records, name);
+    return Promise.resolve({ ...record, name });
+  });
+}
+
+/**
+ * Changes a container's record under the store lock: `change` gets it
+ * (found as {@link findContainer} finds it) and every record, and returns
+ * the record to write, or throws to change nothing. For a decision and
+ * its record kept together (rename, pause).
+ *
+ * @throws {NotFoundError} when no container answers to `ref`
+ */
+export async function changeContainer(
+  store: Store,
+  ref: string,
+  change: (record: ContainerRecord, records: ContainerRecord[]) => Promise<ContainerRecord>,
+): Promise<ContainerRecord> {
+  return await store.locked(async () => {
+    const records = await readAll(store);
+    const changed = await change(findContainer(records, ref), records);
+    await writeAtomic(recordPath(store, changed.id), JSON.stringify(changed, null, 2));
+    return changed;
   });
 }
 
@@ -418,6 +470,9 @@ async function reconcile(
   const { owner } = record;
   if (record.status === "exited" || owner === undefined) return record;
   if (isAlive(owner.pid, owner.startTime)) return record;
+  // Its processes had SIGKILL with their owner, which a frozen one only
+  // takes once thawed.
+  if (record.status === "paused") await thawPaused(record.id);
   if (record.cgroup) await removeCgroup(record.cgroup);
   // Never started (a new one whose maker died) is half-made; one claimed
   // by `start` (it has run before) is kept, and ends as exited below.
@@ -516,6 +571,8 @@ export async function removeContainer(
         `Cannot remove container "${ref}": it is ${target.status}; stop it first or use rm -f`,
       );
     }
+    // frozen, its PID 1 would take SIGKILL only once thawed
+    if (target.status === "paused") await thawPaused(target.id);
     await killAndWait(target);
     if (target.cgroup) await removeCgroup(target.cgroup);
   }

@@ -192,6 +192,9 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
   if (pid1 === undefined) {
     throw new InvalidStateError(`Cannot exec in container "${ref}": it is not running; start it first`);
   }
+  if (record.status === "paused") {
+    throw new InvalidStateError(`Container "${ref}" is paused, unpause the container before exec`);
+  }
   const env = mergeEnvironment([...record.env, ...(opts.tty ? ["TERM=xterm"] : []), ...(opts.env ?? [])]);
   const cwd = opts.workdir ?? record.workdir;
   const path = resolveInContainer(pid1, ref, cwd, opts.command[0], env);

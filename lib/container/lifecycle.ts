@@ -1,16 +1,30 @@
 /**
- * What happens to a running container from outside: its logs, `stop` and
- * `kill`. Signals go to the container's PID 1 (the keeper's child); the
- * record follows from the keeper's end (see lib/containers.ts).
+ * What happens to a running container from outside: its logs, `stop`,
+ * `kill`, `wait`, `pause` and `unpause`. Signals go to the container's
+ * PID 1 (the keeper's child); the record follows from the keeper's end (see
+ * lib/containers.ts).
+ *
+ * A pause freezes the container's processes with the cgroup freezer, as
+ * docker does, until unpaused. It is kept in the record (status `paused`)
+ * and in a freezer cgroup named after the container (v1; v2 freezes the
+ * container's own cgroup), so it outlives the skiff that paused it; the
+ * sweep that thaws what a dead commit left frozen leaves it alone.
  *
  * @module
  */
 
-import { type ContainerRecord, findContainer, listContainers } from "./containers.ts";
-import { InvalidStateError, UsageError } from "../errors.ts";
+import {
+  changeContainer,
+  type ContainerRecord,
+  findContainer,
+  isRunning,
+  listContainers,
+} from "./containers.ts";
+import { freezePaused, setFrozen, thawPaused } from "../host/cgroup/freezer.ts";
+import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import { SyscallError } from "../../ffi/errors.ts";
 import { pidfdClose, pidfdOpen, pidfdSendSignal } from "../../ffi/pidfd.ts";
-import { childrenOf, isAlive, parseSignal, SIGNAL_NUMBERS } from "../host/proc.ts";
+import { childrenOf, inUserNamespace, isAlive, parseSignal, SIGNAL_NUMBERS } from "../host/proc.ts";
 import type { Store } from "../store/store.ts";
 import { type LogLine, parseLog } from "./supervise.ts";
 
@@ -21,7 +35,7 @@ import { type LogLine, parseLog } from "./supervise.ts";
  * process since).
  */
 export function pid1Of(record: ContainerRecord): number | undefined {
-  return record.status === "running" && keeperAlive(record) ? childrenOf(record.pid!)[0] : undefined;
+  return isRunning(record) && keeperAlive(record) ? childrenOf(record.pid!)[0] : undefined;
 }
 
 function keeperAlive(record: ContainerRecord): boolean {
@@ -80,6 +94,9 @@ export async function killContainer(store: Store, ref: string, signal = "KILL"):
     throw new Error(`Cannot kill container "${ref}"`, { cause: e });
   }
   if (!sent) throw new InvalidStateError(`Cannot kill container "${ref}": it is not running`);
+  // As docker: a paused container is thawed for SIGKILL, which it could not
+  // take frozen; another signal stays pending until it is unpaused.
+  if (sig === "SIGKILL") await unpauseIfPaused(store, record);
   return record;
 }
 
@@ -99,6 +116,7 @@ export async function stopContainer(store: Store, ref: string, timeout = 10): Pr
       throw new Error(`Cannot stop container "${ref}"`, { cause: e });
     }
   };
+  await unpauseIfPaused(store, record);
   if (!signal("SIGTERM")) return record;
   const until = Date.now() + timeout * 1000;
   while (keeperAlive(record) && Date.now() < until) await sleep(20);
@@ -113,6 +131,29 @@ export async function stopContainer(store: Store, ref: string, timeout = 10): Pr
     await sleep(20);
   }
   return record;
+}
+
+/**
+ * Waits until a container has exited and returns its exit code, as
+ * `docker wait` does; at once for one that already has. Between looks at
+ * the record only /proc is read (is its keeper alive?), so a long wait
+ * costs no store lock.
+ *
+ * @throws {NotFoundError} when no container answers to `ref`, or it is
+ *   removed (`--rm`, `rm -f`) before its exit code could be read
+ */
+export async function waitContainer(store: Store, ref: string): Promise<number> {
+  let record = findContainer(await listContainers(store), ref);
+  while (record.status !== "exited") {
+    await sleep(keeperAlive(record) ? 50 : 20);
+    if (keeperAlive(record)) continue;
+    const now = (await listContainers(store)).find((r) => r.id === record.id);
+    if (now === undefined) {
+      throw new NotFoundError(`Container "${ref}" was removed before its exit code could be read`);
+    }
+    record = now;
+  }
+  return record.exitCode ?? 0;
 }
 
 /** What `logs` prints. */
@@ -181,10 +222,81 @@ export async function containerLogs(
   await drain(opts.tail);
   if (!opts.follow) return;
   const running = async () =>
-    (await listContainers(store)).find((r) => r.id === record.id)?.status === "running";
+    isRunning((await listContainers(store)).find((r) => r.id === record.id) ?? { status: "exited" });
   while (await running()) {
     await sleep(100);
     await drain();
   }
   await drain();
+}
+
+/** The container's own cgroup v2, when it has one: frozen through cgroup.freeze. */
+function ownV2(record: ContainerRecord): string | undefined {
+  return record.cgroup?.version === "v2" ? record.cgroup.own[0] : undefined;
+}
+
+/**
+ * Refuses `pause` or `unpause` rootless, where the freezer is root's.
+ *
+ * @throws {UsageError} saying so, in a user namespace
+ */
+export function refuseRootless(verb: "pause" | "unpause"): void {
+  if (inUserNamespace()) {
+    throw new UsageError(
+      `${verb} uses the cgroup freezer, and rootless containers have none here (the cgroup v1 hierarchies are root's): run with sudo`,
+    );
+  }
+}
+
+/**
+ * Freezes every process of a running container, as `docker pause` does.
+ *
+ * @throws {InvalidStateError} when it is not running, or already paused
+ * @throws {UsageError} rootless, where there is no freezer to use
+ */
+export async function pauseContainer(store: Store, ref: string): Promise<ContainerRecord> {
+  refuseRootless("pause");
+  return await changeContainer(store, ref, async (record) => {
+    if (record.status === "paused") throw new InvalidStateError(`Container "${ref}" is already paused`);
+    const pid1 = pid1Of(record);
+    if (pid1 === undefined) throw new InvalidStateError(`Container "${ref}" is not running`);
+    const v2 = ownV2(record);
+    if (v2 !== undefined) await setFrozen(v2, true);
+    else await freezePaused(record.id, pid1);
+    return { ...record, status: "paused" };
+  });
+}
+
+/**
+ * Thaws a paused container, as `docker unpause` does.
+ *
+ * @throws {InvalidStateError} when it is not paused
+ * @throws {UsageError} rootless, where there is no freezer to use
+ */
+export async function unpauseContainer(store: Store, ref: string): Promise<ContainerRecord> {
+  refuseRootless("unpause");
+  return await changeContainer(store, ref, async (record) => {
+    if (record.status !== "paused") throw new InvalidStateError(`Container "${ref}" is not paused`);
+    await thaw(record);
+    return { ...record, status: "running" };
+  });
+}
+
+/** Thaws a paused container's processes (the record is the caller's). */
+async function thaw(record: ContainerRecord): Promise<void> {
+  const v2 = ownV2(record);
+  if (v2 !== undefined) await setFrozen(v2, false);
+  else await thawPaused(record.id);
+}
+
+/**
+ * Unpauses a container if it is paused, for `stop` and `kill`, whose
+ * signals a frozen process would only take once thawed.
+ */
+export async function unpauseIfPaused(store: Store, record: ContainerRecord): Promise<void> {
+  if (record.status !== "paused") return;
+  await changeContainer(store, record.id, async (now) => {
+    if (now.status === "paused") await thaw(now);
+    return now.status === "paused" ? { ...now, status: "running" } : now;
+  });
 }

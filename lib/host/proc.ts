@@ -37,6 +37,21 @@ export function isAlive(pid: number, startTime: number): boolean {
   return processStartTime(pid) === startTime;
 }
 
+/** Host pids of every process in the pid namespace of `pid1` (a container's processes). */
+export function processesInPidNamespace(pid1: number): number[] {
+  const ns = Deno.readLinkSync(`/proc/${pid1}/ns/pid`);
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${entry.name}/ns/pid`) === ns) pids.push(Number(entry.name));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
 /** The direct children of a process (needs CONFIG_PROC_CHILDREN). */
 export function childrenOf(pid: number): number[] {
   try {

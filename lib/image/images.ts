@@ -34,8 +34,11 @@ export interface ImageConfig {
   };
   /** Its layers, bottom first, by the sha256 of each uncompressed tar. */
   rootfs: { type: "layers"; diff_ids: string[] };
-  /** How each layer was made, bottom first. */
-  history?: { created: string; created_by?: string; comment?: string }[];
+  /**
+   * How each layer was made, bottom first; an `empty_layer` entry (a
+   * Dockerfile's CMD or ENV, say) made no layer.
+   */
+  history?: { created: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
 }
 
 /** An OCI image manifest (image-spec manifest.md). */

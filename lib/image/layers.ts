@@ -238,6 +238,42 @@ async function convertWhiteouts(dir: string, context: string): Promise<void> {
   }
 }
 
+/** One entry of a container's upper dir, as overlay means it. */
+export interface UpperEntry {
+  /** Relative to the upper dir, without a leading slash: `etc/passwd`. */
+  path: string;
+  info: Deno.FileInfo;
+  /** A 0:0 character device: the lower layers' entry of that name is deleted. */
+  whiteout: boolean;
+  /** A directory marked opaque: nothing of the lower layers shows under it. */
+  opaque: boolean;
+}
+
+/**
+ * The entries of an upper dir, in name order, each directory before what
+ * is in it, with whiteouts and opaque directories told apart (trusted.*
+ * xattr, or user.* as rootless overlay writes it). A whiteout's own
+ * entries are none.
+ *
+ * @param exclude paths relative to `upper` left out with everything under them
+ */
+export function* walkUpper(upper: string, exclude: string[], rel = ""): Generator<UpperEntry> {
+  const skip = new Set(exclude);
+  for (const entry of [...Deno.readDirSync(rel === "" ? upper : `${upper}/${rel}`)].sort(byName)) {
+    const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+    if (skip.has(path)) continue;
+    const info = Deno.lstatSync(`${upper}/${path}`);
+    if (info.isCharDevice && info.rdev === 0) {
+      yield { path, info, whiteout: true, opaque: false };
+      continue;
+    }
+    const opaque = info.isDirectory &&
+      [OPAQUE_XATTR, OPAQUE_USER_XATTR].some((x) => lgetxattr(`${upper}/${path}`, x) === "y");
+    yield { path, info, whiteout: false, opaque };
+    if (info.isDirectory) yield* walkUpper(upper, exclude, path);
+  }
+}
+
 /**
  * Makes an OCI layer tar stream from a container's upper dir.
  *
@@ -254,28 +290,18 @@ export async function layerFromUpper(
   out: string,
   exclude: string[],
 ): Promise<{ whiteouts: number }> {
-  const skip = new Set(exclude);
   const members: string[] = [];
   const markers: string[] = [];
-  const walk = async (rel: string) => {
-    for (const entry of [...Deno.readDirSync(rel === "" ? upper : `${upper}/${rel}`)].sort(byName)) {
-      const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      if (skip.has(path)) continue;
-      const info = Deno.lstatSync(`${upper}/${path}`);
-      if (info.isCharDevice && info.rdev === 0) {
-        markers.push(await marker(staging, rel, `${WHITEOUT}${entry.name}`));
-        continue;
-      }
-      members.push(path);
-      if (info.isDirectory) {
-        if ([OPAQUE_XATTR, OPAQUE_USER_XATTR].some((x) => lgetxattr(`${upper}/${path}`, x) === "y")) {
-          markers.push(await marker(staging, path, OPAQUE));
-        }
-        await walk(path);
-      }
+  for (const entry of walkUpper(upper, exclude)) {
+    const slash = entry.path.lastIndexOf("/");
+    if (entry.whiteout) {
+      const [dir, name] = [entry.path.slice(0, Math.max(slash, 0)), entry.path.slice(slash + 1)];
+      markers.push(await marker(staging, dir, `${WHITEOUT}${name}`));
+      continue;
     }
-  };
-  await walk("");
+    members.push(entry.path);
+    if (entry.opaque) markers.push(await marker(staging, entry.path, OPAQUE));
+  }
   const lists = { upper: `${staging}.upper.list`, markers: `${staging}.markers.list` };
   await Deno.writeTextFile(lists.upper, members.map((m) => `${m}\0`).join(""));
   await Deno.writeTextFile(lists.markers, markers.map((m) => `${m}\0`).join(""));

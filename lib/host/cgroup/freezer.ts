@@ -15,11 +15,12 @@
  * @module
  */
 
-import { inUserNamespace, isAlive, processStartTime } from "../proc.ts";
+import { inUserNamespace, isAlive, processesInPidNamespace, processStartTime } from "../proc.ts";
 
 /** Where the v1 freezer hierarchy is mounted (no systemd here: DESIGN.md). */
 export const FREEZER = "/sys/fs/cgroup/freezer";
 const PREFIX = "skiff-freeze-";
+const PAUSE_PREFIX = "skiff-pause-";
 
 /** Whether this machine has a v1 freezer hierarchy skiff can use (root's only). */
 export function hasFreezer(root = FREEZER): boolean {
@@ -29,21 +30,6 @@ export function hasFreezer(root = FREEZER): boolean {
   } catch {
     return false;
   }
-}
-
-/** Host pids of every process in the pid namespace of `pid1`. */
-function processesInNamespace(pid1: number): number[] {
-  const ns = Deno.readLinkSync(`/proc/${pid1}/ns/pid`);
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      if (Deno.readLinkSync(`/proc/${entry.name}/ns/pid`) === ns) pids.push(Number(entry.name));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
 }
 
 function procsOf(cgroup: string): number[] {
@@ -84,9 +70,7 @@ async function release(cgroup: string, root: string): Promise<void> {
 
 /**
  * Runs `fn` with every process of the container whose PID 1 is `pid1`
- * frozen. Processes forked while they are being moved are caught by the
- * next round: it freezes, looks again, and moves and refreezes until none
- * is left outside.
+ * frozen (see freezeInto).
  *
  * @throws {Error} when there is no freezer hierarchy, saying so
  */
@@ -104,19 +88,70 @@ export async function withFrozen<T>(pid1: number, fn: () => Promise<T>, root = F
   const cgroup = `${root}/${PREFIX}${Deno.pid}-${processStartTime(Deno.pid)}-${pid1}`;
   Deno.mkdirSync(cgroup);
   try {
-    for (let round = 0;; round++) {
-      const inside = new Set(procsOf(cgroup));
-      const outside = processesInNamespace(pid1).filter((p) => !inside.has(p));
-      if (outside.length === 0 && round > 0) break;
-      if (round > 0) await setState(cgroup, "THAWED");
-      for (const pid of outside) moveTo(cgroup, pid);
-      await setState(cgroup, "FROZEN");
-      if (round === 20) throw new Error("Cannot pause the container: its processes keep forking");
-    }
+    await freezeInto(cgroup, pid1);
     return await fn();
   } finally {
     await release(cgroup, root);
   }
+}
+
+/**
+ * Moves every process of `pid1`'s pid namespace into the freezer cgroup
+ * `cgroup` and freezes it. Processes forked while they are being moved are
+ * caught by the next round: it freezes, looks again, and moves and
+ * refreezes until none is left outside.
+ */
+async function freezeInto(cgroup: string, pid1: number): Promise<void> {
+  for (let round = 0;; round++) {
+    const inside = new Set(procsOf(cgroup));
+    const outside = processesInPidNamespace(pid1).filter((p) => !inside.has(p));
+    if (outside.length === 0 && round > 0) return;
+    if (round > 0) await setState(cgroup, "THAWED");
+    for (const pid of outside) moveTo(cgroup, pid);
+    await setState(cgroup, "FROZEN");
+    if (round === 20) throw new Error("Cannot pause the container: its processes keep forking");
+  }
+}
+
+/**
+ * The freezer cgroup of a container paused with `pause`: named after the
+ * container, not after a skiff, so {@link sweepFreezers} (which thaws what
+ * a dead commit left frozen) never matches it and the pause outlives the
+ * skiff that made it.
+ */
+export function pauseCgroup(id: string, root = FREEZER): string {
+  return `${root}/${PAUSE_PREFIX}${id}`;
+}
+
+/**
+ * Pauses (freezes) every process of `pid1`'s pid namespace until
+ * {@link thawPaused}, in the cgroup v1 freezer cgroup of container `id`.
+ * On failure nothing stays frozen.
+ *
+ * @throws {Error} when there is no freezer hierarchy, or the processes keep forking
+ */
+export async function freezePaused(id: string, pid1: number, root = FREEZER): Promise<void> {
+  if (!hasFreezer(root)) throw new Error(`Cannot pause the container: no cgroup v1 freezer at "${root}"`);
+  const cgroup = pauseCgroup(id, root);
+  Deno.mkdirSync(cgroup);
+  try {
+    await freezeInto(cgroup, pid1);
+  } catch (e) {
+    await release(cgroup, root);
+    throw e;
+  }
+}
+
+/** Thaws a container {@link freezePaused} froze, and removes its cgroup; nothing when there is none. */
+export async function thawPaused(id: string, root = FREEZER): Promise<void> {
+  const cgroup = pauseCgroup(id, root);
+  try {
+    Deno.statSync(cgroup);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  await release(cgroup, root);
 }
 
 /** Thaws and removes freeze cgroups whose skiff died before it could. */
@@ -159,7 +194,7 @@ export async function thawIfOrphaned(cgroup: string, marker: string): Promise<vo
 }
 
 /** Writes cgroup.freeze and waits until cgroup.events says it took. */
-async function setFrozen(cgroup: string, frozen: boolean): Promise<void> {
+export async function setFrozen(cgroup: string, frozen: boolean): Promise<void> {
   const want = `frozen ${frozen ? 1 : 0}`;
   Deno.writeTextFileSync(`${cgroup}/cgroup.freeze`, frozen ? "1" : "0");
   for (let i = 0; i < 500; i++) {
