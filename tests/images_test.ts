@@ -200,7 +200,7 @@ test("image prune removes dangling images and unheld downloads, never an image a
       assert.equal(refused.code, 125);
       assert.equal(
         refused.stderr,
-        'skiff: "skiff image prune" asks before it removes images, and stdin is not a terminal: use -f to prune without asking\n',
+        'skiff: "skiff image prune" asks before it removes anything, and stdin is not a terminal: use -f to prune without asking\n',
       );
       assert.deepEqual(entries(`${store}/blobs/sha256`), blobs, "nothing removed without -f");
 

@@ -8,7 +8,7 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import { ellipsis, humanSize, table, timeAgo } from "./format.ts";
 import type { HistoryItem } from "../image/history.ts";
 import { findImage, imageLayers, importFile, listImages, removeImage, tarballName } from "../image/images.ts";
-import { forEachName, HELP, type Verb } from "./verb.ts";
+import { confirmPrune, forEachName, HELP, type Verb } from "./verb.ts";
 import { repoDigests } from "../image/registry/digests.ts";
 
 const images: Verb = {
@@ -139,27 +139,9 @@ const rmi: Verb = {
 };
 
 const WARNING = {
-  dangling: "WARNING! This will remove all dangling images.",
-  all: "WARNING! This will remove all images without at least one container associated to them.",
+  dangling: "This will remove all dangling images.",
+  all: "This will remove all images without at least one container associated to them.",
 };
-
-/**
- * Asks on the terminal, as docker does; refuses when stdin is not one,
- * since nobody could answer and -f is how a script says yes.
- *
- * @returns whether the answer was yes
- */
-async function confirm(warning: string): Promise<boolean> {
-  if (!Deno.stdin.isTerminal()) {
-    throw new UsageError(
-      '"skiff image prune" asks before it removes images, and stdin is not a terminal: use -f to prune without asking',
-    );
-  }
-  await Deno.stdout.write(new TextEncoder().encode(`${warning}\nAre you sure you want to continue? [y/N] `));
-  const line = new Uint8Array(256);
-  const n = await Deno.stdin.read(line);
-  return /^\s*y(es)?\s*$/i.test(new TextDecoder().decode(line.subarray(0, n ?? 0)));
-}
 
 const image: Verb = {
   usage: "image prune [-a] [-f]",
@@ -177,7 +159,9 @@ const image: Verb = {
   ],
   async action(store, { options: o, positionals: [sub] }) {
     if (sub !== "prune") throw new UsageError(`Unknown image command "${sub}"; use prune`);
-    if (!o.force && !(await confirm(o.all ? WARNING.all : WARNING.dangling))) return 0;
+    if (!(await confirmPrune("image prune", o.all ? WARNING.all : WARNING.dangling, Boolean(o.force)))) {
+      return 0;
+    }
     const { pruneImages } = await import("../image/prune.ts");
     const report = await pruneImages(store, { all: Boolean(o.all) });
     const lines = [

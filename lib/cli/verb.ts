@@ -36,7 +36,7 @@ export const HELP: OptionSpec = { long: "help", short: "h", kind: "flag", help: 
  * @returns whether to go on
  * @throws {UsageError} without `-f` when stdin is not a terminal
  */
-async function confirmPrune(command: string, warning: string, force: boolean): Promise<boolean> {
+export async function confirmPrune(command: string, warning: string, force: boolean): Promise<boolean> {
   if (force) return true;
   if (!Deno.stdin.isTerminal()) {
     throw new UsageError(
