@@ -45,6 +45,7 @@ export const RESOLVE_IN_ROOT = 0x10;
 const STATVFS_F_FLAG = 72;
 const STATVFS_SIZE = 128;
 const PR_CAPBSET_DROP = 24;
+const PR_SET_NO_NEW_PRIVS = 38;
 /** close_range(2) flag: mark close-on-exec rather than close now. */
 const CLOSE_RANGE_CLOEXEC = 1 << 2;
 // socket(2) arguments (bits/socket.h).
@@ -204,6 +205,14 @@ export function sethostname(name: string): void {
 /** prctl(PR_CAPBSET_DROP): removes one capability from the bounding set. */
 export function capbsetDrop(cap: number): void {
   check(libc().prctl(PR_CAPBSET_DROP, BigInt(cap), 0n, 0n, 0n), "prctl", `CAPBSET_DROP ${cap}`);
+}
+
+/**
+ * prctl(PR_SET_NO_NEW_PRIVS): from now on, for this thread and what it
+ * executes, execve never raises privileges (setuid, file capabilities).
+ */
+export function setNoNewPrivs(): void {
+  check(libc().prctl(PR_SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n), "prctl", "SET_NO_NEW_PRIVS");
 }
 
 /** socket(2): a descriptor, for the interface ioctls below. */

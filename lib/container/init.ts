@@ -39,6 +39,7 @@ import {
   readFile,
   setControllingTerminal,
   sethostname,
+  setNoNewPrivs,
   setsid,
   umount2,
   writeFd,
@@ -50,6 +51,7 @@ import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
 import { interfaceUp, mkdirAll, realSys } from "./sys.ts";
+import { type PreparedFilter, prepareSeccomp, realSeccompSys, type SeccompPlan } from "./seccomp/install.ts";
 
 /** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
 export interface InitSpec {
@@ -64,6 +66,10 @@ export interface InitSpec {
   env: string[];
   /** Capabilities to remove from the bounding set before execve. */
   dropCaps: number[];
+  /** The seccomp filter to install last, right before execve (none: unconfined). */
+  seccomp?: SeccompPlan;
+  /** Set no_new_privs before execve (`--security-opt no-new-privileges`). */
+  noNewPrivileges?: boolean;
   /** cgroup.procs files to join (write 0 to) before anything else. */
   cgroupProcs: string[];
   /** The pid the keeper's parent must have: the foreground skiff (a detached
@@ -206,6 +212,9 @@ export interface InitSys extends Sys {
   dup2(from: number, to: number): void;
   close(fd: number): void;
   capbsetDrop(cap: number): void;
+  setNoNewPrivs(): void;
+  /** Builds a seccomp filter, to be installed later (see PreparedFilter). */
+  prepareSeccomp(plan: SeccompPlan): PreparedFilter;
   /** Every signal back to its default disposition, none blocked. */
   resetSignals(): void;
   closeOnExecFrom(first: number): void;
@@ -237,6 +246,8 @@ export const realInitSys: InitSys = {
   dup2,
   close,
   capbsetDrop,
+  setNoNewPrivs,
+  prepareSeccomp: (plan) => prepareSeccomp(plan, realSeccompSys),
   resetSignals,
   closeOnExecFrom,
   execve,
@@ -257,7 +268,8 @@ function step<T>(what: string, fn: () => T): T {
  * mounts, pivot, old root detached, hostname, loopback up, working
  * directory, the command found, a session of its own (with -t: its own
  * terminal as stdio, controlling terminal and /dev/console), capabilities
- * dropped, descriptors marked close-on-exec, `exec` reported, execve.
+ * dropped, descriptors marked close-on-exec, no_new_privs when asked, the
+ * seccomp filter, `exec` reported, execve.
  *
  * @param report sends one message to the CLI
  * @param hold a test hook run right after `started` is reported
@@ -290,6 +302,9 @@ export function startInit(
   // Before the mounts: sysfs shows the devices of its mounter's network
   // namespace, and a user namespace may mount it only in a netns it owns.
   if (spec.newNet) step("make the network namespace", () => sys.unshareNet());
+  // Built while the host's libseccomp is in reach, installed last.
+  const seccomp = spec.seccomp;
+  const filter = seccomp && step("build the seccomp filter", () => sys.prepareSeccomp(seccomp));
   applyRootfs(spec.steps, sys);
   // pivot_root(".", ".") stacks the old root on top of the new one, so no
   // put_old directory has to be made in the image (runc does the same).
@@ -330,6 +345,16 @@ export function startInit(
   // execve keeps ignored signals ignored: Deno ignores SIGPIPE.
   step("reset signal dispositions and the mask", () => sys.resetSignals());
   step("mark descriptors close-on-exec", () => sys.closeOnExecFrom(3));
+  if (spec.noNewPrivileges) step("set no_new_privs", () => sys.setNoNewPrivs());
+  // Last, on this thread, the one that execve()s: the filter is per thread,
+  // so it binds the command and what it starts, never skiff's other threads.
+  // Everything from here to execve (the report, the call itself) must be
+  // allowed by the profile.
+  if (filter) {
+    step("install the seccomp filter", () => {
+      filter.load(hasCapability(sys.readFile("/proc/thread-self/status"), CAP_SYS_ADMIN));
+    });
+  }
   report({ exec: true });
   try {
     sys.execve(path, spec.argv, spec.env);
@@ -340,6 +365,15 @@ export function startInit(
       e instanceof NotFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
+}
+
+/** CAP_SYS_ADMIN's number (linux/capability.h). */
+const CAP_SYS_ADMIN = 21;
+
+/** Whether a /proc/PID/status text shows capability `cap` in the effective set. */
+export function hasCapability(status: string, cap: number): boolean {
+  const hex = status.match(/^CapEff:\s*([0-9a-f]+)$/m)?.[1];
+  return hex !== undefined && ((BigInt(`0x${hex}`) >> BigInt(cap)) & 1n) === 1n;
 }
 
 /**

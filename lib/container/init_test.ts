@@ -3,6 +3,7 @@ import { classify, SyscallError } from "../../ffi/errors.ts";
 import {
   EXIT_CANNOT_EXECUTE,
   EXIT_NOT_FOUND,
+  hasCapability,
   InitFailure,
   type InitMessage,
   type InitSpec,
@@ -13,6 +14,8 @@ import {
   type Stdio,
 } from "./init.ts";
 import type { EntryKind, Resolved } from "./rootfs.ts";
+import type { PreparedFilter, SeccompPlan } from "./seccomp/install.ts";
+import { compileProfile, parseProfile } from "./seccomp/profile.ts";
 
 function fakeStat(files: Record<string, number | "dir">) {
   return (path: string): Deno.FileInfo | null => {
@@ -92,6 +95,8 @@ class FakeInitSys implements InitSys {
       "/proc/self/stat": "4242 (deno) S 4240 4242 1 0 -1 0",
       "/proc/4240/comm": "timeout\n",
       "/proc/4240/stat": "4240 (timeout) S 4000 4240 1 0 -1 0",
+      // root before execve: every capability effective, CAP_SYS_ADMIN (21) among them
+      "/proc/thread-self/status": "Name:\tdeno\nCapEff:\t000001ffffffffff\nSeccomp:\t0\n",
     };
     if (!(path in files)) throw classify(new SyscallError("open", 2, path));
     return files[path];
@@ -147,6 +152,16 @@ class FakeInitSys implements InitSys {
   }
   resetSignals() {
     this.record("resetSignals");
+  }
+  setNoNewPrivs() {
+    this.record("setNoNewPrivs");
+  }
+  prepareSeccomp(plan: SeccompPlan): PreparedFilter {
+    this.record("prepareSeccomp", `${plan.rules.length} rules`);
+    return {
+      load: (hasSysAdmin) => this.record("loadSeccomp", hasSysAdmin ? "with CAP_SYS_ADMIN" : "without"),
+      release: () => this.record("releaseSeccomp"),
+    };
   }
   mknod(path: string, major: number, minor: number) {
     this.record("mknod", path, `${major}:${minor}`);
@@ -333,4 +348,57 @@ Deno.test("an init whose skiff is gone (no reader on the sync FIFO) exits at onc
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const PLAN = compileProfile(
+  parseProfile(
+    '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}',
+    "p.json",
+  ),
+  { arch: "x86_64", caps: [], kernel: "6.18.0", noNewPrivileges: false },
+);
+
+Deno.test("init builds the seccomp filter before the pivot and installs it last, after the capabilities and no_new_privs", () => {
+  const { calls, reports, thrown } = runInit({ ...INIT_SPEC, seccomp: PLAN, noNewPrivileges: true });
+  assert.ok(thrown instanceof Executed, String(thrown));
+  // the host's libseccomp is out of reach once the root is pivoted
+  assert.ok(calls.indexOf("prepareSeccomp 1 rules") < calls.indexOf("mount overlay /s/c/merged overlay 0"));
+  assert.deepEqual(calls.slice(calls.indexOf("capbsetDrop 38")), [
+    "capbsetDrop 38",
+    "resetSignals",
+    "closeOnExecFrom 3",
+    "setNoNewPrivs",
+    "loadSeccomp with CAP_SYS_ADMIN",
+    "execve /bin/sh sh -c true",
+  ]);
+  assert.deepEqual(reports.at(-1), { exec: true });
+});
+
+Deno.test("a seccomp filter that can't be built or installed is named, and nothing is executed", () => {
+  for (
+    const [call, message] of [
+      ["prepareSeccomp", "Cannot build the seccomp filter"],
+      ["loadSeccomp", "Cannot install the seccomp filter"],
+      ["setNoNewPrivs", "Cannot set no_new_privs"],
+    ]
+  ) {
+    const { calls, reports, thrown } = runInit(
+      { ...INIT_SPEC, seccomp: PLAN, noNewPrivileges: true },
+      { call, errno: 22 },
+    );
+    assert.ok(thrown instanceof Error && thrown.message === message, `${call}: ${thrown}`);
+    assert.ok(!calls.some((c) => c.startsWith("execve")), `${call}: nothing is executed`);
+    assert.ok(!reports.some((r) => "exec" in r), `${call}: no exec is reported`);
+  }
+});
+
+Deno.test("unconfined, init installs no filter", () => {
+  const { calls } = runInit(INIT_SPEC);
+  assert.ok(!calls.some((c) => /Seccomp|NoNewPrivs/.test(c)), calls.join("\n"));
+});
+
+Deno.test("the effective set is read from a status file's CapEff", () => {
+  assert.equal(hasCapability("CapInh:\t0\nCapEff:\t0000000000200000\n", 21), true);
+  assert.equal(hasCapability("CapEff:\t00000000800405fb\n", 21), false);
+  assert.equal(hasCapability("Name:\tx\n", 21), false, "no CapEff line: not held");
 });

@@ -20,6 +20,7 @@ import { resolveImage } from "./resolve_image.ts";
 import { type InitMessage, ppidOf, realInitSys, startInit, type Stdio, testHold } from "./init.ts";
 import { initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
 import { createCgroup } from "../host/cgroup/cgroups.ts";
+import { planSecurity } from "./security.ts";
 import { prepareMounts } from "./volumes.ts";
 import { dupCloexec, mkfifo, openFd, readFile, writeFd } from "../../ffi/libc.ts";
 import { processStartTime } from "../host/proc.ts";
@@ -91,6 +92,8 @@ export async function runInside(
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
   phase("cli: image resolved");
+  const security = await planSecurity(opts.security);
+  phase("cli: security planned");
   const { fields, cgroup } = planContainer(image, opts);
   const record = await createContainer(store, {
     ...fields,
@@ -119,7 +122,7 @@ export async function runInside(
   createCgroup(cgroup);
   phase("cli: cgroups made");
   const spec = {
-    ...initSpecFor(store, record, layerDirs(store, image.config), false, cgroup.procs),
+    ...initSpecFor(store, record, layerDirs(store, image.config), security, false, cgroup.procs),
     keeperParent: supervisor.pid,
     keeperComm: "busybox",
     newNet: true,

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { capabilitiesToDrop } from "../host/capabilities.ts";
+import { capabilityName } from "../host/capabilities.ts";
+import { planSecurity, type SecurityOptions, type SecurityPlan } from "./security.ts";
 import {
   claimForStart,
   type ContainerRecord,
@@ -71,6 +72,8 @@ export interface RunOptions {
   limits?: Limits;
   /** When to pull the image from a registry (`--pull`; see resolve_image.ts). */
   pull?: PullPolicy;
+  /** Seccomp, no_new_privs, capabilities, `--privileged` (lib/container/security.ts). */
+  security?: SecurityOptions;
 }
 
 /** The start failed: nothing of the container is left. */
@@ -109,6 +112,8 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
   }
   checkCommandOptions(opts);
   if (opts.workdir !== undefined) checkWorkdir(opts.workdir);
+  for (const cap of opts.security?.capAdd ?? []) capabilityName(cap, "--cap-add");
+  for (const cap of opts.security?.capDrop ?? []) capabilityName(cap, "--cap-drop");
 }
 
 /**
@@ -178,11 +183,15 @@ export function mergeEnvironment(env: string[]): string[] {
   return [...byKey.values()];
 }
 
-/** The init spec for a container: the mount plan and what to execute. */
+/**
+ * The init spec for a container: the mount plan, what to execute, and the
+ * capabilities and filter `security` (from {@link planSecurity}) gives it.
+ */
 export function initSpecFor(
   store: Store,
   record: ContainerRecord,
   lowerdirs: string[],
+  security: SecurityPlan,
   tty = false,
   cgroupProcs: string[] = [],
 ): InitSpec {
@@ -196,6 +205,7 @@ export function initSpecFor(
       workdir: `${dir}/work`,
       userxattr: inUserNamespace(),
       bindDevices: inUserNamespace(),
+      privileged: record.security?.privileged,
       binds: record.mounts.map((m) => ({
         source: m.source,
         target: m.destination,
@@ -207,7 +217,9 @@ export function initSpecFor(
     cwd: record.workdir,
     argv: record.command,
     env: record.env,
-    dropCaps: capabilitiesToDrop(),
+    dropCaps: security.dropCaps,
+    ...(security.seccomp ? { seccomp: security.seccomp } : {}),
+    ...(security.noNewPrivileges ? { noNewPrivileges: true } : {}),
     cgroupProcs,
     syncFifo: `${store.runtime(record.id)}/init.sync`,
     tty,
@@ -246,6 +258,7 @@ async function run(
   checkPrivileges();
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
+  const security = await planSecurity(opts.security);
   const { fields, cgroup } = planContainer(image, opts);
   const record = await createContainer(store, fields);
 
@@ -258,11 +271,11 @@ async function run(
       await updateContainer(store, record.id, { mounts: record.mounts });
     }
     if (detach) {
-      await startDetached(store, record, image.config, cgroup);
+      await startDetached(store, record, image.config, cgroup, security);
       started = true;
       return { id: record.id, exitCode: 0 };
     }
-    const { exitCode, oomKilled } = await start(store, record, image.config, opts, cgroup);
+    const { exitCode, oomKilled } = await start(store, record, image.config, opts, cgroup, security);
     started = true;
     if (!record.autoRemove) {
       // rm -f may have removed it meanwhile: nothing left to record, then.
@@ -302,6 +315,7 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     mounts: [],
     limits: opts.limits ?? {},
     cgroup: { version: cgroup.version, own: cgroup.own },
+    ...(opts.security && Object.keys(opts.security).length > 0 ? { security: opts.security } : {}),
   };
   return { fields, cgroup };
 }
@@ -335,10 +349,11 @@ async function start(
   config: ImageConfig,
   opts: Pick<RunOptions, "tty" | "interactive">,
   cgroup: CgroupPlan,
+  security: SecurityPlan,
 ): Promise<Ending> {
   createCgroup(cgroup);
   try {
-    return await startInCgroup(store, record, config, opts, cgroup);
+    return await startInCgroup(store, record, config, opts, cgroup, security);
   } finally {
     await removeCgroup(cgroup);
   }
@@ -350,9 +365,10 @@ async function startInCgroup(
   config: ImageConfig,
   opts: Pick<RunOptions, "tty" | "interactive">,
   cgroup: CgroupPlan,
+  security: SecurityPlan,
 ): Promise<Ending> {
   const spec = {
-    ...initSpecFor(store, record, layerDirs(store, config), opts.tty, cgroup.procs),
+    ...initSpecFor(store, record, layerDirs(store, config), security, opts.tty, cgroup.procs),
     keeperParent: Deno.pid,
   };
   const argv = keeperArgv(store.runtime(record.id), spec);
@@ -469,13 +485,14 @@ export async function startContainer(store: Store, ref: string, attach = false):
     if (config === null) {
       throw new StartError(`Cannot start "${ref}": its image's config is gone`, EXIT_SKIFF);
     }
+    const security = await planSecurity(record.security);
     const cgroup = cgroupFor(record.id, record.limits);
     await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
     if (!attach) {
-      await startDetached(store, record, config, cgroup);
+      await startDetached(store, record, config, cgroup, security);
       return 0;
     }
-    ({ exitCode, oomKilled } = await start(store, record, config, {}, cgroup));
+    ({ exitCode, oomKilled } = await start(store, record, config, {}, cgroup, security));
     return exitCode;
   } catch (e) {
     if (e instanceof StartError) exitCode = e.exitCode;
@@ -527,6 +544,7 @@ async function startDetached(
   record: ContainerRecord,
   config: ImageConfig,
   cgroup: CgroupPlan,
+  security: SecurityPlan,
 ): Promise<void> {
   const dir = store.container(record.id);
   const runtime = store.runtime(record.id);
@@ -542,7 +560,7 @@ async function startDetached(
   let supervisor: Deno.ChildProcess | undefined;
   let channel: InitChannel | undefined;
   try {
-    const spec = initSpecFor(store, record, layerDirs(store, config), false, cgroup.procs);
+    const spec = initSpecFor(store, record, layerDirs(store, config), security, false, cgroup.procs);
     const keeper = keeperArgv(runtime, spec);
     const ended = Promise.withResolvers<void>();
     channel = InitChannel.open(spec.syncFifo, ended.promise);
