@@ -1,6 +1,8 @@
 /**
  * Thin bindings to libseccomp (Debian's `libseccomp2`, as runc and crun use
- * it): a filter context, its attributes, one rule per call, load, release.
+ * it): a filter context, its attributes, one rule per call, the BPF program
+ * it compiles to, release. The program is installed with seccomp(2)
+ * (ffi/libc.ts), as seccomp_load would, so that it can be cached.
  * Which rules, in which order, is the callers' business
  * (lib/container/seccomp/).
  *
@@ -13,6 +15,7 @@
  * @module
  */
 
+import { cstr, ERRNO_SYMBOL, lazyLibc } from "./_c.ts";
 import { classify, SyscallError } from "./errors.ts";
 
 // Filter actions (seccomp.h). SCMP_ACT_ERRNO and SCMP_ACT_TRACE carry a
@@ -44,9 +47,6 @@ export const SCMP_CMP_MASKED_EQ = 7;
 
 // enum scmp_filter_attr
 export const SCMP_FLTATR_ACT_BADARCH = 2;
-export const SCMP_FLTATR_CTL_NNP = 3;
-export const SCMP_FLTATR_CTL_LOG = 6;
-export const SCMP_FLTATR_CTL_SSB = 7;
 
 // AUDIT_ARCH_* (linux/audit.h): EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
 export const SCMP_ARCH_X86_64 = 0xc000003e;
@@ -75,8 +75,8 @@ const SYMBOLS = {
   // int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
   //                            unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array)
   seccomp_rule_add_array: { parameters: ["pointer", "u32", "i32", "u32", "buffer"], result: "i32" },
-  // int seccomp_load(const scmp_filter_ctx ctx)
-  seccomp_load: { parameters: ["pointer"], result: "i32" },
+  // int seccomp_export_bpf(const scmp_filter_ctx ctx, int fd)
+  seccomp_export_bpf: { parameters: ["pointer", "i32"], result: "i32" },
   // uint32_t seccomp_arch_native(void)
   seccomp_arch_native: { parameters: [], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -146,9 +146,40 @@ export function seccompRuleAdd(
   check(seccomp().seccomp_rule_add_array(ctx, action, nr, args.length, buf), "seccomp_rule_add", name);
 }
 
-/** seccomp_load(3): installs the filter on the calling thread (no TSYNC). */
-export function seccompLoad(ctx: FilterContext): void {
-  check(seccomp().seccomp_load(ctx), "seccomp_load");
+/** What exporting needs of libc: a memory file to write the program into, and reading it back. */
+const libc = lazyLibc({
+  // int memfd_create(const char *name, unsigned int flags)
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  // off_t lseek(int fd, off_t offset, int whence)
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  // int close(int fd)
+  close: { parameters: ["i32"], result: "i32" },
+  ...ERRNO_SYMBOL,
+});
+const MFD_CLOEXEC = 1;
+const SEEK_END = 2;
+
+/**
+ * seccomp_export_bpf(3): the filter as the classic BPF program
+ * seccomp(2) takes (an array of struct sock_filter), which libseccomp's
+ * seccomp_load would install; written into a memfd and read back.
+ */
+export function seccompExportBpf(ctx: FilterContext): Uint8Array<ArrayBuffer> {
+  const fd = libc().memfd_create(cstr("skiff-seccomp"), MFD_CLOEXEC);
+  if (fd < 0) throw classify(new SyscallError("memfd_create", libc.errno()));
+  try {
+    check(seccomp().seccomp_export_bpf(ctx, fd), "seccomp_export_bpf");
+    const size = Number(libc().lseek(fd, 0n, SEEK_END));
+    if (size < 0) throw classify(new SyscallError("lseek", libc.errno()));
+    const program = new Uint8Array(size);
+    const read = Number(libc().pread(fd, program, BigInt(size), 0n));
+    if (read !== size) throw classify(new SyscallError("pread", read < 0 ? libc.errno() : 5));
+    return program;
+  } finally {
+    libc().close(fd);
+  }
 }
 
 /** seccomp_arch_native(3): the AUDIT_ARCH_* token of this process. */

@@ -37,6 +37,7 @@ import {
   pivotRoot,
   readFd,
   readFile,
+  seccompSetModeFilter,
   setControllingTerminal,
   sethostname,
   setNoNewPrivs,
@@ -51,7 +52,7 @@ import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
 import { interfaceUp, mkdirAll, realSys } from "./sys.ts";
-import { type PreparedFilter, prepareSeccomp, realSeccompSys, type SeccompPlan } from "./seccomp/install.ts";
+import type { SeccompFilter } from "./security.ts";
 
 /** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
 export interface InitSpec {
@@ -67,7 +68,7 @@ export interface InitSpec {
   /** Capabilities to remove from the bounding set before execve. */
   dropCaps: number[];
   /** The seccomp filter to install last, right before execve (none: unconfined). */
-  seccomp?: SeccompPlan;
+  seccomp?: SeccompFilter;
   /** Set no_new_privs before execve (`--security-opt no-new-privileges`). */
   noNewPrivileges?: boolean;
   /** cgroup.procs files to join (write 0 to) before anything else. */
@@ -213,8 +214,8 @@ export interface InitSys extends Sys {
   close(fd: number): void;
   capbsetDrop(cap: number): void;
   setNoNewPrivs(): void;
-  /** Builds a seccomp filter, to be installed later (see PreparedFilter). */
-  prepareSeccomp(plan: SeccompPlan): PreparedFilter;
+  /** Installs a seccomp filter (a BPF program) on this thread only. */
+  seccompSetModeFilter(program: Uint8Array<ArrayBuffer>, flags: number): void;
   /** Every signal back to its default disposition, none blocked. */
   resetSignals(): void;
   closeOnExecFrom(first: number): void;
@@ -247,7 +248,7 @@ export const realInitSys: InitSys = {
   close,
   capbsetDrop,
   setNoNewPrivs,
-  prepareSeccomp: (plan) => prepareSeccomp(plan, realSeccompSys),
+  seccompSetModeFilter,
   resetSignals,
   closeOnExecFrom,
   execve,
@@ -302,9 +303,6 @@ export function startInit(
   // Before the mounts: sysfs shows the devices of its mounter's network
   // namespace, and a user namespace may mount it only in a netns it owns.
   if (spec.newNet) step("make the network namespace", () => sys.unshareNet());
-  // Built while the host's libseccomp is in reach, installed last.
-  const seccomp = spec.seccomp;
-  const filter = seccomp && step("build the seccomp filter", () => sys.prepareSeccomp(seccomp));
   applyRootfs(spec.steps, sys);
   // pivot_root(".", ".") stacks the old root on top of the new one, so no
   // put_old directory has to be made in the image (runc does the same).
@@ -350,9 +348,16 @@ export function startInit(
   // so it binds the command and what it starts, never skiff's other threads.
   // Everything from here to execve (the report, the call itself) must be
   // allowed by the profile.
+  const filter = spec.seccomp;
   if (filter) {
     step("install the seccomp filter", () => {
-      filter.load(hasCapability(sys.readFile("/proc/thread-self/status"), CAP_SYS_ADMIN));
+      // The kernel takes a filter from a thread with no_new_privs or
+      // CAP_SYS_ADMIN: without either, no_new_privs it is (as runc).
+      const status = sys.readFile("/proc/thread-self/status");
+      if (!spec.noNewPrivileges && !hasCapability(status, CAP_SYS_ADMIN)) sys.setNoNewPrivs();
+      const program = (Uint8Array as unknown as { fromBase64(s: string): Uint8Array<ArrayBuffer> })
+        .fromBase64(filter.program);
+      sys.seccompSetModeFilter(program, filter.flags);
     });
   }
   report({ exec: true });

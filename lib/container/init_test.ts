@@ -14,8 +14,6 @@ import {
   type Stdio,
 } from "./init.ts";
 import type { EntryKind, Resolved } from "./rootfs.ts";
-import type { PreparedFilter, SeccompPlan } from "./seccomp/install.ts";
-import { compileProfile, parseProfile } from "./seccomp/profile.ts";
 
 function fakeStat(files: Record<string, number | "dir">) {
   return (path: string): Deno.FileInfo | null => {
@@ -156,12 +154,8 @@ class FakeInitSys implements InitSys {
   setNoNewPrivs() {
     this.record("setNoNewPrivs");
   }
-  prepareSeccomp(plan: SeccompPlan): PreparedFilter {
-    this.record("prepareSeccomp", `${plan.rules.length} rules`);
-    return {
-      load: (hasSysAdmin) => this.record("loadSeccomp", hasSysAdmin ? "with CAP_SYS_ADMIN" : "without"),
-      release: () => this.record("releaseSeccomp"),
-    };
+  seccompSetModeFilter(program: Uint8Array, flags: number) {
+    this.record("seccompSetModeFilter", `${program.length} bytes`, flags);
   }
   mknod(path: string, major: number, minor: number) {
     this.record("mknod", path, `${major}:${minor}`);
@@ -350,40 +344,47 @@ Deno.test("an init whose skiff is gone (no reader on the sync FIFO) exits at onc
   }
 });
 
-const PLAN = compileProfile(
-  parseProfile(
-    '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}',
-    "p.json",
-  ),
-  { arch: "x86_64", caps: [], kernel: "6.18.0", noNewPrivileges: false },
-);
+/** A filter of two BPF instructions, as security.ts plans them: base64. */
+const FILTER = { program: btoa("\0".repeat(16)), flags: 2 };
 
-Deno.test("init builds the seccomp filter before the pivot and installs it last, after the capabilities and no_new_privs", () => {
-  const { calls, reports, thrown } = runInit({ ...INIT_SPEC, seccomp: PLAN, noNewPrivileges: true });
+Deno.test("init installs the seccomp filter last, after the capabilities and no_new_privs, right before execve", () => {
+  const { calls, reports, thrown } = runInit({ ...INIT_SPEC, seccomp: FILTER, noNewPrivileges: true });
   assert.ok(thrown instanceof Executed, String(thrown));
-  // the host's libseccomp is out of reach once the root is pivoted
-  assert.ok(calls.indexOf("prepareSeccomp 1 rules") < calls.indexOf("mount overlay /s/c/merged overlay 0"));
   assert.deepEqual(calls.slice(calls.indexOf("capbsetDrop 38")), [
     "capbsetDrop 38",
     "resetSignals",
     "closeOnExecFrom 3",
     "setNoNewPrivs",
-    "loadSeccomp with CAP_SYS_ADMIN",
+    "seccompSetModeFilter 16 bytes 2",
     "execve /bin/sh sh -c true",
   ]);
   assert.deepEqual(reports.at(-1), { exec: true });
 });
 
-Deno.test("a seccomp filter that can't be built or installed is named, and nothing is executed", () => {
+Deno.test("without no-new-privileges, the filter goes in with CAP_SYS_ADMIN, or with no_new_privs when the thread lacks it", () => {
+  const root = runInit({ ...INIT_SPEC, seccomp: FILTER });
+  assert.ok(
+    !root.calls.includes("setNoNewPrivs"),
+    "root before execve holds CAP_SYS_ADMIN: no no_new_privs, as docker",
+  );
+  const sys = new FakeInitSys();
+  const readFile = sys.readFile.bind(sys);
+  sys.readFile = (path) =>
+    path === "/proc/thread-self/status" ? "CapEff:\t00000000800405fb\n" : readFile(path);
+  assert.throws(() => startInit({ ...INIT_SPEC, seccomp: FILTER }, sys, () => {}), Executed);
+  const at = sys.calls.indexOf("setNoNewPrivs");
+  assert.ok(at > 0 && at === sys.calls.indexOf("seccompSetModeFilter 16 bytes 2") - 1, sys.calls.join("\n"));
+});
+
+Deno.test("a seccomp filter that can't be installed is named, and nothing is executed", () => {
   for (
     const [call, message] of [
-      ["prepareSeccomp", "Cannot build the seccomp filter"],
-      ["loadSeccomp", "Cannot install the seccomp filter"],
+      ["seccompSetModeFilter", "Cannot install the seccomp filter"],
       ["setNoNewPrivs", "Cannot set no_new_privs"],
     ]
   ) {
     const { calls, reports, thrown } = runInit(
-      { ...INIT_SPEC, seccomp: PLAN, noNewPrivileges: true },
+      { ...INIT_SPEC, seccomp: FILTER, noNewPrivileges: true },
       { call, errno: 22 },
     );
     assert.ok(thrown instanceof Error && thrown.message === message, `${call}: ${thrown}`);
@@ -394,7 +395,7 @@ Deno.test("a seccomp filter that can't be built or installed is named, and nothi
 
 Deno.test("unconfined, init installs no filter", () => {
   const { calls } = runInit(INIT_SPEC);
-  assert.ok(!calls.some((c) => /Seccomp|NoNewPrivs/.test(c)), calls.join("\n"));
+  assert.ok(!calls.some((c) => /seccomp|NoNewPrivs/i.test(c)), calls.join("\n"));
 });
 
 Deno.test("the effective set is read from a status file's CapEff", () => {

@@ -92,7 +92,7 @@ export async function runInside(
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
   phase("cli: image resolved");
-  const security = await planSecurity(opts.security);
+  const security = await planSecurity(opts.security, store.seccompDir);
   phase("cli: security planned");
   const { fields, cgroup } = planContainer(image, opts);
   const record = await createContainer(store, {

@@ -258,7 +258,7 @@ async function run(
   checkPrivileges();
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
-  const security = await planSecurity(opts.security);
+  const security = await planSecurity(opts.security, store.seccompDir);
   const { fields, cgroup } = planContainer(image, opts);
   const record = await createContainer(store, fields);
 
@@ -485,7 +485,7 @@ export async function startContainer(store: Store, ref: string, attach = false):
     if (config === null) {
       throw new StartError(`Cannot start "${ref}": its image's config is gone`, EXIT_SKIFF);
     }
-    const security = await planSecurity(record.security);
+    const security = await planSecurity(record.security, store.seccompDir);
     const cgroup = cgroupFor(record.id, record.limits);
     await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
     if (!attach) {

@@ -78,7 +78,8 @@ Deno.test("a profile file is read and checked when the flags are parsed, and kep
 
 Deno.test("the plan: the default filter and set; unconfined or privileged, no filter; privileged keeps every capability", async () => {
   const standard = await planSecurity();
-  assert.ok(standard.seccomp && standard.seccomp.rules.length > 300);
+  assert.ok(standard.seccomp && standard.seccomp.program.length > 1000);
+  assert.equal(standard.seccomp.flags, 0);
   assert.ok(standard.dropCaps.includes(CAPABILITIES.CAP_SYS_ADMIN));
   assert.equal(standard.noNewPrivileges, undefined);
   const unconfined = await planSecurity({ seccomp: "unconfined", noNewPrivileges: true });
@@ -87,7 +88,31 @@ Deno.test("the plan: the default filter and set; unconfined or privileged, no fi
   const privileged = await planSecurity({ privileged: true });
   assert.equal(privileged.seccomp, undefined);
   assert.ok(privileged.dropCaps.every((c) => c > 40), "only numbers beyond the last capability are dropped");
-  const arm = await planSecurity({}, "aarch64");
-  assert.equal(arm.seccomp?.arch, "aarch64");
-  await assert.rejects(planSecurity({}, "riscv64"), /no seccomp filter for riscv64/);
+  await assert.rejects(planSecurity({}, undefined, "riscv64"), /no seccomp filter for riscv64/);
+});
+
+Deno.test("a compiled filter is cached by what it is made from, and a damaged cache entry is made again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "skiff-seccomp-cache-" });
+  try {
+    const first = await planSecurity({}, dir);
+    const [entry, ...more] = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.deepEqual(more, [], "one entry, no temporary file left");
+    assert.match(entry, /^[0-9a-f]{28}\.bpf$/);
+    assert.deepEqual(await planSecurity({}, dir), first, "the same filter from the cache");
+    const admin = await planSecurity({ capAdd: ["CAP_SYS_ADMIN"] }, dir);
+    assert.notEqual(admin.seccomp?.program, first.seccomp?.program, "other capabilities, another filter");
+    assert.equal([...Deno.readDirSync(dir)].length, 2);
+    Deno.writeFileSync(`${dir}/${entry}`, new Uint8Array(5));
+    assert.deepEqual(await planSecurity({}, dir), first, "a damaged entry is not used");
+    const profile = { defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_LOG"] };
+    const logged = await planSecurity({ seccomp: { file: "p.json", profile } }, dir);
+    assert.equal(logged.seccomp?.flags, 2, "SECCOMP_FILTER_FLAG_LOG");
+    assert.deepEqual(
+      await planSecurity({ seccomp: { file: "p.json", profile } }, dir),
+      logged,
+      "flags kept too",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -101,6 +101,10 @@ export class Store {
   get tmpDir(): string {
     return `${this.root}/tmp`;
   }
+  /** Compiled seccomp filters, by a digest of what each is made from (lib/container/security.ts). */
+  get seccompDir(): string {
+    return `${this.root}/seccomp`;
+  }
   /** Where running containers' runtime state lives. */
   get runtimeDir(): string {
     return `${this.runRoot}/containers`;

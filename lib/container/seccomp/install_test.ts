@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { classify, SyscallError } from "../../../ffi/errors.ts";
-import {
-  type ArgCompare,
-  type FilterContext,
-  SCMP_FLTATR_ACT_BADARCH,
-  SCMP_FLTATR_CTL_NNP,
-} from "../../../ffi/seccomp.ts";
-import { prepareSeccomp, type SeccompPlan, type SeccompSys } from "./install.ts";
+import { type ArgCompare, type FilterContext, SCMP_FLTATR_ACT_BADARCH } from "../../../ffi/seccomp.ts";
+import { compileFilter, type SeccompPlan, type SeccompSys } from "./install.ts";
 
 /** A SeccompSys that records every call and can fail the first call named `fail` with `errno`. */
 class FakeSeccomp implements SeccompSys {
@@ -35,8 +30,9 @@ class FakeSeccomp implements SeccompSys {
       ...args.map((a) => `${a.arg}:${a.op}:${a.a}:${a.b}`),
     );
   }
-  load() {
-    this.record("load");
+  exportBpf(): Uint8Array<ArrayBuffer> {
+    this.record("exportBpf");
+    return new Uint8Array(16);
   }
   release() {
     this.record("release");
@@ -48,55 +44,53 @@ const PLAN: SeccompPlan = {
   archToken: 0xc000003e,
   defaultAction: 0x50001,
   badArchAction: 0x50026,
-  noNewPrivileges: false,
   rules: [
     { syscall: "mkdir", nr: 83, action: 0x7fff0000, args: [] },
     { syscall: "clone", nr: 56, action: 0x7fff0000, args: [{ arg: 0, op: 7, a: 0x7e020000, b: 0 }] },
   ],
 };
 
-Deno.test("a plan becomes libseccomp calls in order, and only load is left for the moment before execve", () => {
+Deno.test("a plan becomes libseccomp calls in order, ending in the BPF program and the release", () => {
   const sys = new FakeSeccomp();
-  const filter = prepareSeccomp(PLAN, sys);
+  assert.equal(compileFilter(PLAN, sys).length, 16);
   assert.deepEqual(sys.calls, [
     "init 50001",
     `attrSet ${SCMP_FLTATR_ACT_BADARCH} 50026`,
     "ruleAdd mkdir 83 7fff0000",
     "ruleAdd clone 56 7fff0000 0:7:2114060288:0",
+    "exportBpf",
+    "release",
   ]);
-  sys.calls = [];
-  filter.load(true);
-  assert.deepEqual(sys.calls, [`attrSet ${SCMP_FLTATR_CTL_NNP} 0`, "load", "release"]);
 });
 
-Deno.test("no_new_privs is set when asked, or when the thread has no CAP_SYS_ADMIN to install the filter with", () => {
-  for (
-    const [asked, hasSysAdmin, nnp] of [[false, false, 1], [true, true, 1], [true, false, 1], [
-      false,
-      true,
-      0,
-    ]]
-  ) {
-    const sys = new FakeSeccomp();
-    prepareSeccomp({ ...PLAN, noNewPrivileges: Boolean(asked) }, sys).load(Boolean(hasSysAdmin));
-    assert.ok(
-      sys.calls.includes(`attrSet ${SCMP_FLTATR_CTL_NNP} ${nnp}`),
-      `${asked} ${hasSysAdmin}: ${sys.calls}`,
-    );
-  }
-});
-
-Deno.test("a failed rule or load releases the filter and keeps libseccomp's errno", () => {
+Deno.test("a failed rule or export releases the filter and keeps libseccomp's errno and the syscall", () => {
   const rule = new FakeSeccomp(undefined, { call: "ruleAdd", errno: 22 });
-  assert.throws(() => prepareSeccomp(PLAN, rule), /seccomp_ruleAdd: EINVAL/);
-  assert.equal(rule.calls.at(-1), "release");
-  const load = new FakeSeccomp(undefined, { call: "load", errno: 13 });
-  assert.throws(() => prepareSeccomp(PLAN, load).load(true), /seccomp_load: EACCES/);
-  assert.equal(load.calls.at(-1), "release");
+  assert.throws(() => compileFilter(PLAN, rule), /seccomp_ruleAdd: EINVAL/);
+  assert.deepEqual(rule.calls.slice(-1), ["release"]);
+  const exported = new FakeSeccomp(undefined, { call: "exportBpf", errno: 12 });
+  assert.throws(() => compileFilter(PLAN, exported), /seccomp_exportBpf: ENOMEM/);
+  assert.deepEqual(exported.calls.slice(-1), ["release"]);
 });
 
 Deno.test("a plan made for another architecture is refused before libseccomp is asked for anything", () => {
   const sys = new FakeSeccomp(0xc00000b7);
-  assert.throws(() => prepareSeccomp(PLAN, sys), /made for x86_64 \(0xc000003e\) on 0xc00000b7/);
+  assert.throws(() => compileFilter(PLAN, sys), /made for x86_64 \(0xc000003e\) on 0xc00000b7/);
   assert.deepEqual(sys.calls, []);
+});
+
+Deno.test("libseccomp compiles the default plan into a BPF program the kernel takes (this process installs nothing)", async () => {
+  const { compileProfile, parseProfile } = await import("./profile.ts");
+  const text = Deno.readTextFileSync(new URL("./default.json", import.meta.url));
+  const arch = Deno.build.arch as "x86_64" | "aarch64";
+  const plan = compileProfile(parseProfile(text, "default.json"), {
+    arch,
+    caps: [],
+    kernel: Deno.osRelease(),
+  });
+  const program = compileFilter(plan, (await import("./install.ts")).realSeccompSys);
+  assert.ok(
+    program.length > 8 * plan.rules.length / 2 && program.length % 8 === 0,
+    `${program.length} bytes`,
+  );
+  assert.ok(program.length <= 4096 * 8, "within BPF_MAXINSNS");
 });

@@ -4,8 +4,8 @@
  * `names`, `action`, `errnoRet`, `args`, `includes`, `excludes`, `flags`):
  * {@link parseProfile} checks one, {@link compileProfile} turns it into a
  * {@link SeccompPlan} for one architecture and one capability set, which
- * lib/container/seccomp/install.ts carries out. skiff's default profile is
- * `default.json` beside this module ({@link defaultProfile}).
+ * lib/container/seccomp/install.ts compiles to BPF. skiff's default profile
+ * is `default.json` beside this module.
  *
  * Loaded only by the process that plans a container (a dynamic import):
  * the tables here are start-up time that no other verb pays.
@@ -271,8 +271,6 @@ export interface Target {
   caps: readonly string[];
   /** The running kernel's release (`6.18.0-...`), for `minKernel`. */
   kernel: string;
-  /** `--security-opt no-new-privileges`. */
-  noNewPrivileges: boolean;
 }
 
 /**
@@ -314,7 +312,6 @@ export function compileProfile(profile: Profile, target: Target): SeccompPlan {
     archToken: ARCH[target.arch].token,
     defaultAction,
     badArchAction: scmpActErrno(ENOSYS),
-    noNewPrivileges: target.noNewPrivileges,
     ...(flags.includes("SECCOMP_FILTER_FLAG_LOG") ? { log: true } : {}),
     ...(flags.includes("SECCOMP_FILTER_FLAG_SPEC_ALLOW") ? { specAllow: true } : {}),
     rules,
@@ -359,22 +356,4 @@ export function kernelAtLeast(release: string, min: string): boolean {
   const [major, minor] = release.split(/[.-]/).map(Number);
   const [wantMajor, wantMinor] = min.split(".").map(Number);
   return major > wantMajor || (major === wantMajor && minor >= wantMinor);
-}
-
-/**
- * skiff's default profile (`default.json` beside this module), fetched
- * rather than imported, so that it loads from a file or from a URL as
- * mod.ts does, whatever content type a server gives it.
- *
- * @throws {Error} when it can't be read
- */
-export async function defaultProfile(): Promise<Profile> {
-  const url = new URL("./default.json", import.meta.url);
-  // fetch() costs 20 ms at its first use here: read a file directly.
-  if (url.protocol === "file:") return JSON.parse(Deno.readTextFileSync(url)) as Profile;
-  const res = await fetch(url);
-  if (!res.ok) {
-    throw new Error(`Cannot read skiff's seccomp profile "${url}": ${res.status} ${res.statusText}`);
-  }
-  return await res.json() as Profile;
 }
