@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # What the seccomp filter costs: `run --rm busybox true` with skiff's
-# default filter and with `--security-opt seccomp=unconfined`, side by side
-# in one hyperfine run, through the installed launcher (the fastest way
-# in). The difference is planning the filter (the profile compiler is
-# imported, the profile compiled for the container's capabilities), building
-# it in libseccomp before the pivot and loading it before execve. The issue
-# allows 5 ms. Needs root and `.ci/setup --bench`.
+# default filter and with `--security-opt seccomp=unconfined`, side by side,
+# through the installed launcher (the fastest way in). hyperfine runs the
+# two in alternating rounds, so that other work on a shared machine weighs
+# on both alike, and the table merges the rounds. The difference is what
+# lib/container/security.ts does for the filter (the store's cached program
+# read; on a miss, the profile compiled) and init's seccomp(2) before
+# execve. The issue allows 5 ms. Needs root and `.ci/setup --bench`.
 #
-#   sudo deno task bench:seccomp [RUNS]      (default 40 runs each)
+#   sudo deno task bench:seccomp [ROUNDS] [RUNS]   (default 8 rounds of 10 runs each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-40}
+rounds=${1:-8}
+runs=${2:-10}
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (sudo deno task bench:seccomp)" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing: sudo bash .ci/setup --bench" >&2; exit 1; }
 
@@ -20,19 +22,55 @@ store=$work/store
 SKIFF_ROOT=$store deno task -q run --rm busybox true
 sh lib/container/install.sh "$work/bin" >/dev/null
 
-# Interleaved, so that other work on the machine weighs on both alike.
-hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/results.json" \
-  -n "skiff run --rm busybox true (default seccomp filter)" "env SKIFF_ROOT=$store $work/bin/skiff run --rm busybox true" \
-  -n "skiff run --rm --security-opt seccomp=unconfined busybox true" "env SKIFF_ROOT=$store $work/bin/skiff run --rm --security-opt seccomp=unconfined busybox true"
+for round in $(seq 1 "$rounds"); do
+  hyperfine -N --warmup 2 --runs "$runs" --style none --export-json "$work/round$round.json" \
+    -n "skiff run --rm busybox true (default seccomp filter)" \
+    "env SKIFF_ROOT=$store $work/bin/skiff run --rm busybox true" \
+    -n "skiff run --rm --security-opt seccomp=unconfined busybox true" \
+    "env SKIFF_ROOT=$store $work/bin/skiff run --rm --security-opt seccomp=unconfined busybox true" \
+    >/dev/null
+done
+# All rounds in one export: each command's times together, and their median.
+deno eval --quiet '
+  const [out, ...files] = Deno.args;
+  const rounds = files.map((f) => JSON.parse(Deno.readTextFileSync(f)).results);
+  const results = rounds[0].map((r, i) => {
+    const times = rounds.flatMap((round) => round[i].times).sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)];
+    return { command: r.command, times, min: times[0], max: times.at(-1), median };
+  });
+  Deno.writeTextFileSync(out, JSON.stringify({ results }));
+' "$work/results.json" "$work"/round*.json
 
-echo
-echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(deno --version | head -n1), $(date -u +%Y-%m-%d)"
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)," \
+  "$(deno --version | head -n1 | cut -d' ' -f1-2), $(date -u +%Y-%m-%d), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 deno run --quiet --allow-read bench/table.ts "$work/results.json"
 
-# Where the filter's time goes, in one run (lib/host/phases.ts).
+# The filter's own work, from the phase marks of each run (lib/host/phases.ts),
+# which load on the machine blurs far less than whole runs: planning (image
+# resolved -> security planned: the cached program read, or the profile
+# compiled) and the start (record running -> about to execve: mounts, pivot,
+# capabilities and the filter's seccomp(2)); medians of alternating runs.
+for i in $(seq 1 "$((rounds * 5))"); do
+  for opt in default unconfined; do
+    rm -f "$work/phases"
+    if [ "$opt" = default ]; then set --; else set -- --security-opt seccomp=unconfined; fi
+    SKIFF_ROOT=$store SKIFF_PHASES=$work/phases "$work/bin/skiff" run --rm "$@" busybox true </dev/null
+    echo "$opt $(tr '\n' '|' <"$work/phases")" >>"$work/spans"
+  done
+done
 echo
-echo "Phases of one run with the filter (ms since the launcher was started):"
-rm -f "$work/phases"
-t0=$(date +%s.%N)
-SKIFF_ROOT=$store SKIFF_PHASES=$work/phases "$work/bin/skiff" run --rm busybox true </dev/null
-awk -v t0="$t0" '{ printf "  %7.1f  %s\n", ($1 - t0) * 1000, substr($0, index($0, $2)) }' "$work/phases"
+deno eval --quiet '
+  const spans = { default: [[], []], unconfined: [[], []] };
+  for (const line of Deno.readTextFileSync(Deno.args[0]).trim().split("\n")) {
+    const [mode, rest] = [line.slice(0, line.indexOf(" ")), line.slice(line.indexOf(" ") + 1)];
+    const at = (name) => Number(rest.split("|").find((p) => p.endsWith(name))?.split(" ")[0]) * 1000;
+    spans[mode][0].push(at("cli: security planned") - at("cli: image resolved"));
+    spans[mode][1].push(at("cli: mounted, pivoted, about to execve") - at("cli: record running"));
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(2);
+  console.log("| phase (median of " + spans.default[0].length + " runs each) | default filter ms | unconfined ms |");
+  console.log("|:---|---:|---:|");
+  console.log(`| plan the security settings | ${med(spans.default[0])} | ${med(spans.unconfined[0])} |`);
+  console.log(`| mount, pivot, drop capabilities, install the filter | ${med(spans.default[1])} | ${med(spans.unconfined[1])} |`);
+' "$work/spans"
