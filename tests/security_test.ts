@@ -171,6 +171,40 @@ test("no-new-privileges, --cap-drop ALL and --cap-add are kept for start, which 
   });
 });
 
+test("exec runs its command with the container's filter, capabilities and no_new_privs", async () => {
+  await withStore(async (store) => {
+    const flags = ["--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--cap-add", "CAP_KILL"];
+    await skiffOk(store, ["run", "-d", "--name", "web", ...flags, "busybox", "sleep", "600"]);
+    const out = await skiffOk(store, [
+      "exec",
+      "web",
+      "sh",
+      "-c",
+      `${STATUS}; unshare -U true 2>&1; echo unshare=$?`,
+    ]);
+    const s = status(out);
+    assert.equal(s.Seccomp, "2", out);
+    assert.equal(s.Seccomp_filters, "1");
+    assert.equal(s.NoNewPrivs, "1");
+    assert.equal(s.CapBnd, "0000000000000020", "CAP_KILL alone, as the container");
+    assert.match(out, /Operation not permitted\nunshare=1/);
+    await skiffOk(store, [
+      "run",
+      "-d",
+      "--name",
+      "open",
+      "--security-opt",
+      "seccomp=unconfined",
+      "busybox",
+      "sleep",
+      "600",
+    ]);
+    const open = status(await skiffOk(store, ["exec", "open", "sh", "-c", STATUS]));
+    assert.equal(open.Seccomp, "0");
+    assert.equal(open.CapBnd, DEFAULT_CAPBND);
+  });
+});
+
 test("--cap-add SYS_ADMIN opens the mount group of the profile; --privileged has every capability and no filter", async () => {
   await withStore(async (store) => {
     const admin = await inBusybox(

@@ -349,17 +349,7 @@ export function startInit(
   // Everything from here to execve (the report, the call itself) must be
   // allowed by the profile.
   const filter = spec.seccomp;
-  if (filter) {
-    step("install the seccomp filter", () => {
-      // The kernel takes a filter from a thread with no_new_privs or
-      // CAP_SYS_ADMIN: without either, no_new_privs it is (as runc).
-      const status = sys.readFile("/proc/thread-self/status");
-      if (!spec.noNewPrivileges && !hasCapability(status, CAP_SYS_ADMIN)) sys.setNoNewPrivs();
-      const program = (Uint8Array as unknown as { fromBase64(s: string): Uint8Array<ArrayBuffer> })
-        .fromBase64(filter.program);
-      sys.seccompSetModeFilter(program, filter.flags);
-    });
-  }
+  if (filter) step("install the seccomp filter", () => installSeccomp(filter, spec.noNewPrivileges, sys));
   report({ exec: true });
   try {
     sys.execve(path, spec.argv, spec.env);
@@ -370,6 +360,25 @@ export function startInit(
       e instanceof NotFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
+}
+
+/**
+ * Installs a planned filter on the calling thread, the one that will
+ * execve(): `run`'s init and `exec`'s enter.ts. The kernel takes a filter
+ * from a thread with no_new_privs or CAP_SYS_ADMIN; with neither, and
+ * no_new_privs not set already, it sets no_new_privs first (as runc).
+ */
+export function installSeccomp(
+  filter: SeccompFilter,
+  noNewPrivsSet: boolean | undefined,
+  sys: Pick<InitSys, "readFile" | "setNoNewPrivs" | "seccompSetModeFilter">,
+): void {
+  if (!noNewPrivsSet && !hasCapability(sys.readFile("/proc/thread-self/status"), CAP_SYS_ADMIN)) {
+    sys.setNoNewPrivs();
+  }
+  const program = (Uint8Array as unknown as { fromBase64(s: string): Uint8Array<ArrayBuffer> })
+    .fromBase64(filter.program);
+  sys.seccompSetModeFilter(program, filter.flags);
 }
 
 /** CAP_SYS_ADMIN's number (linux/capability.h). */
