@@ -46,31 +46,41 @@ echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
   "$(deno --version | head -n1 | cut -d' ' -f1-2), $(date -u +%Y-%m-%d), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 deno run --quiet --allow-read bench/table.ts "$work/results.json"
 
-# The filter's own work, from the phase marks of each run (lib/host/phases.ts),
-# which load on the machine blurs far less than whole runs: planning (image
-# resolved -> security planned: the cached program read, or the profile
-# compiled) and the start (record running -> about to execve: mounts, pivot,
-# capabilities and the filter's seccomp(2)); medians of alternating runs.
+# The filter's and the device cgroup's own work, from the phase marks of each
+# run (lib/host/phases.ts), which load on the machine blurs far less than
+# whole runs: planning (image resolved -> security planned: the cached
+# program read, or the profile compiled), the cgroups (record created ->
+# cgroups made: --privileged has no device cgroup) and the start (record
+# running -> about to execve: mounts, pivot, capabilities, the filter's
+# seccomp(2)); medians of alternating runs.
 for i in $(seq 1 "$((rounds * 5))"); do
-  for opt in default unconfined; do
+  for opt in default unconfined privileged; do
     rm -f "$work/phases"
-    if [ "$opt" = default ]; then set --; else set -- --security-opt seccomp=unconfined; fi
+    case $opt in
+      default) set -- ;;
+      unconfined) set -- --security-opt seccomp=unconfined ;;
+      privileged) set -- --privileged ;;
+    esac
     SKIFF_ROOT=$store SKIFF_PHASES=$work/phases "$work/bin/skiff" run --rm "$@" busybox true </dev/null
     echo "$opt $(tr '\n' '|' <"$work/phases")" >>"$work/spans"
   done
 done
 echo
 deno eval --quiet '
-  const spans = { default: [[], []], unconfined: [[], []] };
+  const spans = { default: [[], [], []], unconfined: [[], [], []], privileged: [[], [], []] };
   for (const line of Deno.readTextFileSync(Deno.args[0]).trim().split("\n")) {
     const [mode, rest] = [line.slice(0, line.indexOf(" ")), line.slice(line.indexOf(" ") + 1)];
     const at = (name) => Number(rest.split("|").find((p) => p.endsWith(name))?.split(" ")[0]) * 1000;
     spans[mode][0].push(at("cli: security planned") - at("cli: image resolved"));
     spans[mode][1].push(at("cli: mounted, pivoted, about to execve") - at("cli: record running"));
+    spans[mode][2].push(at("cli: cgroups made") - at("cli: record created"));
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(2);
-  console.log("| phase (median of " + spans.default[0].length + " runs each) | default filter ms | unconfined ms |");
-  console.log("|:---|---:|---:|");
-  console.log(`| plan the security settings | ${med(spans.default[0])} | ${med(spans.unconfined[0])} |`);
-  console.log(`| mount, pivot, drop capabilities, install the filter | ${med(spans.default[1])} | ${med(spans.unconfined[1])} |`);
+  const row = (what, i) =>
+    console.log(`| ${what} | ${med(spans.default[i])} | ${med(spans.unconfined[i])} | ${med(spans.privileged[i])} |`);
+  console.log("| phase (median of " + spans.default[0].length + " runs each) | default ms | seccomp=unconfined ms | --privileged ms |");
+  console.log("|:---|---:|---:|---:|");
+  row("plan the security settings", 0);
+  row("make the cgroups (the device cgroup but with --privileged)", 2);
+  row("mount, pivot, drop capabilities, install the filter", 1);
 ' "$work/spans"

@@ -228,6 +228,18 @@ test("--cap-add SYS_ADMIN opens the mount group of the profile; --privileged has
   });
 });
 
+test("the device cgroup refuses a block device the container made, and --privileged lifts it, as docker", async () => {
+  await withStore(async (store) => {
+    // loop0 (b 7:0) opens for root on this host; with CAP_MKNOD the container can make its node in /dev
+    const script = "mknod /dev/loopx b 7 0 && head -c 1 /dev/loopx >/dev/null 2>&1; echo open=$?; " +
+      "echo > /dev/null && head -c 1 /dev/urandom >/dev/null && echo allowed-ok";
+    const limited = await inBusybox(store, ["--cap-add", "MKNOD"], script);
+    assert.match(limited, /open=1/, "EPERM from the device cgroup");
+    assert.match(limited, /allowed-ok/, "docker's list still opens");
+    assert.match(await inBusybox(store, ["--privileged"], script), /open=0/);
+  });
+});
+
 test("a bad security option is a one-line error naming it, exit 125, and no container", async () => {
   await withStore(async (store) => {
     const dir = await Deno.makeTempDir({ prefix: "skiff-seccomp-" });

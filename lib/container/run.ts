@@ -301,7 +301,7 @@ async function run(
 export function planContainer(image: Image, opts: RunOptions): { fields: NewContainer; cgroup: CgroupPlan } {
   const id = newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
-  const cgroup = cgroupFor(id, opts.limits ?? {});
+  const cgroup = cgroupFor(id, opts.limits ?? {}, opts.security?.privileged);
   const fields: NewContainer = {
     id,
     name: opts.name,
@@ -321,13 +321,17 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
 }
 
 /**
- * The container's cgroup. Rootless, there is none: the v1 hierarchies are
- * root's, so limits are refused rather than silently dropped.
+ * The container's cgroup, with the device rules unless `privileged`.
+ * Rootless, there is none: the v1 hierarchies are root's, so limits are
+ * refused rather than silently dropped.
  *
  * @throws {UsageError} for limits without cgroups
  */
-function cgroupFor(id: string, limits: Limits): CgroupPlan {
-  if (!inUserNamespace()) return planCgroup(detectVersion(), CGROUP_ROOT, id, limits);
+function cgroupFor(id: string, limits: Limits, privileged = false): CgroupPlan {
+  if (!inUserNamespace()) {
+    // --privileged: no device restriction, as docker
+    return planCgroup(detectVersion(), CGROUP_ROOT, id, limits, privileged ? null : undefined);
+  }
   if (Object.keys(limits).length > 0) {
     throw new UsageError(
       "Resource limits need cgroups, and rootless skiff has none here (the cgroup v1 hierarchies are root's; a cgroup v2 hierarchy delegated to you, as systemd gives, would do): drop the limit options, or run with sudo",
@@ -486,7 +490,7 @@ export async function startContainer(store: Store, ref: string, attach = false):
       throw new StartError(`Cannot start "${ref}": its image's config is gone`, EXIT_SKIFF);
     }
     const security = await planSecurity(record.security, store.seccompDir);
-    const cgroup = cgroupFor(record.id, record.limits);
+    const cgroup = cgroupFor(record.id, record.limits, record.security?.privileged);
     await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
     if (!attach) {
       await startDetached(store, record, config, cgroup, security);
