@@ -49,6 +49,8 @@ export {
   removeImage,
 } from "./lib/image/images.ts";
 export { type PullPolicy, resolveImage } from "./lib/container/resolve_image.ts";
+export type { SecurityOptions } from "./lib/container/security.ts";
+export type { Condition, Profile, ProfileArg, SyscallEntry } from "./lib/container/seccomp/profile.ts";
 export { buildBusyboxImage } from "./images/busybox.ts";
 export { commitContainer, type CommitOptions } from "./lib/container/commit.ts";
 export { exportContainer } from "./lib/container/export.ts";

@@ -29,6 +29,14 @@ export const MNT_DETACH = 0x2;
 
 /** pivot_root has no libc wrapper; its syscall number depends on the arch. */
 const SYS_PIVOT_ROOT: Record<string, number> = { x86_64: 155, aarch64: 41 };
+/** seccomp(2) is older than the unified table. */
+const SYS_SECCOMP: Record<string, number> = { x86_64: 317, aarch64: 277 };
+const SECCOMP_SET_MODE_FILTER = 1;
+// seccomp(2) filter flags (linux/seccomp.h)
+export const SECCOMP_FILTER_FLAG_LOG = 2;
+export const SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4;
+/** sizeof(struct sock_filter): one BPF instruction. */
+const SOCK_FILTER_SIZE = 8;
 /** openat2 came after the syscall tables were unified: 437 everywhere. */
 const SYS_OPENAT2 = 437;
 // open(2) flags with the same value on x86_64 and aarch64 (O_NOFOLLOW and
@@ -46,6 +54,7 @@ const STATVFS_F_FLAG = 72;
 const STATVFS_SIZE = 128;
 const PR_SET_PDEATHSIG = 1;
 const PR_CAPBSET_DROP = 24;
+const PR_SET_NO_NEW_PRIVS = 38;
 /** close_range(2) flag: mark close-on-exec rather than close now. */
 const CLOSE_RANGE_CLOEXEC = 1 << 2;
 // socket(2) arguments (bits/socket.h).
@@ -135,6 +144,8 @@ const SYMBOLS = {
   // the same for pidfd_open(pid_t pid, unsigned int flags) and
   // pidfd_getfd(int pidfd, int targetfd, unsigned int flags), with a 0 last argument
   syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  // the same for seccomp(unsigned int op, unsigned int flags, void *args)
+  syscallSeccomp: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
   // the same for openat2(int dirfd, const char *path, struct open_how *how, size_t size)
   syscall4: {
     name: "syscall",
@@ -213,6 +224,34 @@ export function capbsetDrop(cap: number): void {
  */
 export function setParentDeathSignal(signal: number): void {
   check(libc().prctl(PR_SET_PDEATHSIG, BigInt(signal), 0n, 0n, 0n), "prctl", `PDEATHSIG ${signal}`);
+}
+
+/**
+ * prctl(PR_SET_NO_NEW_PRIVS): from now on, for this thread and what it
+ * executes, execve never raises privileges (setuid, file capabilities).
+ */
+export function setNoNewPrivs(): void {
+  check(libc().prctl(PR_SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n), "prctl", "SET_NO_NEW_PRIVS");
+}
+
+/**
+ * seccomp(SECCOMP_SET_MODE_FILTER): installs a classic BPF program (an
+ * array of struct sock_filter) as a filter of the calling thread only:
+ * `flags` never holds SECCOMP_FILTER_FLAG_TSYNC. The kernel wants
+ * no_new_privs or CAP_SYS_ADMIN in the thread's effective set.
+ */
+export function seccompSetModeFilter(program: Uint8Array<ArrayBuffer>, flags: number): void {
+  // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+  const fprog = new Uint8Array(16);
+  const view = new DataView(fprog.buffer);
+  view.setUint16(0, program.length / SOCK_FILTER_SIZE, true);
+  view.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(program))), true);
+  const nr = SYS_SECCOMP[Deno.build.arch];
+  check(
+    libc().syscallSeccomp(BigInt(nr), BigInt(SECCOMP_SET_MODE_FILTER), BigInt(flags), fprog),
+    "seccomp",
+    "SET_MODE_FILTER",
+  );
 }
 
 /** socket(2): a descriptor, for the interface ioctls below. */

@@ -24,6 +24,7 @@ import { repoDigests } from "../image/registry/digests.ts";
 import { launchedBy, runInside, StartFromOutside, startInside } from "../container/inside.ts";
 import type { PullPolicy } from "../container/resolve_image.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
+import { parseSecurityFlags } from "../container/security.ts";
 import {
   ENV,
   forEachName,
@@ -87,6 +88,10 @@ const run: Verb = {
       arg: "missing|always|never",
       help: "Pull the image when missing (default), always, or never",
     },
+    { long: "security-opt", kind: "list", arg: "OPT", help: "seccomp=unconfined|FILE, no-new-privileges" },
+    { long: "cap-add", kind: "list", arg: "CAP", help: "Keep a capability too, e.g. NET_ADMIN, or ALL" },
+    { long: "cap-drop", kind: "list", arg: "CAP", help: "Drop a capability of the default set, or ALL" },
+    { long: "privileged", kind: "flag", help: "All capabilities, no seccomp, /sys and /proc writable" },
     HELP,
   ],
   async action(store, { options: o, positionals: [image, ...command] }) {
@@ -102,9 +107,16 @@ const run: Verb = {
       cpusetCpus: o["cpuset-cpus"] as string | undefined,
       pidsLimit: o["pids-limit"] as string | undefined,
     }, navigator.hardwareConcurrency);
+    const security = await parseSecurityFlags({
+      securityOpt: o["security-opt"] as string[] | undefined,
+      capAdd: o["cap-add"] as string[] | undefined,
+      capDrop: o["cap-drop"] as string[] | undefined,
+      privileged: Boolean(o.privileged),
+    });
     const options = {
       mounts,
       limits,
+      security,
       image,
       command,
       name: o.name as string | undefined,

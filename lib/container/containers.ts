@@ -14,6 +14,7 @@ import { selfPid } from "../../ffi/libc.ts";
 import { hasImage } from "../store/gc.ts";
 import { DamagedFileError, readJson, type Store, writeAtomic } from "../store/store.ts";
 import type { Mount } from "./volumes.ts";
+import type { SecurityOptions } from "./security.ts";
 import { type CgroupVersion, type Limits, removeCgroup } from "../host/cgroup/cgroups.ts";
 
 /**
@@ -51,6 +52,8 @@ export interface ContainerRecord {
   mounts: Mount[];
   /** Resource limits (`-m`, `--cpus`...). */
   limits: Limits;
+  /** Seccomp, no_new_privs, capabilities, `--privileged`: the defaults when absent. */
+  security?: SecurityOptions;
   /** The container's cgroup while it runs: its version and directories. */
   cgroup?: { version: CgroupVersion; own: string[] };
   /** Whether the kernel's OOM killer ended it. */

@@ -62,7 +62,16 @@ import {
 import { InvalidArgument, NotFound } from "../../ffi/errors.ts";
 import { describeError } from "../errors.ts";
 import { startTimeOf } from "../host/proc.ts";
-import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SKIFF, InitFailure, type InitMessage } from "./init.ts";
+import {
+  EXIT_CANNOT_EXECUTE,
+  EXIT_NOT_FOUND,
+  EXIT_SKIFF,
+  InitFailure,
+  type InitMessage,
+  installSeccomp,
+  realInitSys,
+} from "./init.ts";
+import type { SeccompFilter } from "./security.ts";
 
 /** The environment variable the spec comes in, as JSON. */
 export const SPEC_ENV = "SKIFF_EXEC_SPEC";
@@ -83,8 +92,12 @@ export interface EnterSpec {
   path: string;
   argv: string[];
   env: string[];
-  /** Capabilities to remove from the bounding set before execve. */
+  /** Capabilities to remove from the bounding set before execve: the container's. */
   dropCaps: number[];
+  /** The container's seccomp filter, installed last (none: unconfined). */
+  seccomp?: SeccompFilter;
+  /** Set no_new_privs, as the container's command has it. */
+  noNewPrivileges?: boolean;
   /** With -t: the host path of the sync FIFO the pty's master is offered on. */
   syncFifo?: string;
 }
@@ -185,6 +198,14 @@ function enter(spec: EnterSpec): never {
   clearInheritableCaps();
   resetSignals();
   closeOnExecFrom(3);
+  // Last, on this thread, the one that execve()s, as run's init does.
+  const filter = spec.seccomp;
+  try {
+    if (spec.noNewPrivileges) realInitSys.setNoNewPrivs();
+    if (filter) installSeccomp(filter, spec.noNewPrivileges, realInitSys);
+  } catch (e) {
+    throw new Error("Cannot install the seccomp filter", { cause: e });
+  }
   try {
     execve(spec.path, spec.argv, spec.env);
   } catch (e) {

@@ -44,6 +44,7 @@
 import { close, inForeground, openPath, takeFd } from "../../ffi/libc.ts";
 import { openInRoot } from "../host/in_root.ts";
 import { capabilitiesToDrop } from "../host/capabilities.ts";
+import { planSecurity, type SecurityPlan } from "./security.ts";
 import { findContainer, listContainers } from "./containers.ts";
 import { type EnterSpec, SPEC_ENV } from "./enter.ts";
 import { describeError, InvalidStateError, UsageError } from "../errors.ts";
@@ -102,6 +103,8 @@ export interface ExecPlan {
   tools: { nsenter: string; busybox: string; deno: string; enter: string };
   /** With -t: the host path of the sync FIFO enter.ts offers the pty's master on. */
   syncFifo?: string;
+  /** The container's capabilities and seccomp filter (default: podman's set, no filter). */
+  security?: SecurityPlan;
 }
 
 /**
@@ -159,7 +162,9 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
     path: plan.path,
     argv: plan.argv,
     env: plan.env,
-    dropCaps: capabilitiesToDrop(),
+    dropCaps: plan.security?.dropCaps ?? capabilitiesToDrop(),
+    ...(plan.security?.seccomp ? { seccomp: plan.security.seccomp } : {}),
+    ...(plan.security?.noNewPrivileges ? { noNewPrivileges: true } : {}),
     ...(plan.syncFifo === undefined ? {} : { syncFifo: plan.syncFifo }),
   };
 }
@@ -214,6 +219,7 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     argv: opts.command,
     env,
     tools: { nsenter: findCommand("nsenter"), busybox: BUSYBOX, deno: Deno.execPath(), enter: enterModule() },
+    security: await planSecurity(record.security, store.seccompDir),
     // One per exec: several may run at once.
     ...(opts.tty && !opts.detach
       ? { syncFifo: `${store.runtime(record.id)}/exec-${crypto.randomUUID()}.sync` }

@@ -89,6 +89,20 @@ Deno.test("the environment and command are never arguments of a program: they tr
   );
 });
 
+Deno.test("enter.ts gets the container's own capabilities, seccomp filter and no_new_privs", () => {
+  const security = {
+    dropCaps: [0, 21],
+    seccomp: { program: "AAAAAAAAAAA=", flags: 0 },
+    noNewPrivileges: true,
+  };
+  const spec = enterSpec({ ...plan, security });
+  assert.deepEqual(spec.dropCaps, [0, 21]);
+  assert.deepEqual(spec.seccomp, security.seccomp);
+  assert.equal(spec.noNewPrivileges, true);
+  const unconfined = enterSpec({ ...plan, security: { dropCaps: [21] } });
+  assert.ok(!("seccomp" in unconfined) && !("noNewPrivileges" in unconfined));
+});
+
 Deno.test("enter.ts drops every capability the container lacks and runs with only what it needs", () => {
   const spec = enterSpec(plan);
   assert.deepEqual(spec.dropCaps, capabilitiesToDrop());

@@ -37,8 +37,10 @@ import {
   pivotRoot,
   readFd,
   readFile,
+  seccompSetModeFilter,
   setControllingTerminal,
   sethostname,
+  setNoNewPrivs,
   setsid,
   umount2,
   writeFd,
@@ -50,6 +52,7 @@ import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
 import { interfaceUp, mkdirAll, realSys } from "./sys.ts";
+import type { SeccompFilter } from "./security.ts";
 
 /** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
 export interface InitSpec {
@@ -64,6 +67,10 @@ export interface InitSpec {
   env: string[];
   /** Capabilities to remove from the bounding set before execve. */
   dropCaps: number[];
+  /** The seccomp filter to install last, right before execve (none: unconfined). */
+  seccomp?: SeccompFilter;
+  /** Set no_new_privs before execve (`--security-opt no-new-privileges`). */
+  noNewPrivileges?: boolean;
   /** cgroup.procs files to join (write 0 to) before anything else. */
   cgroupProcs: string[];
   /** The pid the keeper's parent must have: the foreground skiff (a detached
@@ -206,6 +213,9 @@ export interface InitSys extends Sys {
   dup2(from: number, to: number): void;
   close(fd: number): void;
   capbsetDrop(cap: number): void;
+  setNoNewPrivs(): void;
+  /** Installs a seccomp filter (a BPF program) on this thread only. */
+  seccompSetModeFilter(program: Uint8Array<ArrayBuffer>, flags: number): void;
   /** Every signal back to its default disposition, none blocked. */
   resetSignals(): void;
   closeOnExecFrom(first: number): void;
@@ -237,6 +247,8 @@ export const realInitSys: InitSys = {
   dup2,
   close,
   capbsetDrop,
+  setNoNewPrivs,
+  seccompSetModeFilter,
   resetSignals,
   closeOnExecFrom,
   execve,
@@ -257,7 +269,8 @@ function step<T>(what: string, fn: () => T): T {
  * mounts, pivot, old root detached, hostname, loopback up, working
  * directory, the command found, a session of its own (with -t: its own
  * terminal as stdio, controlling terminal and /dev/console), capabilities
- * dropped, descriptors marked close-on-exec, `exec` reported, execve.
+ * dropped, descriptors marked close-on-exec, no_new_privs when asked, the
+ * seccomp filter, `exec` reported, execve.
  *
  * @param report sends one message to the CLI
  * @param hold a test hook run right after `started` is reported
@@ -330,6 +343,13 @@ export function startInit(
   // execve keeps ignored signals ignored: Deno ignores SIGPIPE.
   step("reset signal dispositions and the mask", () => sys.resetSignals());
   step("mark descriptors close-on-exec", () => sys.closeOnExecFrom(3));
+  if (spec.noNewPrivileges) step("set no_new_privs", () => sys.setNoNewPrivs());
+  // Last, on this thread, the one that execve()s: the filter is per thread,
+  // so it binds the command and what it starts, never skiff's other threads.
+  // Everything from here to execve (the report, the call itself) must be
+  // allowed by the profile.
+  const filter = spec.seccomp;
+  if (filter) step("install the seccomp filter", () => installSeccomp(filter, spec.noNewPrivileges, sys));
   report({ exec: true });
   try {
     sys.execve(path, spec.argv, spec.env);
@@ -340,6 +360,34 @@ export function startInit(
       e instanceof NotFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
+}
+
+/**
+ * Installs a planned filter on the calling thread, the one that will
+ * execve(): `run`'s init and `exec`'s enter.ts. The kernel takes a filter
+ * from a thread with no_new_privs or CAP_SYS_ADMIN; with neither, and
+ * no_new_privs not set already, it sets no_new_privs first (as runc).
+ */
+export function installSeccomp(
+  filter: SeccompFilter,
+  noNewPrivsSet: boolean | undefined,
+  sys: Pick<InitSys, "readFile" | "setNoNewPrivs" | "seccompSetModeFilter">,
+): void {
+  if (!noNewPrivsSet && !hasCapability(sys.readFile("/proc/thread-self/status"), CAP_SYS_ADMIN)) {
+    sys.setNoNewPrivs();
+  }
+  const program = (Uint8Array as unknown as { fromBase64(s: string): Uint8Array<ArrayBuffer> })
+    .fromBase64(filter.program);
+  sys.seccompSetModeFilter(program, filter.flags);
+}
+
+/** CAP_SYS_ADMIN's number (linux/capability.h). */
+const CAP_SYS_ADMIN = 21;
+
+/** Whether a /proc/PID/status text shows capability `cap` in the effective set. */
+export function hasCapability(status: string, cap: number): boolean {
+  const hex = status.match(/^CapEff:\s*([0-9a-f]+)$/m)?.[1];
+  return hex !== undefined && ((BigInt(`0x${hex}`) >> BigInt(cap)) & 1n) === 1n;
 }
 
 /**

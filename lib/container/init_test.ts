@@ -3,6 +3,7 @@ import { classify, SyscallError } from "../../ffi/errors.ts";
 import {
   EXIT_CANNOT_EXECUTE,
   EXIT_NOT_FOUND,
+  hasCapability,
   InitFailure,
   type InitMessage,
   type InitSpec,
@@ -92,6 +93,8 @@ class FakeInitSys implements InitSys {
       "/proc/self/stat": "4242 (deno) S 4240 4242 1 0 -1 0",
       "/proc/4240/comm": "timeout\n",
       "/proc/4240/stat": "4240 (timeout) S 4000 4240 1 0 -1 0",
+      // root before execve: every capability effective, CAP_SYS_ADMIN (21) among them
+      "/proc/thread-self/status": "Name:\tdeno\nCapEff:\t000001ffffffffff\nSeccomp:\t0\n",
     };
     if (!(path in files)) throw classify(new SyscallError("open", 2, path));
     return files[path];
@@ -147,6 +150,12 @@ class FakeInitSys implements InitSys {
   }
   resetSignals() {
     this.record("resetSignals");
+  }
+  setNoNewPrivs() {
+    this.record("setNoNewPrivs");
+  }
+  seccompSetModeFilter(program: Uint8Array, flags: number) {
+    this.record("seccompSetModeFilter", `${program.length} bytes`, flags);
   }
   mknod(path: string, major: number, minor: number) {
     this.record("mknod", path, `${major}:${minor}`);
@@ -333,4 +342,64 @@ Deno.test("an init whose skiff is gone (no reader on the sync FIFO) exits at onc
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A filter of two BPF instructions, as security.ts plans them: base64. */
+const FILTER = { program: btoa("\0".repeat(16)), flags: 2 };
+
+Deno.test("init installs the seccomp filter last, after the capabilities and no_new_privs, right before execve", () => {
+  const { calls, reports, thrown } = runInit({ ...INIT_SPEC, seccomp: FILTER, noNewPrivileges: true });
+  assert.ok(thrown instanceof Executed, String(thrown));
+  assert.deepEqual(calls.slice(calls.indexOf("capbsetDrop 38")), [
+    "capbsetDrop 38",
+    "resetSignals",
+    "closeOnExecFrom 3",
+    "setNoNewPrivs",
+    "seccompSetModeFilter 16 bytes 2",
+    "execve /bin/sh sh -c true",
+  ]);
+  assert.deepEqual(reports.at(-1), { exec: true });
+});
+
+Deno.test("without no-new-privileges, the filter goes in with CAP_SYS_ADMIN, or with no_new_privs when the thread lacks it", () => {
+  const root = runInit({ ...INIT_SPEC, seccomp: FILTER });
+  assert.ok(
+    !root.calls.includes("setNoNewPrivs"),
+    "root before execve holds CAP_SYS_ADMIN: no no_new_privs, as docker",
+  );
+  const sys = new FakeInitSys();
+  const readFile = sys.readFile.bind(sys);
+  sys.readFile = (path) =>
+    path === "/proc/thread-self/status" ? "CapEff:\t00000000800405fb\n" : readFile(path);
+  assert.throws(() => startInit({ ...INIT_SPEC, seccomp: FILTER }, sys, () => {}), Executed);
+  const at = sys.calls.indexOf("setNoNewPrivs");
+  assert.ok(at > 0 && at === sys.calls.indexOf("seccompSetModeFilter 16 bytes 2") - 1, sys.calls.join("\n"));
+});
+
+Deno.test("a seccomp filter that can't be installed is named, and nothing is executed", () => {
+  for (
+    const [call, message] of [
+      ["seccompSetModeFilter", "Cannot install the seccomp filter"],
+      ["setNoNewPrivs", "Cannot set no_new_privs"],
+    ]
+  ) {
+    const { calls, reports, thrown } = runInit(
+      { ...INIT_SPEC, seccomp: FILTER, noNewPrivileges: true },
+      { call, errno: 22 },
+    );
+    assert.ok(thrown instanceof Error && thrown.message === message, `${call}: ${thrown}`);
+    assert.ok(!calls.some((c) => c.startsWith("execve")), `${call}: nothing is executed`);
+    assert.ok(!reports.some((r) => "exec" in r), `${call}: no exec is reported`);
+  }
+});
+
+Deno.test("unconfined, init installs no filter", () => {
+  const { calls } = runInit(INIT_SPEC);
+  assert.ok(!calls.some((c) => /seccomp|NoNewPrivs/i.test(c)), calls.join("\n"));
+});
+
+Deno.test("the effective set is read from a status file's CapEff", () => {
+  assert.equal(hasCapability("CapInh:\t0\nCapEff:\t0000000000200000\n", 21), true);
+  assert.equal(hasCapability("CapEff:\t00000000800405fb\n", 21), false);
+  assert.equal(hasCapability("Name:\tx\n", 21), false, "no CapEff line: not held");
 });

@@ -34,6 +34,7 @@ import {
 } from "./init.ts";
 import { cgroupFor, initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
 import { type CgroupPlan, createCgroup } from "../host/cgroup/cgroups.ts";
+import { planSecurity, type SecurityPlan } from "./security.ts";
 import { prepareMounts } from "./volumes.ts";
 import { dupCloexec, mkfifo, openFd, readFile, setParentDeathSignal, writeFd } from "../../ffi/libc.ts";
 import { processStartTime, SIGNAL_NUMBERS } from "../host/proc.ts";
@@ -108,6 +109,8 @@ export async function runInside(
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
   phase("cli: image resolved");
+  const security = await planSecurity(opts.security, store.seccompDir);
+  phase("cli: security planned");
   const { fields, cgroup } = planContainer(image, opts);
   const record = await createContainer(store, { ...fields, owner: ownerOf(supervisor) });
   phase("cli: record created");
@@ -124,6 +127,7 @@ export async function runInside(
     record,
     layerDirs(store, image.config),
     cgroup,
+    security,
     mode,
     detach ? record.id : null,
     supervisor,
@@ -149,12 +153,22 @@ export async function startInside(
   const record = await claimForStart(store, ref, ownerOf(supervisor));
   const config = await readJson<ImageConfig>(store.blob(record.imageId));
   if (config === null) throw new Error(`Cannot start "${ref}": its image's config is gone`);
-  const cgroup = cgroupFor(record.id, record.limits);
+  const security = await planSecurity(record.security, store.seccompDir);
+  const cgroup = cgroupFor(record.id, record.limits, record.security?.privileged);
   await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
   const mode = attach ? "fg" : "log";
   announce(store, record, cgroup, false, mode, supervisor);
   // docker prints the container as it was named
-  return await become(store, record, layerDirs(store, config), cgroup, mode, attach ? null : ref, supervisor);
+  return await become(
+    store,
+    record,
+    layerDirs(store, config),
+    cgroup,
+    security,
+    mode,
+    attach ? null : ref,
+    supervisor,
+  );
 }
 
 /**
@@ -207,6 +221,7 @@ async function become(
   record: ContainerRecord,
   layers: string[],
   cgroup: CgroupPlan,
+  security: SecurityPlan,
   mode: Relays,
   print: string | null,
   supervisor: Supervisor,
@@ -214,7 +229,7 @@ async function become(
   createCgroup(cgroup);
   phase("cli: cgroups made");
   const spec = {
-    ...initSpecFor(store, record, layers, false, cgroup.procs),
+    ...initSpecFor(store, record, layers, security, false, cgroup.procs),
     keeperParent: supervisor.pid,
     keeperComm: KEEPER_COMM,
     newNet: true,

@@ -35,6 +35,7 @@ import { containerArgv, findCommand } from "../host/spawn.ts";
 import { exists, readJson, type Store } from "../store/store.ts";
 import { prepareMounts } from "./volumes.ts";
 import { type CgroupPlan, createCgroup, removeCgroup, wasOomKilled } from "../host/cgroup/cgroups.ts";
+import { planSecurity, type SecurityPlan } from "./security.ts";
 import {
   cgroupFor,
   checkPrivileges,
@@ -77,6 +78,7 @@ async function run(
   checkPrivileges();
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
+  const security = await planSecurity(opts.security, store.seccompDir);
   const { fields, cgroup } = planContainer(image, opts);
   const record = await createContainer(store, fields);
 
@@ -89,11 +91,11 @@ async function run(
       await updateContainer(store, record.id, { mounts: record.mounts });
     }
     if (detach) {
-      await startDetached(store, record, image.config, cgroup);
+      await startDetached(store, record, image.config, cgroup, security);
       started = true;
       return { id: record.id, exitCode: 0 };
     }
-    const { exitCode, oomKilled } = await start(store, record, image.config, opts, cgroup);
+    const { exitCode, oomKilled } = await start(store, record, image.config, opts, cgroup, security);
     started = true;
     if (!record.autoRemove) {
       // rm -f may have removed it meanwhile: nothing left to record, then.
@@ -124,10 +126,11 @@ async function start(
   config: ImageConfig,
   opts: Pick<RunOptions, "tty" | "interactive">,
   cgroup: CgroupPlan,
+  security: SecurityPlan,
 ): Promise<Ending> {
   createCgroup(cgroup);
   try {
-    return await startInCgroup(store, record, config, opts, cgroup);
+    return await startInCgroup(store, record, config, opts, cgroup, security);
   } finally {
     await removeCgroup(cgroup);
   }
@@ -139,9 +142,10 @@ async function startInCgroup(
   config: ImageConfig,
   opts: Pick<RunOptions, "tty" | "interactive">,
   cgroup: CgroupPlan,
+  security: SecurityPlan,
 ): Promise<Ending> {
   const spec = {
-    ...initSpecFor(store, record, layerDirs(store, config), opts.tty, cgroup.procs),
+    ...initSpecFor(store, record, layerDirs(store, config), security, opts.tty, cgroup.procs),
     keeperParent: Deno.pid,
   };
   const argv = keeperArgv(store.runtime(record.id), spec);
@@ -258,13 +262,14 @@ export async function startContainer(store: Store, ref: string, attach = false):
     if (config === null) {
       throw new StartError(`Cannot start "${ref}": its image's config is gone`, EXIT_SKIFF);
     }
-    const cgroup = cgroupFor(record.id, record.limits);
+    const security = await planSecurity(record.security, store.seccompDir);
+    const cgroup = cgroupFor(record.id, record.limits, record.security?.privileged);
     await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
     if (!attach) {
-      await startDetached(store, record, config, cgroup);
+      await startDetached(store, record, config, cgroup, security);
       return 0;
     }
-    ({ exitCode, oomKilled } = await start(store, record, config, {}, cgroup));
+    ({ exitCode, oomKilled } = await start(store, record, config, {}, cgroup, security));
     return exitCode;
   } catch (e) {
     if (e instanceof StartError) exitCode = e.exitCode;
@@ -316,6 +321,7 @@ async function startDetached(
   record: ContainerRecord,
   config: ImageConfig,
   cgroup: CgroupPlan,
+  security: SecurityPlan,
 ): Promise<void> {
   const dir = store.container(record.id);
   const runtime = store.runtime(record.id);
@@ -331,7 +337,7 @@ async function startDetached(
   let supervisor: Deno.ChildProcess | undefined;
   let channel: InitChannel | undefined;
   try {
-    const spec = initSpecFor(store, record, layerDirs(store, config), false, cgroup.procs);
+    const spec = initSpecFor(store, record, layerDirs(store, config), security, false, cgroup.procs);
     const keeper = keeperArgv(runtime, spec);
     const ended = Promise.withResolvers<void>();
     channel = InitChannel.open(spec.syncFifo, ended.promise);

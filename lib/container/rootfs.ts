@@ -50,6 +50,8 @@ export type Step =
 
 /** What a plan is made from. Every path is a host path. */
 export interface RootfsSpec {
+  /** `--privileged`: /sys and /proc writable, nothing masked. */
+  privileged?: boolean;
   /** Where the overlay is mounted: the container's future `/`. */
   root: string;
   /** The image's layer directories, topmost first. */
@@ -196,7 +198,7 @@ export function planRootfs(spec: RootfsSpec): Step[] {
       source: "sysfs",
       target: `${r}/sys`,
       fstype: "sysfs",
-      flags: hardened | MS_RDONLY,
+      flags: spec.privileged ? hardened : hardened | MS_RDONLY,
     },
     { op: "mkdir", path: `${r}/dev`, mode: 0o755 },
     {
@@ -241,6 +243,7 @@ export function planRootfs(spec: RootfsSpec): Step[] {
   // Parents before children, so /data/sub lands on the /data volume.
   const binds = [...(spec.binds ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
   for (const bind of binds) steps.push({ op: "bind", root: r, ...bind });
+  if (spec.privileged) return steps;
   for (const path of MASKED) steps.push({ op: "mask", path: `${r}${path}`, nullDevice: `${r}/dev/null` });
   for (const name of READ_ONLY) {
     const target = `${r}/proc/${name}`;

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { capabilitiesToDrop } from "../host/capabilities.ts";
+import { capabilityName } from "../host/capabilities.ts";
+import type { SecurityOptions, SecurityPlan } from "./security.ts";
 import { type ContainerRecord, type NewContainer, newId } from "./containers.ts";
 import { UsageError } from "../errors.ts";
 import type { Image } from "../image/images.ts";
@@ -54,6 +55,8 @@ export interface RunOptions {
   limits?: Limits;
   /** When to pull the image from a registry (`--pull`; see resolve_image.ts). */
   pull?: PullPolicy;
+  /** Seccomp, no_new_privs, capabilities, `--privileged` (lib/container/security.ts). */
+  security?: SecurityOptions;
 }
 
 /** The start failed: nothing of the container is left. */
@@ -92,6 +95,8 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
   }
   checkCommandOptions(opts);
   if (opts.workdir !== undefined) checkWorkdir(opts.workdir);
+  for (const cap of opts.security?.capAdd ?? []) capabilityName(cap, "--cap-add");
+  for (const cap of opts.security?.capDrop ?? []) capabilityName(cap, "--cap-drop");
 }
 
 /**
@@ -161,11 +166,15 @@ export function mergeEnvironment(env: string[]): string[] {
   return [...byKey.values()];
 }
 
-/** The init spec for a container: the mount plan and what to execute. */
+/**
+ * The init spec for a container: the mount plan, what to execute, and the
+ * capabilities and filter `security` (from planSecurity) gives it.
+ */
 export function initSpecFor(
   store: Store,
   record: ContainerRecord,
   lowerdirs: string[],
+  security: SecurityPlan,
   tty = false,
   cgroupProcs: string[] = [],
 ): InitSpec {
@@ -179,6 +188,7 @@ export function initSpecFor(
       workdir: `${dir}/work`,
       userxattr: inUserNamespace(),
       bindDevices: inUserNamespace(),
+      privileged: record.security?.privileged,
       binds: record.mounts.map((m) => ({
         source: m.source,
         target: m.destination,
@@ -190,7 +200,9 @@ export function initSpecFor(
     cwd: record.workdir,
     argv: record.command,
     env: record.env,
-    dropCaps: capabilitiesToDrop(),
+    dropCaps: security.dropCaps,
+    ...(security.seccomp ? { seccomp: security.seccomp } : {}),
+    ...(security.noNewPrivileges ? { noNewPrivileges: true } : {}),
     cgroupProcs,
     syncFifo: `${store.runtime(record.id)}/init.sync`,
     tty,
@@ -204,7 +216,7 @@ export function initSpecFor(
 export function planContainer(image: Image, opts: RunOptions): { fields: NewContainer; cgroup: CgroupPlan } {
   const id = newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
-  const cgroup = cgroupFor(id, opts.limits ?? {});
+  const cgroup = cgroupFor(id, opts.limits ?? {}, opts.security?.privileged);
   const fields: NewContainer = {
     id,
     name: opts.name,
@@ -218,18 +230,23 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     mounts: [],
     limits: opts.limits ?? {},
     cgroup: { version: cgroup.version, own: cgroup.own },
+    ...(opts.security && Object.keys(opts.security).length > 0 ? { security: opts.security } : {}),
   };
   return { fields, cgroup };
 }
 
 /**
- * The container's cgroup. Rootless, there is none: the v1 hierarchies are
- * root's, so limits are refused rather than silently dropped.
+ * The container's cgroup, with the device rules unless `privileged`.
+ * Rootless, there is none: the v1 hierarchies are root's, so limits are
+ * refused rather than silently dropped.
  *
  * @throws {UsageError} for limits without cgroups
  */
-export function cgroupFor(id: string, limits: Limits): CgroupPlan {
-  if (!inUserNamespace()) return planCgroup(detectVersion(), CGROUP_ROOT, id, limits);
+export function cgroupFor(id: string, limits: Limits, privileged = false): CgroupPlan {
+  if (!inUserNamespace()) {
+    // --privileged: no device restriction, as docker
+    return planCgroup(detectVersion(), CGROUP_ROOT, id, limits, privileged ? null : undefined);
+  }
   if (Object.keys(limits).length > 0) {
     throw new UsageError(
       "Resource limits need cgroups, and rootless skiff has none here (the cgroup v1 hierarchies are root's; a cgroup v2 hierarchy delegated to you, as systemd gives, would do): drop the limit options, or run with sudo",

@@ -31,8 +31,21 @@ export const MARKER = "skiff-store.json";
 const MARKER_CONTENT = '{"skiff":"store","version":1}\n';
 /** The directories of a store, made with it; `tmp` last (see {@link Store.init}). */
 const LAYOUT = ["images", "blobs/sha256", "layers", "containers", "volumes", "tmp"];
-/** What a store made by skiff before the marker holds (see {@link Store.init}). */
-const OLD_ENTRIES = new Set(["lock", "run", "images", "blobs", "layers", "containers", "volumes", "tmp"]);
+/**
+ * What a store made by skiff before the marker holds (see {@link Store.init}),
+ * and `seccomp`, the filter cache a run of today's skiff adds to one.
+ */
+const OLD_ENTRIES = new Set([
+  "lock",
+  "run",
+  "images",
+  "blobs",
+  "layers",
+  "containers",
+  "volumes",
+  "tmp",
+  "seccomp",
+]);
 /** A marker being written by a racing first command: `skiff-store.json.PID.tmp`. */
 const MARKER_TMP = /^skiff-store\.json\.\d+\.tmp$/;
 
@@ -100,6 +113,10 @@ export class Store {
   /** Work in progress (imports, removals), renamed into place or swept. */
   get tmpDir(): string {
     return `${this.root}/tmp`;
+  }
+  /** Compiled seccomp filters, by a digest of what each is made from (lib/container/security.ts). */
+  get seccompDir(): string {
+    return `${this.root}/seccomp`;
   }
   /** Where running containers' runtime state lives. */
   get runtimeDir(): string {

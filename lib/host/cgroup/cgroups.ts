@@ -217,11 +217,40 @@ export function detectVersion(root = CGROUP_ROOT): CgroupVersion {
  * pids are always there (for `stats` and OOM detection); cpu and cpuset
  * only when limited.
  */
-export function planCgroup(version: CgroupVersion, root: string, id: string, limits: Limits): CgroupPlan {
-  return version === "v1" ? planV1(root, id, limits) : planV2(root, id, limits);
+export function planCgroup(
+  version: CgroupVersion,
+  root: string,
+  id: string,
+  limits: Limits,
+  devices: readonly string[] | null = DEFAULT_DEVICE_RULES,
+): CgroupPlan {
+  return version === "v1" ? planV1(root, id, limits, devices) : planV2(root, id, limits);
 }
 
-function planV1(root: string, id: string, l: Limits): CgroupPlan {
+/**
+ * The devices a container may use, as runc's and docker's defaults: mknod
+ * of any character or block device (`m`; opening one is another matter),
+ * and read, write and mknod of null, zero, full, random, urandom, tty,
+ * console, ptmx and the pty slaves (136:*). Everything else, the host's
+ * disks among them, is refused to open, whatever node an image or a
+ * capability gives the container. v1 only, so far: cgroup v2 wants a
+ * BPF_PROG_TYPE_CGROUP_DEVICE program (docs/security.md).
+ */
+export const DEFAULT_DEVICE_RULES: readonly string[] = [
+  "c *:* m",
+  "b *:* m",
+  "c 1:3 rwm",
+  "c 1:5 rwm",
+  "c 1:7 rwm",
+  "c 1:8 rwm",
+  "c 1:9 rwm",
+  "c 5:0 rwm",
+  "c 5:1 rwm",
+  "c 5:2 rwm",
+  "c 136:* rwm",
+];
+
+function planV1(root: string, id: string, l: Limits, devices: readonly string[] | null): CgroupPlan {
   const plan: CgroupPlan = { version: "v1", dirs: [], writes: [], procs: [], own: [] };
   const use = (controller: string, files: [string, string][]) => {
     const parent = `${root}/${controller}/skiff`;
@@ -256,6 +285,13 @@ function planV1(root: string, id: string, l: Limits): CgroupPlan {
   if (l.cpuShares !== undefined) cpu.push(["cpu.shares", String(l.cpuShares)]);
   if (cpu.length > 0) use("cpu", cpu);
   if (l.cpusetCpus !== undefined) use("cpuset", [["cpuset.cpus", l.cpusetCpus]]);
+  // Deny everything, then allow the list: one rule a write, as the kernel takes them.
+  if (devices !== null) {
+    use("devices", [
+      ["devices.deny", "a"],
+      ...devices.map((rule): [string, string] => ["devices.allow", rule]),
+    ]);
+  }
   return plan;
 }
 

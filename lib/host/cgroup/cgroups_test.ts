@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   createCgroup,
+  DEFAULT_DEVICE_RULES,
   parseBytes,
   parseCpuList,
   parseLimits,
@@ -140,14 +141,42 @@ Deno.test("v1: each limit goes to its controller's file; memory, cpuacct and pid
       "/pids/skiff/c1/cgroup.procs",
       "/cpu/skiff/c1/cgroup.procs",
       "/cpuset/skiff/c1/cgroup.procs",
+      "/devices/skiff/c1/cgroup.procs",
     ]);
     const bare = planCgroup("v1", root, "c2", {});
     assert.deepEqual(bare.own.map((d) => d.slice(root.length)), [
       "/memory/skiff/c2",
       "/cpuacct/skiff/c2",
       "/pids/skiff/c2",
+      "/devices/skiff/c2",
     ]);
   });
+});
+
+Deno.test("v1: devices are denied, then docker's list allowed, one rule a write; none for --privileged", () => {
+  const plan = planCgroup("v1", "/cg", "c1", {});
+  const devices = plan.writes.filter(([path]) => path.startsWith("/cg/devices/skiff/c1/"));
+  assert.deepEqual(devices[0], ["/cg/devices/skiff/c1/devices.deny", "a"], "everything denied first");
+  assert.deepEqual(
+    devices.slice(1).map(([path, rule]) => `${path.slice(path.lastIndexOf("/") + 1)} ${rule}`),
+    [
+      "devices.allow c *:* m",
+      "devices.allow b *:* m",
+      "devices.allow c 1:3 rwm",
+      "devices.allow c 1:5 rwm",
+      "devices.allow c 1:7 rwm",
+      "devices.allow c 1:8 rwm",
+      "devices.allow c 1:9 rwm",
+      "devices.allow c 5:0 rwm",
+      "devices.allow c 5:1 rwm",
+      "devices.allow c 5:2 rwm",
+      "devices.allow c 136:* rwm",
+    ],
+  );
+  assert.ok(plan.procs.includes("/cg/devices/skiff/c1/cgroup.procs"), "the container joins it");
+  const privileged = planCgroup("v1", "/cg", "c1", {}, null);
+  assert.ok(!privileged.own.some((d) => d.includes("/devices/")), "no device cgroup at all");
+  assert.deepEqual(planCgroup("v1", "/cg", "c1", {}, DEFAULT_DEVICE_RULES), plan);
 });
 
 Deno.test("v2: controllers are delegated and limits use the unified files", async () => {
