@@ -970,7 +970,7 @@ done`,
           assert.match(
             errors[0],
             new RegExp(
-              `^skiff: Cannot pull "${image}": layer 1 \\(sha256:[0-9a-f]{64}\\): cannot write "${root}/downloads/[0-9a-f]{64}\\.partial": No space left on device; make room .* and pull again to resume$`,
+              `^skiff: Cannot pull "${image}": layer 1 \\(sha256:[0-9a-f]{64}\\): cannot write "${root}/downloads/[0-9a-f]{64}(\\.tar)?\\.partial": No space left on device; make room .* and pull again to resume$`,
             ),
           );
         } else assert.match(errors[0], new RegExp(`^skiff: Cannot pull "${image}": .*layer 1 .+$`));

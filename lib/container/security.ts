@@ -14,7 +14,7 @@
 import { UsageError } from "../errors.ts";
 import { CAPABILITIES, capabilitiesToDrop, capabilityName, keptCapabilities } from "../host/capabilities.ts";
 import type { Profile } from "./seccomp/profile.ts";
-import { SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW } from "../../ffi/libc.ts";
+import { SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, selfPid } from "../../ffi/libc.ts";
 
 /** What the user asked for, as the record keeps it. */
 export interface SecurityOptions {
@@ -220,7 +220,9 @@ function writeCached(dir: string, name: string, flags: number, program: Uint8Arr
   const bytes = new Uint8Array(4 + program.length);
   new DataView(bytes.buffer).setUint32(0, flags, true);
   bytes.set(program, 4);
-  const tmp = `${dir}/.${name}.${Deno.pid}`;
+  // The host's pid: a CLI started by the launcher is PID 1 of its own pid
+  // namespace, as every run at the same time is.
+  const tmp = `${dir}/.${name}.${selfPid()}`;
   Deno.writeFileSync(tmp, bytes, { mode: 0o600 });
   Deno.renameSync(tmp, `${dir}/${name}`);
 }

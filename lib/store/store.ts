@@ -180,7 +180,7 @@ export class Store {
     this.#mkdir(this.runtimeDir, runFlag);
     this.#mkdir(root, "--root");
     if (state !== "store") {
-      const tmp = `${root}/${MARKER}.${Deno.pid}.tmp`;
+      const tmp = `${root}/${MARKER}.${selfPid()}.tmp`;
       try {
         writeDurably(tmp, MARKER_CONTENT);
         Deno.renameSync(tmp, `${root}/${MARKER}`);
