@@ -20,6 +20,8 @@ work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
 cleanup() {
   pkill -KILL -u "$user" 2>/dev/null || true # the throwaway user's processes: ours
   userdel --remove "$user" 2>/dev/null || true
+  # the runtime dir a user without XDG_RUNTIME_DIR gets (lib/store/store.ts)
+  [ -z "${uid:-}" ] || rm -rf "/tmp/skiff-run-$uid"
   rm -rf "$work"
 }
 trap cleanup EXIT
