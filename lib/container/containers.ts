@@ -579,7 +579,19 @@ export async function removeContainer(
     await killAndWait(target);
     if (target.cgroup) await removeCgroup(target.cgroup);
   }
-  await store.locked(() => removeDir(store, target.id, target));
+  // Between the look above and now, a start may have claimed it (the lock
+  // was let go while PID 1 died): its starter is setting it up, and
+  // removing its directories would leave that starter waiting on relays
+  // that are gone. Look again, under the lock that removes it.
+  await store.locked(async () => {
+    const now = (await readAll(store)).find((r) => r.id === target.id);
+    if (now === undefined) return; // another rm got there first
+    const same = now.status === "exited" || (target.status !== "exited" && now.pid === target.pid);
+    if (!same) {
+      throw new InvalidStateError(`Cannot remove container "${ref}": it is starting; try again`);
+    }
+    await removeDir(store, target.id, now);
+  });
   return target;
 }
 
