@@ -310,3 +310,46 @@ test("side by side with podman (runc): the same bounding set, filter mode and an
     });
   });
 });
+
+test("--read-only gives EROFS on the root, --tmpfs a writable tmpfs of docker's flags; both kept for start", async () => {
+  await withStore(async (store) => {
+    try {
+      const script = [
+        "touch /x 2>&1",
+        "touch /tmp/y && echo tmp writable",
+        "touch /dev/shm/z && echo shm writable",
+        "grep -E ' (/|/tmp|/run) ' /proc/mounts | cut -d' ' -f2,4 | cut -d, -f1-5",
+      ].join("; ");
+      const args = ["--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run:size=1m,mode=700"];
+      const out = await skiffOk(store, ["run", "--name", "ro", ...args, "busybox", "sh", "-c", script]);
+      const expected = [
+        "touch: /x: Read-only file system",
+        "tmp writable",
+        "shm writable",
+        "/ ro,nodev,relatime,lowerdir=/",
+        "/tmp rw,nosuid,nodev,noexec,relatime",
+        "/run rw,nosuid,nodev,noexec,relatime",
+      ];
+      const lines = out.trim().split("\n").map((l) => l.replace(/lowerdir=\/.*/, "lowerdir=/"));
+      assert.deepEqual(lines, expected);
+      const again = await skiff(store, ["start", "-a", "ro"]);
+      assert.deepEqual(
+        again.stdout.trim().split("\n").map((l) => l.replace(/lowerdir=\/.*/, "lowerdir=/")),
+        expected,
+      );
+      const [record] = JSON.parse(await skiffOk(store, ["inspect", "ro"]));
+      assert.equal(record.readOnly, true);
+      assert.deepEqual(record.tmpfs, ["/tmp", "/run:size=1m,mode=700"]);
+    } finally {
+      await skiff(store, ["rm", "-f", "ro"]);
+    }
+    for (
+      const [flag, message] of [["tmp", /the path must be absolute/], ["/t:bogus", /unknown option "bogus"/]]
+    ) {
+      const r = await skiff(store, ["run", "--rm", "--tmpfs", flag as string, "busybox", "true"]);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, new RegExp(`^skiff: Invalid --tmpfs "${flag}": ${(message as RegExp).source}`));
+      assert.equal((await skiffOk(store, ["ps", "-aq"])).trim(), "", "no container");
+    }
+  });
+});

@@ -92,6 +92,13 @@ const run: Verb = {
     { long: "cap-add", kind: "list", arg: "CAP", help: "Keep a capability too, e.g. NET_ADMIN, or ALL" },
     { long: "cap-drop", kind: "list", arg: "CAP", help: "Drop a capability of the default set, or ALL" },
     { long: "privileged", kind: "flag", help: "All capabilities, no seccomp, /sys and /proc writable" },
+    { long: "read-only", kind: "flag", help: "Mount the container's root read-only" },
+    {
+      long: "tmpfs",
+      kind: "list",
+      arg: "PATH[:OPTS]",
+      help: "A tmpfs on PATH (noexec,nosuid,nodev; OPTS: ro, exec, size=64m, mode=1777...)",
+    },
     HELP,
   ],
   async action(store, { options: o, positionals: [image, ...command] }) {
@@ -123,6 +130,8 @@ const run: Verb = {
       env: o.env as string[] | undefined,
       workdir: o.workdir as string | undefined,
       hostname: o.hostname as string | undefined,
+      readOnly: Boolean(o["read-only"]),
+      tmpfs: o.tmpfs as string[] | undefined,
       interactive: Boolean(o.interactive),
       tty: Boolean(o.tty),
       remove: Boolean(o.rm),

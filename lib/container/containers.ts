@@ -54,6 +54,10 @@ export interface ContainerRecord {
   limits: Limits;
   /** Seccomp, no_new_privs, capabilities, `--privileged`: the defaults when absent. */
   security?: SecurityOptions;
+  /** `--read-only`: the root is mounted read-only. */
+  readOnly?: boolean;
+  /** `--tmpfs` values, as given. */
+  tmpfs?: string[];
   /** The container's cgroup while it runs: its version and directories. */
   cgroup?: { version: CgroupVersion; own: string[] };
   /** Whether the kernel's OOM killer ended it. */

@@ -42,6 +42,19 @@ export type Step =
     /** The container's own null device, bound over a masked file. */
     nullDevice: string;
   }
+  | {
+    /** `--tmpfs`: a tmpfs on `target`, resolved within `root` as a bind's is. */
+    op: "tmpfs";
+    root: string;
+    target: string;
+    flags: number;
+    data: string;
+  }
+  /**
+   * `--read-only`: the root's own mount remounted read-only (with the
+   * overlay's nodev kept); what is mounted in it keeps its own flags.
+   */
+  | { op: "readonly"; root: string }
   /** A character device node made in the container's /dev, mode 0666. */
   | { op: "mknod"; path: string; major: number; minor: number }
   | { op: "mkdir"; path: string; mode: number }
@@ -63,6 +76,10 @@ export interface RootfsSpec {
   console?: string;
   /** Volumes to bind in. */
   binds?: BindSpec[];
+  /** `--tmpfs` mounts, made after the volumes. */
+  tmpfs?: TmpfsSpec[];
+  /** `--read-only`: the root itself read-only, once everything is mounted in it. */
+  readOnly?: boolean;
   /**
    * Overlay keeps its xattrs (opaque dirs) in `user.overlay.*`, as it must
    * when mounted in a user namespace (kernel 5.11): rootless.
@@ -84,6 +101,13 @@ export interface BindSpec {
   target: string;
   kind: "dir" | "file";
   readonly: boolean;
+}
+
+/** One `--tmpfs` (see lib/container/tmpfs.ts): where, its mount flags and options. */
+export interface TmpfsSpec {
+  target: string;
+  flags: number;
+  data: string;
 }
 
 /** An entry resolved inside the container root, held open until released. */
@@ -243,6 +267,8 @@ export function planRootfs(spec: RootfsSpec): Step[] {
   // Parents before children, so /data/sub lands on the /data volume.
   const binds = [...(spec.binds ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
   for (const bind of binds) steps.push({ op: "bind", root: r, ...bind });
+  for (const t of spec.tmpfs ?? []) steps.push({ op: "tmpfs", root: r, ...t });
+  if (spec.readOnly) steps.push({ op: "readonly", root: r });
   if (spec.privileged) return steps;
   for (const path of MASKED) steps.push({ op: "mask", path: `${r}${path}`, nullDevice: `${r}/dev/null` });
   for (const name of READ_ONLY) {
@@ -301,6 +327,20 @@ export function applyRootfs(steps: Step[], sys: Sys): void {
         } catch (e) {
           throw new Error(`Cannot mount "${step.source}" on "${step.target}"`, { cause: e });
         }
+        break;
+      case "tmpfs": {
+        const target = sys.resolveInRoot(step.root, step.target, "dir");
+        try {
+          sys.mount("tmpfs", target.path, "tmpfs", step.flags, step.data);
+        } catch (e) {
+          throw new Error(`Cannot mount a tmpfs on "${step.target}"`, { cause: e });
+        } finally {
+          target.release();
+        }
+        break;
+      }
+      case "readonly":
+        sys.mount(step.root, step.root, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, "");
         break;
       case "mask":
         mask(step.path, step.nullDevice, sys);

@@ -128,6 +128,28 @@ Deno.test("/proc/sys is bound and remounted read-only", () => {
   );
 });
 
+Deno.test("--tmpfs mounts go through the root's resolution after the volumes; --read-only remounts the root last", () => {
+  const sys = new FakeSys();
+  const steps = planRootfs({
+    ...SPEC,
+    binds: [{ source: "/srv", target: "/data", kind: "dir", readonly: false }],
+    tmpfs: [{ target: "/tmp", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: "size=1m" }],
+    readOnly: true,
+    privileged: true, // no masks: the plan ends with what is asked here
+  });
+  applyRootfs(steps, sys);
+  assert.deepEqual(sys.calls.slice(-7), [
+    "resolve /s/c/merged /data dir -> 10",
+    `mount - /srv /proc/self/fd/10 ${MS_BIND | MS_REC}`,
+    "release 10",
+    "resolve /s/c/merged /tmp dir -> 11",
+    `mount tmpfs tmpfs /proc/self/fd/11 ${MS_NOSUID | MS_NODEV | MS_NOEXEC} size=1m`,
+    "release 11",
+    `mount - /s/c/merged /s/c/merged ${MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV}`,
+  ]);
+  assert.equal(planRootfs(SPEC).some((s) => s.op === "readonly"), false, "read-write unless asked");
+});
+
 Deno.test("a failed mount stops the plan and names the call, target and errno", () => {
   const sys = new FakeSys();
   sys.failMountOn = { target: "/s/c/merged/sys", errno: 16 };

@@ -19,6 +19,7 @@ import type { InitSpec } from "./init.ts";
 import { inUserNamespace } from "../host/proc.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { planRootfs } from "./rootfs.ts";
+import { parseTmpfs } from "./tmpfs.ts";
 import type { Store } from "../store/store.ts";
 import { checkMounts, type MountRequest } from "./volumes.ts";
 import {
@@ -57,6 +58,10 @@ export interface RunOptions {
   pull?: PullPolicy;
   /** Seccomp, no_new_privs, capabilities, `--privileged` (lib/container/security.ts). */
   security?: SecurityOptions;
+  /** `--read-only`: the root read-only. */
+  readOnly?: boolean;
+  /** `--tmpfs PATH[:OPTIONS]` values (lib/container/tmpfs.ts). */
+  tmpfs?: string[];
 }
 
 /** The start failed: nothing of the container is left. */
@@ -95,6 +100,7 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
   }
   checkCommandOptions(opts);
   if (opts.workdir !== undefined) checkWorkdir(opts.workdir);
+  for (const t of opts.tmpfs ?? []) parseTmpfs(t);
   for (const cap of opts.security?.capAdd ?? []) capabilityName(cap, "--cap-add");
   for (const cap of opts.security?.capDrop ?? []) capabilityName(cap, "--cap-drop");
 }
@@ -189,6 +195,8 @@ export function initSpecFor(
       userxattr: inUserNamespace(),
       bindDevices: inUserNamespace(),
       privileged: record.security?.privileged,
+      readOnly: record.readOnly,
+      tmpfs: (record.tmpfs ?? []).map(parseTmpfs),
       binds: record.mounts.map((m) => ({
         source: m.source,
         target: m.destination,
@@ -231,6 +239,8 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     limits: opts.limits ?? {},
     cgroup: { version: cgroup.version, own: cgroup.own },
     ...(opts.security && Object.keys(opts.security).length > 0 ? { security: opts.security } : {}),
+    ...(opts.readOnly ? { readOnly: true } : {}),
+    ...(opts.tmpfs?.length ? { tmpfs: opts.tmpfs } : {}),
   };
   return { fields, cgroup };
 }
