@@ -12,6 +12,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { processStartTime } from "../host/proc.ts";
 import { CAPABILITIES, capabilitiesToDrop, capabilityName, keptCapabilities } from "../host/capabilities.ts";
 import type { Profile } from "./seccomp/profile.ts";
 import { SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, selfPid } from "../../ffi/libc.ts";
@@ -220,9 +221,20 @@ function writeCached(dir: string, name: string, flags: number, program: Uint8Arr
   const bytes = new Uint8Array(4 + program.length);
   new DataView(bytes.buffer).setUint32(0, flags, true);
   bytes.set(program, 4);
-  // The host's pid: a CLI started by the launcher is PID 1 of its own pid
-  // namespace, as every run at the same time is.
-  const tmp = `${dir}/.${name}.${selfPid()}`;
+  // The host's pid and its start time: a CLI started by the launcher is PID
+  // 1 of its own pid namespace, as every run at the same time is, and what
+  // a writer killed before its rename left is known by its maker being gone.
+  const pid = selfPid();
+  const tmp = `${dir}/.${name}.${pid}-${processStartTime(pid)}`;
+  for (const entry of Deno.readDirSync(dir)) {
+    const maker = /^\..+\.(\d+)-(\d+)$/.exec(entry.name);
+    if (maker === null || processStartTime(Number(maker[1])) === Number(maker[2])) continue;
+    try {
+      Deno.removeSync(`${dir}/${entry.name}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e; // another writer's sweep took it
+    }
+  }
   Deno.writeFileSync(tmp, bytes, { mode: 0o600 });
   Deno.renameSync(tmp, `${dir}/${name}`);
 }

@@ -7,6 +7,7 @@ import {
   keptCapabilities,
 } from "../host/capabilities.ts";
 import { parseSecurityFlags, planSecurity } from "./security.ts";
+import { processStartTime } from "../host/proc.ts";
 
 Deno.test("capabilities are named as docker takes them: with or without CAP_, any case, or ALL", () => {
   assert.equal(capabilityName("net_admin", "--cap-add"), "CAP_NET_ADMIN");
@@ -97,10 +98,21 @@ Deno.test("a compiled filter is cached by what it is made from, and a damaged ca
     const first = await planSecurity({}, dir);
     const [entry, ...more] = [...Deno.readDirSync(dir)].map((e) => e.name);
     assert.deepEqual(more, [], "one entry, no temporary file left");
+    // what a writer killed between its write and its rename left, and a live one's
+    const dead = 999_999_999; // above any pid_max: no such process
+    Deno.writeFileSync(`${dir}/.x.bpf.${dead}-1`, new Uint8Array(8));
+    const live = `.y.bpf.${Deno.pid}-${processStartTime(Deno.pid)}`;
+    Deno.writeFileSync(`${dir}/${live}`, new Uint8Array(8));
     assert.match(entry, /^[0-9a-f]{28}\.bpf$/);
     assert.deepEqual(await planSecurity({}, dir), first, "the same filter from the cache");
     const admin = await planSecurity({ capAdd: ["CAP_SYS_ADMIN"] }, dir);
     assert.notEqual(admin.seccomp?.program, first.seccomp?.program, "other capabilities, another filter");
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith(".")),
+      [live],
+      "a dead writer's leftover is swept at the next write, a live one's kept",
+    );
+    Deno.removeSync(`${dir}/${live}`);
     assert.equal([...Deno.readDirSync(dir)].length, 2);
     Deno.writeFileSync(`${dir}/${entry}`, new Uint8Array(5));
     assert.deepEqual(await planSecurity({}, dir), first, "a damaged entry is not used");
