@@ -333,3 +333,54 @@ test("a --runroot that cannot be made is a one-line error that makes nothing", a
     assert.deepEqual(entries(store), [], "not even the store");
   }, { empty: true });
 });
+
+test("--env-file, --entrypoint and --label as docker takes them; a missing env file is one line and no container", async () => {
+  await withStore(async (store) => {
+    const dir = await Deno.makeTempDir({ prefix: "skiff-flags-" });
+    try {
+      await Deno.writeTextFile(`${dir}/app.env`, "# settings\nA=1\n  B=two words\nFROM_CALLER\nUNSET_HERE\n");
+      await Deno.writeTextFile(`${dir}/labels`, "team=core\nlone\n");
+      const out = await skiff(store, [
+        "run",
+        "--name",
+        "flags",
+        "--env-file",
+        `${dir}/app.env`,
+        "-e",
+        "A=3",
+        "--entrypoint",
+        "sh",
+        "-l",
+        "tier=web",
+        "--label-file",
+        `${dir}/labels`,
+        "busybox",
+        "-c",
+        'echo "$A|$B|$FROM_CALLER|${UNSET_HERE-unset}"',
+      ], { env: { FROM_CALLER: "given" } });
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(
+        out.stdout,
+        "3|two words|given|unset\n",
+        "-e after the file wins; KEY alone is the caller's",
+      );
+      const [record] = JSON.parse(await skiffOk(store, ["inspect", "flags"]));
+      assert.deepEqual(record.command, ["sh", "-c", 'echo "$A|$B|$FROM_CALLER|${UNSET_HERE-unset}"']);
+      assert.deepEqual(record.labels, { team: "core", lone: "", tier: "web" });
+      const missing = await skiff(store, ["run", "--rm", "--env-file", `${dir}/nope.env`, "busybox", "true"]);
+      assert.equal(missing.code, 125);
+      assert.equal(
+        missing.stderr,
+        `skiff: Cannot read --env-file "${dir}/nope.env": No such file or directory\n`,
+      );
+      assert.equal(
+        (await skiffOk(store, ["ps", "-aq"])).trim().split("\n").length,
+        1,
+        "only the first container",
+      );
+    } finally {
+      await skiff(store, ["rm", "-f", "flags"]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});

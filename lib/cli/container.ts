@@ -25,6 +25,7 @@ import { launchedBy, runInside, StartFromOutside, startInside } from "../contain
 import type { PullPolicy } from "../container/resolve_image.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
 import { parseSecurityFlags } from "../container/security.ts";
+import { parseEnvFile } from "../container/env.ts";
 import {
   ENV,
   forEachName,
@@ -93,6 +94,10 @@ const run: Verb = {
     { long: "cap-drop", kind: "list", arg: "CAP", help: "Drop a capability of the default set, or ALL" },
     { long: "privileged", kind: "flag", help: "All capabilities, no seccomp, /sys and /proc writable" },
     { long: "read-only", kind: "flag", help: "Mount the container's root read-only" },
+    { long: "entrypoint", kind: "value", arg: "CMD", help: "Replace the image's entrypoint (and its CMD)" },
+    { long: "env-file", kind: "list", arg: "FILE", help: "Read KEY=VALUE lines into the environment" },
+    { long: "label", short: "l", kind: "list", arg: "KEY=VALUE", help: "Set a label on the container" },
+    { long: "label-file", kind: "list", arg: "FILE", help: "Read KEY=VALUE lines as labels" },
     {
       long: "tmpfs",
       kind: "list",
@@ -127,9 +132,14 @@ const run: Verb = {
       image,
       command,
       name: o.name as string | undefined,
-      env: o.env as string[] | undefined,
+      env: [
+        ...readEnvFiles(o["env-file"] as string[] | undefined),
+        ...((o.env as string[] | undefined) ?? []),
+      ],
       workdir: o.workdir as string | undefined,
       hostname: o.hostname as string | undefined,
+      entrypoint: o.entrypoint as string | undefined,
+      labels: readLabels(o.label as string[] | undefined, o["label-file"] as string[] | undefined),
       readOnly: Boolean(o["read-only"]),
       tmpfs: o.tmpfs as string[] | undefined,
       interactive: Boolean(o.interactive),
@@ -155,6 +165,35 @@ const run: Verb = {
     return 0;
   },
 };
+
+/** A file a flag names, read whole, or a one-line error naming the flag. */
+function readFlagFile(flag: string, file: string): string {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch (e) {
+    throw new UsageError(
+      `Cannot read ${flag} "${file}": ${(e as Error).message.replace(/ \(os error \d+\).*/, "")}`,
+    );
+  }
+}
+
+/** `--env-file`s, in order, as docker reads them (lib/container/env.ts). */
+function readEnvFiles(files: string[] = []): string[] {
+  return files.flatMap((f) => parseEnvFile(readFlagFile("--env-file", f), f, (k) => Deno.env.get(k)));
+}
+
+/** `--label-file`s, then `--label`s: `KEY=VALUE`, or `KEY` for an empty value, as docker takes them. */
+function readLabels(labels: string[] = [], files: string[] = []): Record<string, string> | undefined {
+  const entries = [
+    ...files.flatMap((f) => parseEnvFile(readFlagFile("--label-file", f), f, () => "")),
+    ...labels,
+  ];
+  if (entries.length === 0) return undefined;
+  return Object.fromEntries(entries.map((l) => {
+    const eq = l.indexOf("=");
+    return eq === -1 ? [l, ""] : [l.slice(0, eq), l.slice(eq + 1)];
+  }));
+}
 
 const ps: Verb = {
   usage: "ps [OPTIONS]",

@@ -54,6 +54,8 @@ export interface ContainerRecord {
   limits: Limits;
   /** Seccomp, no_new_privs, capabilities, `--privileged`: the defaults when absent. */
   security?: SecurityOptions;
+  /** `--label`s. */
+  labels?: Record<string, string>;
   /** `--read-only`: the root is mounted read-only. */
   readOnly?: boolean;
   /** `--tmpfs` values, as given. */

@@ -28,3 +28,39 @@ export function checkEnvFlags(entries: readonly string[], fix: string): void {
     }
   }
 }
+
+/**
+ * An env file as docker reads `--env-file`: a `KEY=VALUE` a line, taken as
+ * it is; a `KEY` alone takes the caller's value (and is left out when the
+ * caller has none); blank lines and lines starting with `#` are skipped,
+ * and leading whitespace is dropped.
+ *
+ * @param lookup the caller's environment
+ * @throws {UsageError} naming the file and line of a key with whitespace in it
+ */
+export function parseEnvFile(
+  text: string,
+  file: string,
+  lookup: (key: string) => string | undefined,
+): string[] {
+  const entries: string[] = [];
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.replace(/\r$/, "").trimStart();
+    if (line === "" || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    const key = eq === -1 ? line : line.slice(0, eq);
+    if (key === "" || /\s/.test(key)) {
+      throw new UsageError(
+        `Invalid --env-file "${file}": line ${i + 1} has ${
+          key === "" ? "no variable name" : `a variable name with whitespace, "${key}"`
+        }`,
+      );
+    }
+    if (eq !== -1) entries.push(line);
+    else {
+      const value = lookup(key);
+      if (value !== undefined) entries.push(`${key}=${value}`);
+    }
+  }
+  return entries;
+}

@@ -58,6 +58,10 @@ export interface RunOptions {
   pull?: PullPolicy;
   /** Seccomp, no_new_privs, capabilities, `--privileged` (lib/container/security.ts). */
   security?: SecurityOptions;
+  /** `--entrypoint`: the image's entrypoint replaced ("" removes it), and its CMD dropped. */
+  entrypoint?: string;
+  /** `--label KEY=VALUE`s, kept in the record. */
+  labels?: Record<string, string>;
   /** `--read-only`: the root read-only. */
   readOnly?: boolean;
   /** `--tmpfs PATH[:OPTIONS]` values (lib/container/tmpfs.ts). */
@@ -142,9 +146,12 @@ function checkWorkdir(workdir: string): void {
 }
 
 /** The argv a container runs: entrypoint, then the command or the image's Cmd. */
-export function commandFor(image: Image, command: string[]): string[] {
+export function commandFor(image: Image, command: string[], entrypoint?: string): string[] {
   const { Entrypoint = [], Cmd = [] } = image.config.config;
-  const argv = [...Entrypoint, ...(command.length > 0 ? command : Cmd)];
+  // --entrypoint replaces the image's and drops its CMD, as docker does
+  const argv = entrypoint !== undefined
+    ? [...(entrypoint === "" ? [] : [entrypoint]), ...command]
+    : [...Entrypoint, ...(command.length > 0 ? command : Cmd)];
   return argv.length > 0 ? argv : ["/bin/sh"];
 }
 
@@ -230,7 +237,7 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     name: opts.name,
     image: opts.image,
     imageId: image.id,
-    command: commandFor(image, opts.command),
+    command: commandFor(image, opts.command, opts.entrypoint),
     env: environmentFor(image, hostname, opts),
     workdir: opts.workdir ?? image.config.config.WorkingDir ?? "/",
     hostname,
@@ -240,6 +247,7 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     cgroup: { version: cgroup.version, own: cgroup.own },
     ...(opts.security && Object.keys(opts.security).length > 0 ? { security: opts.security } : {}),
     ...(opts.readOnly ? { readOnly: true } : {}),
+    ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     ...(opts.tmpfs?.length ? { tmpfs: opts.tmpfs } : {}),
   };
   return { fields, cgroup };

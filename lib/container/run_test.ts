@@ -17,6 +17,14 @@ const image = (config: Image["config"]["config"]): Image => ({
   },
 });
 
+Deno.test("--entrypoint replaces the image's and drops its Cmd; an empty one removes it, as docker", () => {
+  const tini = image({ Entrypoint: ["tini", "--"], Cmd: ["sh"] });
+  assert.deepEqual(commandFor(tini, [], "echo"), ["echo"]);
+  assert.deepEqual(commandFor(tini, ["hi", "there"], "echo"), ["echo", "hi", "there"]);
+  assert.deepEqual(commandFor(tini, ["ls", "-l"], ""), ["ls", "-l"]);
+  assert.deepEqual(commandFor(tini, [], ""), ["/bin/sh"]);
+});
+
 Deno.test("the command comes from the user, else the image's Cmd, else /bin/sh; Entrypoint goes first", () => {
   assert.deepEqual(commandFor(image({ Cmd: ["sh"] }), ["ls", "-l"]), ["ls", "-l"]);
   assert.deepEqual(commandFor(image({ Cmd: ["sh"] }), []), ["sh"]);
