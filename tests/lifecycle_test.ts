@@ -302,3 +302,52 @@ test("ps on a store not made yet lists nothing, as a new user's first command", 
     );
   }, { empty: true });
 });
+
+test("--stop-signal and --stop-timeout are what stop uses without -t; a bad one is one line and no container", async () => {
+  await withStore(async (store) => {
+    try {
+      const loop = "while :; do sleep 0.1; done";
+      await skiffOk(store, [
+        "run",
+        "-d",
+        "--name",
+        "hup",
+        "--stop-signal",
+        "HUP",
+        "busybox",
+        "sh",
+        "-c",
+        `trap "exit 7" HUP; ${loop}`,
+      ]);
+      // TERM ignored: only the SIGKILL after its own timeout of 1 s ends it (the default would be 10)
+      await skiffOk(store, [
+        "run",
+        "-d",
+        "--name",
+        "deaf",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        `trap "" TERM; ${loop}`,
+      ]);
+      assert.equal(await skiffOk(store, ["stop", "hup", "deaf"]), "hup\ndeaf\n");
+      const ps = await skiffOk(store, ["ps", "-a"]);
+      assert.match(ps, /Exited \(7\) .+ hup\n/);
+      assert.match(ps, /Exited \(137\) .+ deaf\n/);
+      const [record] = JSON.parse(await skiffOk(store, ["inspect", "hup"]));
+      assert.equal(record.stopSignal, "SIGHUP");
+    } finally {
+      await stopAll(store);
+      await skiff(store, ["rm", "-f", "hup", "deaf"]);
+    }
+    for (const [flag, value] of [["--stop-signal", "NOPE"], ["--stop-timeout", "soon"]]) {
+      const r = await skiff(store, ["run", "--rm", flag, value, "busybox", "true"]);
+      assert.equal(r.code, 125);
+      assert.match(r.stderr, new RegExp(`^skiff: Invalid ${flag} "${value}": use a `));
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+      assert.equal(await skiffOk(store, ["ps", "-aq"]), "", "no container");
+    }
+  });
+});

@@ -17,6 +17,7 @@ import {
   renameContainer,
 } from "../container/containers.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
+import type { Parsed } from "./args.ts";
 import { ellipsis, escapeControls, humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
@@ -95,6 +96,13 @@ const run: Verb = {
     { long: "privileged", kind: "flag", help: "All capabilities, no seccomp, /sys and /proc writable" },
     { long: "read-only", kind: "flag", help: "Mount the container's root read-only" },
     { long: "entrypoint", kind: "value", arg: "CMD", help: "Replace the image's entrypoint (and its CMD)" },
+    { long: "stop-signal", kind: "value", arg: "SIGNAL", help: "What stop sends first (default SIGTERM)" },
+    {
+      long: "stop-timeout",
+      kind: "value",
+      arg: "SECONDS",
+      help: "Seconds stop waits before SIGKILL (default 10)",
+    },
     { long: "env-file", kind: "list", arg: "FILE", help: "Read KEY=VALUE lines into the environment" },
     { long: "label", short: "l", kind: "list", arg: "KEY=VALUE", help: "Set a label on the container" },
     { long: "label-file", kind: "list", arg: "FILE", help: "Read KEY=VALUE lines as labels" },
@@ -139,6 +147,8 @@ const run: Verb = {
       workdir: o.workdir as string | undefined,
       hostname: o.hostname as string | undefined,
       entrypoint: o.entrypoint as string | undefined,
+      stopSignal: o["stop-signal"] as string | undefined,
+      stopTimeout: o["stop-timeout"] === undefined ? undefined : seconds("--stop-timeout", o["stop-timeout"]),
       labels: readLabels(o.label as string[] | undefined, o["label-file"] as string[] | undefined),
       readOnly: Boolean(o["read-only"]),
       tmpfs: o.tmpfs as string[] | undefined,
@@ -165,6 +175,15 @@ const run: Verb = {
     return 0;
   },
 };
+
+/** A number of seconds a flag gives, or a one-line error naming the flag and the value. */
+function seconds(flag: string, value: Parsed["options"][string]): number {
+  const n = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !(n >= 0)) {
+    throw new UsageError(`Invalid ${flag} "${value}": use a number of seconds`);
+  }
+  return n;
+}
 
 /** A file a flag names, read whole, or a one-line error naming the flag. */
 function readFlagFile(flag: string, file: string): string {
@@ -312,7 +331,8 @@ const stop: Verb = {
   options: [STOP_TIME, HELP],
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("../container/lifecycle.ts");
-    const timeout = stopTimeout(o.time);
+    // without -t, each container's own --stop-timeout (else 10)
+    const timeout = o.time === undefined ? undefined : stopTimeout(o.time);
     return await forEachName(positionals, (ref) => stopContainer(store, ref, timeout));
   },
 };
@@ -350,7 +370,7 @@ const restart: Verb = {
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("../container/lifecycle.ts");
     const { startContainer } = await import("../container/outside.ts");
-    const timeout = stopTimeout(o.time);
+    const timeout = o.time === undefined ? undefined : stopTimeout(o.time);
     return await forEachName(positionals, async (ref) => {
       await stopContainer(store, ref, timeout);
       await startContainer(store, ref);

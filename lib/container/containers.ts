@@ -54,6 +54,10 @@ export interface ContainerRecord {
   limits: Limits;
   /** Seccomp, no_new_privs, capabilities, `--privileged`: the defaults when absent. */
   security?: SecurityOptions;
+  /** What `stop` sends first (`--stop-signal` or the image's STOPSIGNAL), as Deno names it; SIGTERM when absent. */
+  stopSignal?: string;
+  /** `--stop-timeout`: `stop`'s wait before SIGKILL unless it is given one; 10 s when absent. */
+  stopTimeout?: number;
   /** `--label`s. */
   labels?: Record<string, string>;
   /** `--read-only`: the root is mounted read-only. */

@@ -101,14 +101,17 @@ export async function killContainer(store: Store, ref: string, signal = "KILL"):
 }
 
 /**
- * Stops a container: SIGTERM to its PID 1, SIGKILL after `timeout` seconds,
- * returning as soon as it is gone and its record says so. A container that
+ * Stops a container: its stop signal (SIGTERM unless `--stop-signal` or the
+ * image said) to its PID 1, SIGKILL after `timeout` seconds (else its
+ * `--stop-timeout`, else 10), returning as soon as it is gone and its
+ * record says so. A container that
  * is not running is left as it is, as docker does.
  *
  * @throws {Error} naming the container when a signal cannot be sent
  */
-export async function stopContainer(store: Store, ref: string, timeout = 10): Promise<ContainerRecord> {
+export async function stopContainer(store: Store, ref: string, timeout?: number): Promise<ContainerRecord> {
   const record = findContainer(await listContainers(store), ref);
+  const wait = timeout ?? record.stopTimeout ?? 10;
   const signal = (sig: Deno.Signal) => {
     try {
       return signalPid1(record, sig);
@@ -117,8 +120,8 @@ export async function stopContainer(store: Store, ref: string, timeout = 10): Pr
     }
   };
   await unpauseIfPaused(store, record);
-  if (!signal("SIGTERM")) return record;
-  const until = Date.now() + timeout * 1000;
+  if (!signal((record.stopSignal as Deno.Signal | undefined) ?? "SIGTERM")) return record;
+  const until = Date.now() + wait * 1000;
   while (keeperAlive(record) && Date.now() < until) await sleep(20);
   if (keeperAlive(record)) {
     signal("SIGKILL");

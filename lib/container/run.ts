@@ -16,7 +16,7 @@ import type { Image } from "../image/images.ts";
 import type { PullPolicy } from "./resolve_image.ts";
 import { checkEnvFlags } from "./env.ts";
 import type { InitSpec } from "./init.ts";
-import { inUserNamespace } from "../host/proc.ts";
+import { inUserNamespace, parseSignal } from "../host/proc.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { planRootfs } from "./rootfs.ts";
 import { parseTmpfs } from "./tmpfs.ts";
@@ -60,6 +60,10 @@ export interface RunOptions {
   security?: SecurityOptions;
   /** `--entrypoint`: the image's entrypoint replaced ("" removes it), and its CMD dropped. */
   entrypoint?: string;
+  /** `--stop-signal`: what `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM). */
+  stopSignal?: string;
+  /** `--stop-timeout`: seconds `stop` waits before SIGKILL unless its -t says (default 10). */
+  stopTimeout?: number;
   /** `--label KEY=VALUE`s, kept in the record. */
   labels?: Record<string, string>;
   /** `--read-only`: the root read-only. */
@@ -105,6 +109,14 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
   checkCommandOptions(opts);
   if (opts.workdir !== undefined) checkWorkdir(opts.workdir);
   for (const t of opts.tmpfs ?? []) parseTmpfs(t);
+  if (opts.stopSignal !== undefined && parseSignal(opts.stopSignal) === null) {
+    throw new UsageError(
+      `Invalid --stop-signal "${opts.stopSignal}": use a signal's name or number, e.g. SIGINT`,
+    );
+  }
+  if (opts.stopTimeout !== undefined && !(opts.stopTimeout >= 0)) {
+    throw new UsageError(`Invalid --stop-timeout "${opts.stopTimeout}": use a number of seconds`);
+  }
   for (const cap of opts.security?.capAdd ?? []) capabilityName(cap, "--cap-add");
   for (const cap of opts.security?.capDrop ?? []) capabilityName(cap, "--cap-drop");
 }
@@ -248,9 +260,19 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     ...(opts.security && Object.keys(opts.security).length > 0 ? { security: opts.security } : {}),
     ...(opts.readOnly ? { readOnly: true } : {}),
     ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
+    ...stopFields(image, opts),
     ...(opts.tmpfs?.length ? { tmpfs: opts.tmpfs } : {}),
   };
   return { fields, cgroup };
+}
+
+/** What `stop` sends and how long it waits: the options', else the image's STOPSIGNAL. */
+function stopFields(image: Image, opts: RunOptions): { stopSignal?: string; stopTimeout?: number } {
+  const signal = opts.stopSignal ?? image.config.config.StopSignal;
+  return {
+    ...(signal !== undefined && parseSignal(signal) !== null ? { stopSignal: parseSignal(signal)! } : {}),
+    ...(opts.stopTimeout !== undefined ? { stopTimeout: opts.stopTimeout } : {}),
+  };
 }
 
 /**

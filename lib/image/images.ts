@@ -31,6 +31,8 @@ export interface ImageConfig {
     Entrypoint?: string[];
     Env?: string[];
     WorkingDir?: string;
+    /** The signal `stop` sends (a Dockerfile's STOPSIGNAL). */
+    StopSignal?: string;
   };
   /** Its layers, bottom first, by the sha256 of each uncompressed tar. */
   rootfs: { type: "layers"; diff_ids: string[] };
