@@ -344,6 +344,9 @@ test("any process of the chain killed at any moment of a start leaves nothing be
   assert.ok(Number.isInteger(seed), `SKIFF_FAULT_SEED must be a whole number, not "${given}"`);
   console.log(`faults: SKIFF_FAULT_SEED=${seed} replays this sequence of kills`);
   const random = seeded(seed);
+  // the containers' cgroups: none of this test's may outlive it (the suite
+  // runs one test at a time, so a new one here is this test's)
+  const cgroupsBefore = new Set(containerCgroups());
   await withStore(async (store) => {
     for (let i = 0; i < 16; i++) {
       const phase = PHASES[Math.floor(random() * PHASES.length)];
@@ -392,5 +395,23 @@ test("any process of the chain killed at any moment of a start leaves nothing be
     assert.deepEqual(entries(`${store}/containers`), [], `SKIFF_FAULT_SEED=${seed}`);
     assert.deepEqual(entries(`${store}/tmp`), [], `SKIFF_FAULT_SEED=${seed}`);
     assert.deepEqual(mountsUnder(store), [], `SKIFF_FAULT_SEED=${seed}`);
+    await waitFor(
+      () => containerCgroups().every((c) => cgroupsBefore.has(c)),
+      `seed ${seed}: no cgroup left of its containers`,
+    ).catch(() => {}); // the assertion below names them
+    assert.deepEqual(containerCgroups().filter((c) => !cgroupsBefore.has(c)), [], `SKIFF_FAULT_SEED=${seed}`);
   });
 });
+
+/** Every container cgroup skiff has in the host's v1 hierarchies, as HIERARCHY/ID. */
+function containerCgroups(): string[] {
+  const found: string[] = [];
+  for (const h of Deno.readDirSync("/sys/fs/cgroup")) {
+    try {
+      for (const c of Deno.readDirSync(`/sys/fs/cgroup/${h.name}/skiff`)) {
+        if (c.isDirectory && /^[0-9a-f]{64}$/.test(c.name)) found.push(`${h.name}/${c.name}`);
+      }
+    } catch { /* no skiff cgroup in this hierarchy */ }
+  }
+  return found;
+}

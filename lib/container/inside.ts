@@ -36,7 +36,15 @@ import { cgroupFor, initSpecFor, planContainer, type RunOptions, validateRunOpti
 import { type CgroupPlan, createCgroup } from "../host/cgroup/cgroups.ts";
 import { planSecurity, type SecurityPlan } from "./security.ts";
 import { prepareMounts } from "./volumes.ts";
-import { dupCloexec, mkfifo, openFd, readFile, setParentDeathSignal, writeFd } from "../../ffi/libc.ts";
+import {
+  dupCloexec,
+  mkfifo,
+  openFd,
+  readFile,
+  selfPid,
+  setParentDeathSignal,
+  writeFd,
+} from "../../ffi/libc.ts";
 import { processStartTime, SIGNAL_NUMBERS } from "../host/proc.ts";
 import { readJson, type Store } from "../store/store.ts";
 import { UsageError } from "../errors.ts";
@@ -182,6 +190,11 @@ function armAgainstKeeperDeath(supervisor: Supervisor): void {
   if (!keeperAlive(supervisor.pid, readFile, KEEPER_COMM)) {
     throw new Error("The container's keeper or its supervisor is gone (killed while it started)");
   }
+  // Who we are on the host: killed with our keeper, we may still be in a
+  // syscall (a cgroup's mkdir), and the supervisor waits for us to be gone
+  // before it removes what we made.
+  const pid = selfPid();
+  supervisor.send(`P ${pid} ${processStartTime(pid) ?? -1}`);
 }
 
 /** The record's owner: the supervisor, who records the end. */

@@ -17,6 +17,8 @@
 #
 # The CLI tells the supervisor what it made on a pipe (the supervisor's
 # fd 3; the CLI writes to fd 4), a letter and a value per line:
+#   P PID STARTTIME   the CLI's own host pid, first: the supervisor waits
+#       for it to be gone before it cleans up
 #   C DIR   R RUNTIME   L LOCK   T TRASH   M 1|0   N 1|0   G CGROUP…
 #       the container exists: its directory and runtime dir, the store's
 #       lock and trash prefix, whether to remove it when it exits (--rm)

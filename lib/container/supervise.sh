@@ -104,9 +104,10 @@ SKIFF_SUPERVISOR=$$ "$setpriv" --pdeathsig SIGKILL -- \
 keeper=$!
 exec 4>&-
 mark "keeper started"
-dir= run= lock= trash= rm=0 new=0 cgroups= started=0 mode= relays= input=
+dir= run= lock= trash= rm=0 new=0 cgroups= started=0 mode= relays= input= pid1=
 while read -r kind value <&3; do
   case $kind in
+    P) pid1=$value ;;
     C) dir=$value ;;
     R) run=$value ;;
     L) lock=$value ;;
@@ -157,6 +158,18 @@ if [ "$started" != 1 ] && [ "$code" -gt 128 ]; then
   if [ "$mode" = log ]; then echo "$msg" >&7; else echo "$msg" >&2; fi
   code=125
 fi
+# A CLI killed with its keeper may still be finishing a syscall (a mkdir
+# in a cgroup hierarchy): wait until it is gone, or a zombie (out of its
+# cgroups), before removing what it made. "PID STARTTIME", so a reused
+# pid is not waited for.
+gone() {
+  read -r stat 2>/dev/null < "/proc/$1/stat" || return 0
+  # shellcheck disable=SC2086
+  set -- "$2" ${stat##*) }
+  [ "$2" = Z ] || [ "${21}" != "$1" ]
+}
+# shellcheck disable=SC2086
+[ -z "$pid1" ] || while ! gone $pid1; do sleep 0.01; done
 mark "the container exited"
 # The relays end at the command's EOF; ones it never opened are stopped
 # (with KILL: they ignore the signals the launcher passes on).
