@@ -17,7 +17,6 @@ import {
   renameContainer,
 } from "../container/containers.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import type { Parsed } from "./args.ts";
 import { ellipsis, escapeControls, humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
@@ -33,8 +32,8 @@ import {
   HELP,
   INTERACTIVE,
   prune,
+  seconds,
   STOP_TIME,
-  stopTimeout,
   TTY,
   type Verb,
   WORKDIR,
@@ -175,15 +174,6 @@ const run: Verb = {
     return 0;
   },
 };
-
-/** A number of seconds a flag gives, or a one-line error naming the flag and the value. */
-function seconds(flag: string, value: Parsed["options"][string]): number {
-  const n = Number(value);
-  if (typeof value !== "string" || value.trim() === "" || !(n >= 0)) {
-    throw new UsageError(`Invalid ${flag} "${value}": use a number of seconds`);
-  }
-  return n;
-}
 
 /** A file a flag names, read whole, or a one-line error naming the flag. */
 function readFlagFile(flag: string, file: string): string {
@@ -332,7 +322,7 @@ const stop: Verb = {
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("../container/lifecycle.ts");
     // without -t, each container's own --stop-timeout (else 10)
-    const timeout = o.time === undefined ? undefined : stopTimeout(o.time);
+    const timeout = o.time === undefined ? undefined : seconds("-t", o.time);
     return await forEachName(positionals, (ref) => stopContainer(store, ref, timeout));
   },
 };
@@ -370,7 +360,7 @@ const restart: Verb = {
   async action(store, { options: o, positionals }) {
     const { stopContainer } = await import("../container/lifecycle.ts");
     const { startContainer } = await import("../container/outside.ts");
-    const timeout = o.time === undefined ? undefined : stopTimeout(o.time);
+    const timeout = o.time === undefined ? undefined : seconds("-t", o.time);
     return await forEachName(positionals, async (ref) => {
       await stopContainer(store, ref, timeout);
       await startContainer(store, ref);

@@ -135,11 +135,16 @@ export async function forEachName<T>(
   return failed === 0 ? 0 : 1;
 }
 
-/** stop's and restart's `-t`: seconds before SIGKILL, 10 unless given. */
-export function stopTimeout(value: Parsed["options"][string]): number {
-  const timeout = value === undefined ? 10 : Number(value);
-  if (!(timeout >= 0)) throw new UsageError(`Invalid -t "${value}": use a number of seconds`);
-  return timeout;
+/**
+ * A number of seconds a flag gives (stop's `-t`, run's `--stop-timeout`),
+ * or a one-line error naming the flag and the value.
+ */
+export function seconds(flag: string, value: Parsed["options"][string]): number {
+  const n = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !(n >= 0)) {
+    throw new UsageError(`Invalid ${flag} "${value}": use a number of seconds`);
+  }
+  return n;
 }
 
 /** A verb's `--help`. */

@@ -268,9 +268,10 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
 
 /** What `stop` sends and how long it waits: the options', else the image's STOPSIGNAL. */
 function stopFields(image: Image, opts: RunOptions): { stopSignal?: string; stopTimeout?: number } {
-  const signal = opts.stopSignal ?? image.config.config.StopSignal;
+  const given = opts.stopSignal ?? image.config.config.StopSignal;
+  const signal = given === undefined ? null : parseSignal(given);
   return {
-    ...(signal !== undefined && parseSignal(signal) !== null ? { stopSignal: parseSignal(signal)! } : {}),
+    ...(signal !== null ? { stopSignal: signal } : {}),
     ...(opts.stopTimeout !== undefined ? { stopTimeout: opts.stopTimeout } : {}),
   };
 }
