@@ -50,6 +50,20 @@ export {
 } from "./lib/image/images.ts";
 export { type PullPolicy, resolveImage } from "./lib/container/resolve_image.ts";
 export type { SecurityOptions } from "./lib/container/security.ts";
+export {
+  type Attachment,
+  createNetwork,
+  listNetworks,
+  type NetworkOptions,
+  type NetworkRecord,
+  type NetworkRequest,
+  type NetworkSettings,
+  type NewNetwork,
+  pruneNetworks,
+  removeNetwork,
+} from "./lib/container/network.ts";
+export type { DnsOptions, HostEntry } from "./lib/host/net/etc.ts";
+export type { PortBinding, PortRequest, Protocol } from "./lib/host/net/ports.ts";
 export type { Condition, Profile, ProfileArg, SyscallEntry } from "./lib/container/seccomp/profile.ts";
 export { buildBusyboxImage } from "./images/busybox.ts";
 export { commitContainer, type CommitOptions } from "./lib/container/commit.ts";

@@ -18,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for i in $(seq 1 "$count"); do skiff run -d busybox sleep 600 >/dev/null; done
+for i in $(seq 1 "$count"); do skiff run -d --network none busybox sleep 600 >/dev/null; done
 sleep 1
 
 kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/smaps_rollup"; }

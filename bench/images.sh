@@ -24,7 +24,7 @@ for mb in "${sizes[@]}"; do
   for i in $(seq 1 "$mb"); do head -c 1000000 /dev/urandom > "$root/data/f$i"; done
   tar -cf "$work/image-$mb.tar" -C "$root" .
   skiff import "$work/image-$mb.tar" "big$mb" >/dev/null
-  skiff run --name "c$mb" "big$mb" sh -c 'echo changed > /changed' >/dev/null
+  skiff run --network none --name "c$mb" "big$mb" sh -c 'echo changed > /changed' >/dev/null
   diff=$(skiff inspect "big$mb" | deno eval 'console.log(JSON.parse(await new Response(Deno.stdin.readable).text())[0].rootfs.diff_ids[0].slice(7))')
   layer=$work/store/layers/$diff
   echo "== image of $(du -sm "$root" | cut -f1) MB"

@@ -33,8 +33,8 @@ uid=$(id -u "$user")
 as_user="setpriv --reuid $uid --regid $uid --init-groups -- env -i HOME=/home/$user USER=$user PATH=$PATH"
 
 # Warm both stores (the busybox image) and give podman the same rootfs.
-(cd "$work" && $as_user deno task -q run --rm busybox true)
-(cd "$work" && SKIFF_ROOT=$work/store deno task -q run --rm busybox true)
+(cd "$work" && $as_user deno task -q run --rm --network none busybox true)
+(cd "$work" && SKIFF_ROOT=$work/store deno task -q run --rm --network none busybox true)
 tar -C "$(ls -d "$work"/store/layers/*)" -cf "$work/rootfs.tar" .
 chmod 644 "$work/rootfs.tar"
 (cd /tmp && $as_user podman import -q "$work/rootfs.tar" skiff-bench/busybox >/dev/null)
@@ -44,10 +44,10 @@ podman_run="podman run --rm --runtime /usr/sbin/runc --network none skiff-bench/
 
 cd "$work"
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/results.json" \
-  -n "skiff as root: skiff run --rm busybox true (installed launcher)" "env SKIFF_ROOT=$work/store $work/bin/skiff run --rm busybox true" \
-  -n "skiff rootless: skiff run --rm busybox true (installed launcher)" "$as_user $work/bin/skiff run --rm busybox true" \
-  -n "skiff as root: deno task run --rm busybox true" "env SKIFF_ROOT=$work/store deno task -q run --rm busybox true" \
-  -n "skiff rootless: deno task run --rm busybox true" "$as_user deno task -q run --rm busybox true" \
+  -n "skiff as root: skiff run --rm --network none busybox true (installed launcher)" "env SKIFF_ROOT=$work/store $work/bin/skiff run --rm --network none busybox true" \
+  -n "skiff rootless: skiff run --rm --network none busybox true (installed launcher)" "$as_user $work/bin/skiff run --rm --network none busybox true" \
+  -n "skiff as root: deno task run --rm --network none busybox true" "env SKIFF_ROOT=$work/store deno task -q run --rm --network none busybox true" \
+  -n "skiff rootless: deno task run --rm --network none busybox true" "$as_user deno task -q run --rm --network none busybox true" \
   -n "podman rootless: run --rm (runc)" "$as_user $podman_run"
 
 echo

@@ -25,7 +25,7 @@ trap cleanup EXIT
 store=$work/store
 
 # The same rootfs for every contender: skiff's busybox image layer.
-SKIFF_ROOT=$store deno task -q run --rm busybox true
+SKIFF_ROOT=$store deno task -q run --rm --network none busybox true
 rootfs=$(ls -d "$store"/layers/*)
 
 mkdir -p "$work/bundle"
@@ -50,9 +50,9 @@ sh lib/container/install.sh "$work/bin" >/dev/null
 
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/results.json" \
   -n "floor (overlay + unshare + chroot, sh)" "sh bench/floor.sh $rootfs" \
-  -n "skiff: installed launcher, skiff run --rm busybox true" "env SKIFF_ROOT=$store $work/bin/skiff run --rm busybox true" \
-  -n "skiff: deno task run --rm busybox true" "env SKIFF_ROOT=$store deno task -q run --rm busybox true" \
-  -n "skiff: deno run cli.ts run --rm busybox true" "env SKIFF_ROOT=$store deno run -A --quiet cli.ts run --rm busybox true" \
+  -n "skiff: installed launcher, skiff run --rm --network none busybox true" "env SKIFF_ROOT=$store $work/bin/skiff run --rm --network none busybox true" \
+  -n "skiff: deno task run --rm --network none busybox true" "env SKIFF_ROOT=$store deno task -q run --rm --network none busybox true" \
+  -n "skiff: deno run cli.ts run --rm --network none busybox true" "env SKIFF_ROOT=$store deno run -A --quiet cli.ts run --rm --network none busybox true" \
   "${baseline[@]}" \
   -n "runc run (OCI bundle)" "runc run --bundle $work/bundle skiff-bench" \
   -n "podman run --rm (runc)" "$podman_run" \
@@ -65,11 +65,11 @@ deno run --quiet --allow-read bench/table.ts "$work/results.json"
 # Where one run's time goes: each process of the chain marks its phases
 # (lib/host/phases.ts) into one file, timed from just before the launcher.
 echo
-echo "Phases of one run (skiff run --rm busybox true, ms since the launcher was started):"
+echo "Phases of one run (skiff run --rm --network none busybox true, ms since the launcher was started):"
 for _ in 1 2 3; do
   rm -f "$work/phases"
   t0=$(date +%s.%N)
-  SKIFF_ROOT=$store SKIFF_PHASES=$work/phases "$work/bin/skiff" run --rm busybox true </dev/null
+  SKIFF_ROOT=$store SKIFF_PHASES=$work/phases "$work/bin/skiff" run --rm --network none busybox true </dev/null
   t1=$(date +%s.%N)
 done
 awk -v t0="$t0" -v t1="$t1" '

@@ -19,15 +19,15 @@ command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing: sudo bas
 work=$(mktemp -d /tmp/skiff-bench-seccomp.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 store=$work/store
-SKIFF_ROOT=$store deno task -q run --rm busybox true
+SKIFF_ROOT=$store deno task -q run --rm --network none busybox true
 sh lib/container/install.sh "$work/bin" >/dev/null
 
 for round in $(seq 1 "$rounds"); do
   hyperfine -N --warmup 2 --runs "$runs" --style none --export-json "$work/round$round.json" \
-    -n "skiff run --rm busybox true (default seccomp filter)" \
-    "env SKIFF_ROOT=$store $work/bin/skiff run --rm busybox true" \
-    -n "skiff run --rm --security-opt seccomp=unconfined busybox true" \
-    "env SKIFF_ROOT=$store $work/bin/skiff run --rm --security-opt seccomp=unconfined busybox true" \
+    -n "skiff run --rm --network none busybox true (default seccomp filter)" \
+    "env SKIFF_ROOT=$store $work/bin/skiff run --rm --network none busybox true" \
+    -n "skiff run --rm --network none --security-opt seccomp=unconfined busybox true" \
+    "env SKIFF_ROOT=$store $work/bin/skiff run --rm --network none --security-opt seccomp=unconfined busybox true" \
     >/dev/null
 done
 # All rounds in one export: each command's times together, and their median.
@@ -61,7 +61,7 @@ for i in $(seq 1 "$((rounds * 5))"); do
       unconfined) set -- --security-opt seccomp=unconfined ;;
       privileged) set -- --privileged ;;
     esac
-    SKIFF_ROOT=$store SKIFF_PHASES=$work/phases "$work/bin/skiff" run --rm "$@" busybox true </dev/null
+    SKIFF_ROOT=$store SKIFF_PHASES=$work/phases "$work/bin/skiff" run --rm --network none "$@" busybox true </dev/null
     echo "$opt $(tr '\n' '|' <"$work/phases")" >>"$work/spans"
   done
 done

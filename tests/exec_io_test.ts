@@ -6,7 +6,16 @@
  */
 
 import assert from "node:assert/strict";
-import { quote, ROOT_ONLY, skiff, skiffArgv, skiffOk, underScript, withStore } from "./helpers.ts";
+import {
+  quote,
+  ROOT_ONLY,
+  skiff,
+  skiffArgv,
+  skiffFunction,
+  skiffOk,
+  underScript,
+  withStore,
+} from "./helpers.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -122,16 +131,13 @@ test("exec -it gives the command a terminal of the container's devpts, sized as 
 
 test("Ctrl-C on the caller's terminal still reaches the exec'd command, with and without -t", async () => {
   await withContainer(async (store) => {
-    const skiffCmd = [Deno.execPath(), ...skiffArgv(store, [])].map(quote).join(" ");
     const inside = `trap 'echo got-int; exit 3' INT; echo ready; while :; do sleep 0.1; done`;
     for (const flags of ["", "-it"]) {
       // The outer shell survives the ^C (a caught signal is reset for its children).
       const child = new Deno.Command("script", {
         args: [
           "-qec",
-          `skiff() { ${skiffCmd} "$@"; }; trap : INT; skiff exec ${flags} c sh -c ${
-            quote(inside)
-          }; echo code=$?`,
+          `${skiffFunction(store)}; trap : INT; skiff exec ${flags} c sh -c ${quote(inside)}; echo code=$?`,
           "/dev/null",
         ],
         stdin: "piped",

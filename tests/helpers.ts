@@ -29,9 +29,32 @@ export interface SkiffOptions {
   env?: Record<string, string>;
 }
 
-/** The argv that runs skiff with a store: `deno task -q skiff --root STORE ...`. */
+/**
+ * The argv that runs skiff with a store: `deno task -q skiff --root STORE ...`.
+ * A `run` or `create` gets `--network none` unless it names a network:
+ * only the network tests, inside namespaces of their own
+ * (tests/network_test.ts), may touch a network, never the real host's.
+ */
 export function skiffArgv(store: string, args: string[]): string[] {
-  return ["task", "-q", "--config", CONFIG, "skiff", "--root", store, ...args];
+  return ["task", "-q", "--config", CONFIG, "skiff", "--root", store, ...withoutNetwork(args)];
+}
+
+/** `args` with `--network none` after a leading `run` or `create` that names no network. */
+export function withoutNetwork(args: string[]): string[] {
+  const verb = args.findIndex((a) => a === "run" || a === "create");
+  // (after global options only: --root DIR, --runroot DIR)
+  const global = args.slice(0, verb).every((a, i) => i % 2 === 1 || a === "--root" || a === "--runroot");
+  if (verb < 0 || !global || args.some((a) => /^--net(work)?(=|$)/.test(a))) return args;
+  return [...args.slice(0, verb + 1), "--network", "none", ...args.slice(verb + 1)];
+}
+
+/**
+ * A shell function `skiff` that runs the CLI with a store, with
+ * {@link withoutNetwork}'s default for `run` and `create`.
+ */
+export function skiffFunction(store: string): string {
+  const cmd = [Deno.execPath(), ...skiffArgv(store, [])].map(quote).join(" ");
+  return `skiff() { case " $* " in *" --network"*|*" --net"*) ;; *) case $1 in run|create) v=$1; shift; set -- "$v" --network none "$@" ;; esac ;; esac; ${cmd} "$@"; }`;
 }
 
 /** Runs skiff to completion and collects its output. */
@@ -280,11 +303,10 @@ export async function underScript(
   shell: string,
   typed = "",
 ): Promise<{ code: number; out: string }> {
-  const skiffCmd = [Deno.execPath(), ...skiffArgv(store, [])].map(quote).join(" ");
   // script's stdin stays open: at its EOF script types an end-of-file
   // character on the terminal, which the command would read.
   const child = new Deno.Command("script", {
-    args: ["-qec", `skiff() { ${skiffCmd} "$@"; }; ${shell}`, "/dev/null"],
+    args: ["-qec", `${skiffFunction(store)}; ${shell}`, "/dev/null"],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

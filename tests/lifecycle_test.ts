@@ -298,7 +298,7 @@ test("ps on a store not made yet lists nothing, as a new user's first command", 
     const fresh = `${store}/not-yet`;
     assert.equal(
       await skiffOk(fresh, ["ps", "-a"]),
-      "CONTAINER ID   IMAGE   COMMAND   CREATED   STATUS   NAMES\n",
+      "CONTAINER ID   IMAGE   COMMAND   CREATED   STATUS   PORTS   NAMES\n",
     );
   }, { empty: true });
 });

@@ -88,7 +88,7 @@ Deno.test({
       const r = await runImporting(
         base,
         `const code = await skiff.runContainer(new skiff.Store(Deno.env.get("STORE")),
-           { image: "busybox", command: ["sh", "-c", "echo pid=$$"], remove: true });
+           { image: "busybox", command: ["sh", "-c", "echo pid=$$"], remove: true, network: { network: "none" } });
          console.log("exit", code);`,
         store,
         ["--allow-all"],

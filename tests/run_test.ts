@@ -210,7 +210,7 @@ test("a container keeps its record after it exits, and --rm removes it", async (
     await skiffOk(store, ["run", "--rm", "--name", "gone", "busybox", "true"]);
     const ps = await skiffOk(store, ["ps", "-a"]);
     const [header, row, ...rest] = ps.trim().split("\n");
-    assert.match(header, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+NAMES$/);
+    assert.match(header, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
     assert.match(row, /^[0-9a-f]{12}\s+busybox\s+"sh -c exit 4"\s+.+ ago\s+Exited \(4\) .+ ago\s+kept$/);
     assert.deepEqual(rest, []);
     assert.equal(await skiffOk(store, ["ps"]), (await skiffOk(store, ["ps"])).split("\n")[0] + "\n");

@@ -344,7 +344,7 @@ test("a container run through the library and removed by the CLI leaves no runti
     const mod = new URL("../mod.ts", import.meta.url).href;
     const code = `import { runContainer, Store } from "${mod}";
       const store = new Store(Deno.args[0]);
-      Deno.exit(await runContainer(store, { image: "busybox", command: ["true"], name: "lib", env: ["TOKEN=s3cret"] }));`;
+      Deno.exit(await runContainer(store, { image: "busybox", command: ["true"], name: "lib", env: ["TOKEN=s3cret"], network: { network: "none" } }));`;
     const ran = await new Deno.Command(Deno.execPath(), { args: ["eval", "--quiet", code, store] }).output();
     assert.equal(ran.code, 0, new TextDecoder().decode(ran.stderr));
     const runtime = `${store}/run/containers`;

@@ -38,6 +38,8 @@ import {
   type Verb,
   WORKDIR,
 } from "./verb.ts";
+import { NETWORK_OPTIONS, networkOptions } from "./network.ts";
+import { networkSettingsView, portsColumn } from "../container/network.ts";
 
 const run: Verb = {
   usage: "run [OPTIONS] IMAGE [COMMAND [ARG...]]",
@@ -111,6 +113,7 @@ const run: Verb = {
       arg: "PATH[:OPTS]",
       help: "A tmpfs on PATH (noexec,nosuid,nodev; OPTS: ro, exec, size=64m, mode=1777...)",
     },
+    ...NETWORK_OPTIONS,
     HELP,
   ],
   async action(store, { options: o, positionals: [image, ...command] }) {
@@ -151,6 +154,7 @@ const run: Verb = {
       labels: readLabels(o.label as string[] | undefined, o["label-file"] as string[] | undefined),
       readOnly: Boolean(o["read-only"]),
       tmpfs: o.tmpfs as string[] | undefined,
+      network: networkOptions(o),
       interactive: Boolean(o.interactive),
       tty: Boolean(o.tty),
       remove: Boolean(o.rm),
@@ -234,10 +238,10 @@ const ps: Verb = {
     const rows = records.map((r) => {
       const command = r.command.join(" ");
       const shown = full ? command : ellipsis(command, 20);
-      return [id(r), r.image, `"${shown}"`, timeAgo(r.created), statusText(r), r.name];
+      return [id(r), r.image, `"${shown}"`, timeAgo(r.created), statusText(r), portsColumn(r), r.name];
     });
-    for (const d of damaged) rows.push([id(d), "?", "?", "?", "Damaged (rm -f to remove)", "?"]);
-    console.log(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], rows));
+    for (const d of damaged) rows.push([id(d), "?", "?", "?", "Damaged (rm -f to remove)", "", "?"]);
+    console.log(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows));
     return 0;
   },
 };
@@ -416,7 +420,8 @@ const inspect: Verb = {
     const found: unknown[] = [];
     for (const ref of positionals) {
       try {
-        found.push(findContainer(records, ref));
+        const record = findContainer(records, ref);
+        found.push({ ...record, NetworkSettings: networkSettingsView(record) });
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         const image = await findImage(store, ref);

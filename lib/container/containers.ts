@@ -15,6 +15,7 @@ import { hasImage } from "../store/gc.ts";
 import { DamagedFileError, readJson, type Store, writeAtomic } from "../store/store.ts";
 import type { Mount } from "./volumes.ts";
 import type { SecurityOptions } from "./security.ts";
+import type { NetworkRequest, NetworkSettings } from "./network.ts";
 import { type CgroupVersion, type Limits, removeCgroup } from "../host/cgroup/cgroups.ts";
 
 /**
@@ -64,6 +65,10 @@ export interface ContainerRecord {
   readOnly?: boolean;
   /** `--tmpfs` values, as given. */
   tmpfs?: string[];
+  /** `--network`, `-p`, `--dns`, `--add-host`: what it asked of the network (none when absent). */
+  network?: NetworkRequest;
+  /** Its addresses and published ports, from its last start (live while it runs). */
+  networkSettings?: NetworkSettings;
   /** The container's cgroup while it runs: its version and directories. */
   cgroup?: { version: CgroupVersion; own: string[] };
   /** Whether the kernel's OOM killer ended it. */
@@ -368,7 +373,33 @@ export async function markExited(
   exitCode: number,
   oomKilled = false,
 ): Promise<void> {
-  await update(store, id, (r) => ({ ...exited(r, exitCode), oomKilled }));
+  await update(store, id, async (r) => {
+    await leaveNetworks(store, r);
+    return { ...exited(r, exitCode), oomKilled };
+  });
+}
+
+/** The script that writes the containers' /etc/hosts and removes a container's port rules. */
+export const NETWORK_SCRIPT = new URL("./network.sh", import.meta.url).pathname;
+
+/**
+ * Lets go of what a container held on the host's network (its port rules,
+ * its names in its peers' /etc/hosts): network.sh `leave`, which the
+ * supervisor runs itself when the container exits; idempotent. Its veth
+ * went with its network namespace. The caller holds the store lock.
+ */
+async function leaveNetworks(store: Store, record: ContainerRecord): Promise<void> {
+  if (record.networkSettings === undefined) return;
+  const out = await new Deno.Command("sh", {
+    args: [NETWORK_SCRIPT, "leave", store.root, record.id],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    const said = new TextDecoder().decode(out.stderr).trim().split("\n")[0];
+    console.warn(`skiff: warning: container ${record.id.slice(0, 12)}'s network rules: ${said}`);
+  }
 }
 
 function exited(r: ContainerRecord, exitCode: number): ContainerRecord {
@@ -387,12 +418,12 @@ function exited(r: ContainerRecord, exitCode: number): ContainerRecord {
 async function update(
   store: Store,
   id: string,
-  change: (r: ContainerRecord) => ContainerRecord,
+  change: (r: ContainerRecord) => ContainerRecord | Promise<ContainerRecord>,
 ): Promise<void> {
   await store.locked(async () => {
     const record = await readJson<ContainerRecord>(recordPath(store, id));
     if (record === null) throw new NotFoundError(`No such container: ${id}`);
-    await writeAtomic(recordPath(store, id), JSON.stringify(change(record), null, 2));
+    await writeAtomic(recordPath(store, id), JSON.stringify(await change(record), null, 2));
   });
 }
 
@@ -493,6 +524,7 @@ async function reconcile(
     await removeDir(store, record.id, record);
     return null;
   }
+  await leaveNetworks(store, record);
   // A detached container's supervisor leaves "CODE TIME OOMKILLS" in exit;
   // without it, the owner died first and took the container with it.
   const report = readExitFile(`${store.container(record.id)}/exit`);
@@ -636,6 +668,7 @@ async function killAndWait(record: ContainerRecord): Promise<void> {
  * holds the store lock.
  */
 async function removeDir(store: Store, id: string, record?: ContainerRecord): Promise<void> {
+  if (record) await leaveNetworks(store, record);
   const runtimes = new Set([store.runtime(id)]);
   // Only a path that is a runtime dir of this id, whatever the record says.
   if (record?.runtime?.endsWith(`/containers/${id}`)) runtimes.add(record.runtime);

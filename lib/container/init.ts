@@ -47,12 +47,14 @@ import {
   writeFile,
 } from "../../ffi/libc.ts";
 import { ErrnoError, InvalidArgument, NotFound, SyscallError } from "../../ffi/errors.ts";
-import { resetSignals, unshareNet } from "../../ffi/ns.ts";
+import { openReadOnly, resetSignals, setns, unshareNet } from "../../ffi/ns.ts";
 import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
 import { interfaceUp, mkdirAll, realSys } from "./sys.ts";
 import type { SeccompFilter } from "./security.ts";
+import type { InitNet } from "./network.ts";
+import { helperFailure } from "../host/spawn.ts";
 
 /** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
 export interface InitSpec {
@@ -81,11 +83,11 @@ export interface InitSpec {
   /** Give the command a terminal of its own (`-t`): a pty of the container's devpts. */
   tty?: boolean;
   /**
-   * Make the network namespace here, first (launched by
-   * lib/container/launcher.sh, which leaves it to the CLI so that a pull
-   * can reach the registry); otherwise unshare(1) made it.
+   * The network namespace: made here (none, bridge: after the CLI's pull
+   * reached the registry through the host's), joined (another
+   * container's), or the host's; see lib/container/network.ts.
    */
-  newNet?: boolean;
+  net?: InitNet;
   /** The keeper's command name, as /proc/PID/comm shows it (default `timeout`). */
   keeperComm?: string;
 }
@@ -200,6 +202,14 @@ export interface InitSys extends Sys {
   interfaceUp(name: string): void;
   /** A network namespace of this thread's own. */
   unshareNet(): void;
+  /** Opens this thread's network namespace (/proc/thread-self/ns/net). */
+  openNetns(): number;
+  /** Moves this thread into the network namespace `fd` refers to. */
+  setNetns(fd: number): void;
+  /** Opens another network namespace by path (/proc/PID/ns/net). */
+  openPath(path: string): number;
+  /** Runs a tool (ip, nft) to completion; throws its first stderr line. */
+  run(argv: string[]): void;
   /** Makes a directory and its missing parents. */
   mkdirAll(path: string): void;
   /** For finding the command: null when nothing is there. */
@@ -233,6 +243,19 @@ export const realInitSys: InitSys = {
   sethostname,
   interfaceUp,
   unshareNet,
+  openNetns: () => openReadOnly("/proc/thread-self/ns/net"),
+  setNetns: (fd) => setns(fd, "the network namespace"),
+  openPath: openReadOnly,
+  run(argv) {
+    const out = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    })
+      .outputSync();
+    if (!out.success) throw new Error(helperFailure(argv[0].split("/").pop()!, out));
+  },
   mkdirAll,
   stat: statOrNull,
   openPty,
@@ -302,7 +325,7 @@ export function startInit(
   for (const procs of spec.cgroupProcs) step(`join the cgroup "${procs}"`, () => sys.writeFile(procs, "0"));
   // Before the mounts: sysfs shows the devices of its mounter's network
   // namespace, and a user namespace may mount it only in a netns it owns.
-  if (spec.newNet) step("make the network namespace", () => sys.unshareNet());
+  if (spec.net) joinNetwork(spec.net, Number(self.slice(0, self.indexOf(" "))), sys);
   applyRootfs(spec.steps, sys);
   // pivot_root(".", ".") stacks the old root on top of the new one, so no
   // put_old directory has to be made in the image (runc does the same).
@@ -360,6 +383,48 @@ export function startInit(
       e instanceof NotFound ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE,
     );
   }
+}
+
+/**
+ * Gives this thread (the one that execve()s) its network namespace. For a
+ * bridge: a new one, then back in the host's for the veth (made with its
+ * end already in the new namespace, named by our descriptor of it) and the
+ * port rules, then in the new one for its address and route.
+ *
+ * @param pid this process's pid in the host's /proc (still mounted here)
+ */
+export function joinNetwork(net: InitNet, pid: number, sys: InitSys): void {
+  if (net.kind === "host") return;
+  if (net.kind === "join") {
+    step(`join the network namespace "${net.path}"`, () => {
+      const fd = sys.openPath(net.path);
+      sys.setNetns(fd);
+      sys.close(fd);
+    });
+    return;
+  }
+  if (net.kind === "none") {
+    step("make the network namespace", () => sys.unshareNet());
+    return;
+  }
+  const host = step("open the host's network namespace", () => sys.openNetns());
+  step("make the network namespace", () => sys.unshareNet());
+  const own = step("open the network namespace", () => sys.openNetns());
+  step("return to the host's network namespace", () => sys.setNetns(host));
+  const path = `/proc/${pid}/fd/${own}`;
+  try {
+    for (const argv of net.host) {
+      step(
+        `connect the container to its network`,
+        () => sys.run(argv.map((a) => a === "{netns}" ? path : a)),
+      );
+    }
+  } finally {
+    step("enter the network namespace", () => sys.setNetns(own));
+  }
+  for (const argv of net.inside) step("configure the container's interfaces", () => sys.run(argv));
+  sys.close(host);
+  sys.close(own);
 }
 
 /**

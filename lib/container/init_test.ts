@@ -117,6 +117,21 @@ class FakeInitSys implements InitSys {
   unshareNet() {
     this.record("unshareNet");
   }
+  private fds = 20;
+  openNetns() {
+    this.record("openNetns");
+    return this.fds++;
+  }
+  setNetns(fd: number) {
+    this.record("setNetns", fd);
+  }
+  openPath(path: string) {
+    this.record("openPath", path);
+    return this.fds++;
+  }
+  run(argv: string[]) {
+    this.record("run", ...argv);
+  }
   interfaceUp(name: string) {
     this.record("interfaceUp", name);
   }
@@ -242,7 +257,7 @@ Deno.test("init joins the cgroup, mounts, pivots, detaches, names the host, drop
 
 Deno.test("launched inside, init makes the network namespace before the mounts and connects the relays' FIFOs", () => {
   const { calls, thrown } = runInit(
-    { ...INIT_SPEC, newNet: true, keeperComm: "timeout" },
+    { ...INIT_SPEC, net: { kind: "none" }, keeperComm: "timeout" },
     undefined,
     { stdin: 7, stdout: 8, stderr: 9 },
   );
@@ -254,8 +269,46 @@ Deno.test("launched inside, init makes the network namespace before the mounts a
   assert.deepEqual(wired, ["dup2 7 0", "dup2 8 1", "dup2 9 2"]);
 });
 
+Deno.test("on a bridge, init makes the veth from the host's namespace, then addresses it in its own, before the mounts", () => {
+  const net = {
+    kind: "bridge" as const,
+    host: [["/sbin/ip", "link", "add", "vethX", "type", "veth", "peer", "name", "eth0", "netns", "{netns}"]],
+    inside: [["/sbin/ip", "-batch", "/s/c/net.batch"]],
+  };
+  const { calls, thrown } = runInit({ ...INIT_SPEC, net });
+  assert.ok(thrown instanceof Executed, String(thrown));
+  const first = calls.indexOf("openNetns");
+  assert.deepEqual(calls.slice(first, first + 8), [
+    "openNetns",
+    "unshareNet",
+    "openNetns",
+    "setNetns 20",
+    // our pid in the host's /proc (the fake's /proc/self/stat), our descriptor of the new namespace
+    "run /sbin/ip link add vethX type veth peer name eth0 netns /proc/4242/fd/21",
+    "setNetns 21",
+    "run /sbin/ip -batch /s/c/net.batch",
+    "close 20",
+  ]);
+  assert.ok(first + 8 < calls.indexOf("mount overlay /s/c/merged overlay 0"), calls.join("\n"));
+});
+
+Deno.test("on a bridge, a failed veth still returns init to its own namespace, and the failure is named", () => {
+  const net = { kind: "bridge" as const, host: [["/sbin/ip", "link", "add"]], inside: [] };
+  const { calls, thrown } = runInit({ ...INIT_SPEC, net }, { call: "run", errno: 17 });
+  assert.ok(thrown instanceof Error && /Cannot connect the container to its network/.test(thrown.message));
+  assert.equal(calls.at(-1), "setNetns 21", "back in the container's namespace");
+  assert.ok(!calls.some((c) => c.startsWith("mount")), "nothing mounted");
+});
+
+Deno.test("with --network container:NAME, init joins that namespace and makes none", () => {
+  const { calls } = runInit({ ...INIT_SPEC, net: { kind: "join", path: "/proc/77/ns/net" } });
+  const at = calls.indexOf("openPath /proc/77/ns/net");
+  assert.deepEqual(calls.slice(at, at + 3), ["openPath /proc/77/ns/net", "setNetns 20", "close 20"]);
+  assert.ok(!calls.includes("unshareNet"));
+});
+
 Deno.test("launched inside, init refuses to go on when its keeper is not the one named", () => {
-  const { calls, thrown } = runInit({ ...INIT_SPEC, newNet: true, keeperComm: "busybox" });
+  const { calls, thrown } = runInit({ ...INIT_SPEC, net: { kind: "none" }, keeperComm: "busybox" });
   assert.ok(thrown instanceof Error && /keeper or its skiff is gone/.test(thrown.message), String(thrown));
   assert.deepEqual(calls, [], "nothing was done");
 });

@@ -18,6 +18,7 @@ import {
   claimForStart,
   type ContainerRecord,
   createContainer,
+  NETWORK_SCRIPT,
   type ProcessRef,
   updateContainer,
 } from "./containers.ts";
@@ -36,6 +37,7 @@ import { cgroupFor, initSpecFor, planContainer, type RunOptions, validateRunOpti
 import { type CgroupPlan, createCgroup } from "../host/cgroup/cgroups.ts";
 import { planSecurity, type SecurityPlan } from "./security.ts";
 import { prepareMounts } from "./volumes.ts";
+import { planNetwork } from "./network.ts";
 import {
   dupCloexec,
   mkfifo,
@@ -133,7 +135,7 @@ export async function runInside(
   return await become(
     store,
     record,
-    layerDirs(store, image.config),
+    image.config,
     cgroup,
     security,
     mode,
@@ -170,7 +172,7 @@ export async function startInside(
   return await become(
     store,
     record,
-    layerDirs(store, config),
+    config,
     cgroup,
     security,
     mode,
@@ -232,7 +234,7 @@ function announce(
 async function become(
   store: Store,
   record: ContainerRecord,
-  layers: string[],
+  image: ImageConfig,
   cgroup: CgroupPlan,
   security: SecurityPlan,
   mode: Relays,
@@ -241,11 +243,14 @@ async function become(
 ): Promise<never> {
   createCgroup(cgroup);
   phase("cli: cgroups made");
+  // What it holds on the host's network is let go by the supervisor when it ends.
+  if (record.network && record.network.mode !== "none") supervisor.send(`K ${NETWORK_SCRIPT}`);
+  const net = await planNetwork(store, record, image.config.ExposedPorts);
+  phase("cli: network planned");
   const spec = {
-    ...initSpecFor(store, record, layers, security, false, cgroup.procs),
+    ...initSpecFor(store, record, layerDirs(store, image), security, false, cgroup.procs, net),
     keeperParent: supervisor.pid,
     keeperComm: KEEPER_COMM,
-    newNet: true,
   };
   const stdio = openRelays(store.runtime(record.id), mode);
   phase("cli: relays connected");

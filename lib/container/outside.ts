@@ -32,6 +32,7 @@ import { exitCodeOf, forwardSignals } from "../host/signals.ts";
 import { parseLog, supervisorArgv } from "./supervise.ts";
 import { BUSYBOX } from "../host/tools.ts";
 import { containerArgv, findCommand } from "../host/spawn.ts";
+import { planNetwork } from "./network.ts";
 import { exists, readJson, type Store } from "../store/store.ts";
 import { prepareMounts } from "./volumes.ts";
 import { type CgroupPlan, createCgroup, removeCgroup, wasOomKilled } from "../host/cgroup/cgroups.ts";
@@ -144,8 +145,9 @@ async function startInCgroup(
   cgroup: CgroupPlan,
   security: SecurityPlan,
 ): Promise<Ending> {
+  const net = await planNetwork(store, record, config.config.ExposedPorts);
   const spec = {
-    ...initSpecFor(store, record, layerDirs(store, config), security, opts.tty, cgroup.procs),
+    ...initSpecFor(store, record, layerDirs(store, config), security, opts.tty, cgroup.procs, net),
     keeperParent: Deno.pid,
   };
   const argv = keeperArgv(store.runtime(record.id), spec);
@@ -337,7 +339,8 @@ async function startDetached(
   let supervisor: Deno.ChildProcess | undefined;
   let channel: InitChannel | undefined;
   try {
-    const spec = initSpecFor(store, record, layerDirs(store, config), security, false, cgroup.procs);
+    const net = await planNetwork(store, record, config.config.ExposedPorts);
+    const spec = initSpecFor(store, record, layerDirs(store, config), security, false, cgroup.procs, net);
     const keeper = keeperArgv(runtime, spec);
     const ended = Promise.withResolvers<void>();
     channel = InitChannel.open(spec.syncFifo, ended.promise);

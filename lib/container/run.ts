@@ -16,6 +16,7 @@ import type { Image } from "../image/images.ts";
 import type { PullPolicy } from "./resolve_image.ts";
 import { checkEnvFlags } from "./env.ts";
 import type { InitSpec } from "./init.ts";
+import { type NetworkOptions, type NetworkPlan, networkRequest } from "./network.ts";
 import { inUserNamespace, parseSignal } from "../host/proc.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { planRootfs } from "./rootfs.ts";
@@ -70,6 +71,8 @@ export interface RunOptions {
   readOnly?: boolean;
   /** `--tmpfs PATH[:OPTIONS]` values (lib/container/tmpfs.ts). */
   tmpfs?: string[];
+  /** `--network`, `-p`, `-P`, `--ip`, `--dns…`, `--add-host` (lib/container/network.ts); the default bridge when absent, as root. */
+  network?: NetworkOptions;
 }
 
 /** The start failed: nothing of the container is left. */
@@ -117,6 +120,7 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
   if (opts.stopTimeout !== undefined && !(opts.stopTimeout >= 0)) {
     throw new UsageError(`Invalid --stop-timeout "${opts.stopTimeout}": use a number of seconds`);
   }
+  networkRequest(opts.network ?? {}, inUserNamespace());
   for (const cap of opts.security?.capAdd ?? []) capabilityName(cap, "--cap-add");
   for (const cap of opts.security?.capDrop ?? []) capabilityName(cap, "--cap-drop");
 }
@@ -202,6 +206,7 @@ export function initSpecFor(
   security: SecurityPlan,
   tty = false,
   cgroupProcs: string[] = [],
+  net: NetworkPlan = { init: { kind: "none" }, files: [] },
 ): InitSpec {
   const dir = store.container(record.id);
   return {
@@ -216,13 +221,23 @@ export function initSpecFor(
       privileged: record.security?.privileged,
       readOnly: record.readOnly,
       tmpfs: (record.tmpfs ?? []).map(parseTmpfs),
-      binds: record.mounts.map((m) => ({
-        source: m.source,
-        target: m.destination,
-        kind: m.kind,
-        readonly: m.readOnly,
-      })),
+      // /etc/hosts and the like first: a volume over one of them wins
+      binds: [
+        ...net.files.map((f) => ({
+          source: f.source,
+          target: f.target,
+          kind: "file" as const,
+          readonly: false,
+        })),
+        ...record.mounts.map((m) => ({
+          source: m.source,
+          target: m.destination,
+          kind: m.kind,
+          readonly: m.readOnly,
+        })),
+      ],
     }),
+    net: net.init,
     hostname: record.hostname,
     cwd: record.workdir,
     argv: record.command,
@@ -262,6 +277,7 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     ...stopFields(image, opts),
     ...(opts.tmpfs?.length ? { tmpfs: opts.tmpfs } : {}),
+    network: networkRequest(opts.network ?? {}, inUserNamespace()),
   };
   return { fields, cgroup };
 }

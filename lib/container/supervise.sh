@@ -62,6 +62,11 @@ finish() {
   fi
   # shellcheck disable=SC2086
   [ -z "$cgroups" ] || rmdir $cgroups 2>/dev/null
+  # its port rules and its names in its peers' /etc/hosts (network.sh)
+  if [ -n "$leave" ]; then
+    id=${dir##*/}
+    { "$flock" 9 && /bin/busybox sh "$leave" leave "${dir%/containers/*}" "$id"; } 9< "$lock"
+  fi
   if [ "$rm" = 1 ] || { [ "$new" = 1 ] && [ "$started" != 1 ]; }; then
     read -r stat < /proc/$$/stat
     # shellcheck disable=SC2086
@@ -104,7 +109,7 @@ SKIFF_SUPERVISOR=$$ "$setpriv" --pdeathsig SIGKILL -- \
 keeper=$!
 exec 4>&-
 mark "keeper started"
-dir= run= lock= trash= rm=0 new=0 cgroups= started=0 mode= relays= input= pid1=
+dir= run= lock= trash= rm=0 new=0 cgroups= started=0 mode= relays= input= pid1= leave=
 while read -r kind value <&3; do
   case $kind in
     P) pid1=$value ;;
@@ -115,6 +120,7 @@ while read -r kind value <&3; do
     M) rm=$value ;;
     N) new=$value ;;
     G) cgroups="$cgroups $value" ;;
+    K) leave=$value ;;
     B) kill -USR2 "$SKIFF_LAUNCHER" 2>/dev/null ;;
     O)
       mode=$value

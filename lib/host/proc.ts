@@ -14,9 +14,10 @@ export function processStartTime(pid: number): number | null {
   try {
     stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch (e) {
-    // Only "no such file" means no such process; anything else (Deno's
-    // permission checks among them) must not pass for a dead process.
-    if (e instanceof Deno.errors.NotFound) return null;
+    // Only "no such file" means no such process, or ESRCH: it exited
+    // between the open and the read. Anything else (Deno's permission
+    // checks among them) must not pass for a dead process.
+    if (e instanceof Deno.errors.NotFound || (e as { code?: string }).code === "ESRCH") return null;
     throw e;
   }
   return startTimeOf(stat);

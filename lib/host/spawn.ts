@@ -50,7 +50,7 @@ export interface SpawnSpec {
   initModule: string;
   /** The init spec's file (JSON). */
   initSpec: string;
-  /** The namespaces to make: {@link NAMESPACES} unless given. */
+  /** The namespaces to make: {@link NAMESPACES} but the network's (init makes or joins that one) unless given. */
   namespaces?: readonly Namespace[];
 }
 
@@ -77,7 +77,7 @@ export function containerArgv(spec: SpawnSpec): string[] {
     "SIGKILL",
     "--",
     "unshare",
-    ...(spec.namespaces ?? NAMESPACES).map(namespaceFlag),
+    ...(spec.namespaces ?? NAMESPACES.filter((ns) => ns !== "net")).map(namespaceFlag),
     "--propagation",
     "private",
     "--",
@@ -95,6 +95,8 @@ export function containerArgv(spec: SpawnSpec): string[] {
         "--allow-read",
         "--allow-write",
         "--allow-ffi",
+        // ip and nft, for a bridge's veth and address (lib/container/network.ts)
+        "--allow-run",
         "--allow-env=SKIFF_KEEPER_PARENT,SKIFF_TEST_HOLD_INIT",
       ],
       [spec.initSpec],

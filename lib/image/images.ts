@@ -33,6 +33,8 @@ export interface ImageConfig {
     WorkingDir?: string;
     /** The signal `stop` sends (a Dockerfile's STOPSIGNAL). */
     StopSignal?: string;
+    /** The ports `run -P` publishes (a Dockerfile's EXPOSE): `"80/tcp": {}`. */
+    ExposedPorts?: Record<string, Record<string, never>>;
   };
   /** Its layers, bottom first, by the sha256 of each uncompressed tar. */
   rootfs: { type: "layers"; diff_ids: string[] };

@@ -110,6 +110,10 @@ export class Store {
   volume(name: string): string {
     return `${this.root}/volumes/${name}`;
   }
+  /** Where networks live: NAME.json and NAME.members/ (lib/container/network.ts). */
+  get networksDir(): string {
+    return `${this.root}/networks`;
+  }
   /** Work in progress (imports, removals), renamed into place or swept. */
   get tmpDir(): string {
     return `${this.root}/tmp`;
