@@ -39,7 +39,11 @@ const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
  * its own mount points and the volumes' mount points.
  */
 export function notChanges(record: ContainerRecord): string[] {
-  return [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
+  // /etc/hosts, resolv.conf and hostname are bound in from the container's dir (lib/container/network.ts)
+  const etc = (record.network?.mode ?? "none") === "none"
+    ? []
+    : ["etc/hosts", "etc/resolv.conf", "etc/hostname"];
+  return [...OWN_MOUNT_POINTS, ...etc, ...record.mounts.map((m) => m.destination.slice(1))];
 }
 
 /**

@@ -64,6 +64,9 @@ export function upperChanges(upper: string, lowers: string[], exclude: string[])
       const same = info.isDirectory && below.isDirectory && info.size === below.size &&
         info.mode === below.mode && info.mtime?.getTime() === below.mtime?.getTime();
       if (same) continue;
+      // a directory changed only by skiff's mount points in it (/etc by
+      // /etc/hosts): docker makes those in a layer below the container's
+      if (info.isDirectory && onlyExcluded(upper, entry.path, exclude)) continue;
       kind = "C";
     }
     if (entry.opaque) opaque.push(path);
@@ -77,6 +80,12 @@ export function upperChanges(upper: string, lowers: string[], exclude: string[])
   }
   // docker sorts by path, as Go compares strings: byte by byte
   return changes.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+}
+
+/** Whether every entry of the upper dir's directory `rel` is an excluded path (and there is one). */
+function onlyExcluded(upper: string, rel: string, exclude: string[]): boolean {
+  const names = [...Deno.readDirSync(`${upper}/${rel}`)].map((e) => `${rel}/${e.name}`);
+  return names.length > 0 && names.every((n) => exclude.includes(n));
 }
 
 /**

@@ -77,3 +77,14 @@ Deno.test("diff looks through the layers topmost first: a lower layer's whiteout
     mknod(`${top}/f`, S_IFCHR, 0n); // deleted by the top layer: the upper's f is new
     assert.deepEqual(lines(upperChanges(upper, [top, `${lower}/base`], [])), ["A /f"]);
   }));
+
+Deno.test("diff leaves out a directory changed only by skiff's mount points in it (/etc by /etc/hosts)", () =>
+  withLayers((upper, lower) => {
+    make(lower, { "etc/": "", "etc/passwd": "root" });
+    make(upper, { "etc/": "", "etc/hosts": "", "etc/resolv.conf": "" });
+    Deno.utimeSync(`${upper}/etc`, 1, 1); // its mtime changed when the mount points were made
+    const exclude = ["etc/hosts", "etc/resolv.conf", "etc/hostname"];
+    assert.deepEqual(lines(upperChanges(upper, [lower], exclude)), []);
+    make(upper, { "etc/motd": "hi" });
+    assert.deepEqual(lines(upperChanges(upper, [lower], exclude)), ["C /etc", "A /etc/motd"]);
+  }));
