@@ -21,7 +21,7 @@ import {
   updateContainer,
 } from "./containers.ts";
 import { describeError, NotFoundError } from "../errors.ts";
-import { type ImageConfig, layerDirs } from "../image/images.ts";
+import { type Image, type ImageConfig, layerDirs } from "../image/images.ts";
 import { resolveImage } from "./resolve_image.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
 import { InitChannel } from "./sync.ts";
@@ -70,15 +70,34 @@ export async function runDetached(store: Store, opts: RunOptions): Promise<strin
   return (await run(store, opts, true)).id;
 }
 
+/**
+ * Runs a container of an image the caller resolved, in the foreground,
+ * and keeps it unless `opts.remove` (the builder's RUN steps, lib/build/:
+ * its images are in the build cache, not the index; it commits the
+ * container's upper dir, then removes it).
+ *
+ * @returns the container's id and the command's exit code
+ * @throws {UsageError} for bad options, before anything is created
+ * @throws {StartError} when the command could not be started (nothing is left behind)
+ */
+export async function runImage(
+  store: Store,
+  image: Image,
+  opts: RunOptions,
+): Promise<{ id: string; exitCode: number }> {
+  return await run(store, opts, false, image);
+}
+
 async function run(
   store: Store,
   opts: RunOptions,
   detach: boolean,
+  resolved?: Image,
 ): Promise<{ id: string; exitCode: number }> {
   validateRunOptions(opts, detach);
   checkPrivileges();
   await store.init();
-  const image = await resolveImage(store, opts.image, opts.pull);
+  const image = resolved ?? await resolveImage(store, opts.image, opts.pull);
   const security = await planSecurity(opts.security, store.seccompDir);
   const { fields, cgroup } = planContainer(image, opts);
   const record = await createContainer(store, fields);
