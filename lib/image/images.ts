@@ -239,9 +239,15 @@ function lookUp(index: Index, ref: string): [string, IndexEntry] | null {
   return matches[0] ?? null;
 }
 
-/** The host directories of an image's layers, topmost first (overlay's lowerdir order). */
+/**
+ * The host directories of an image's layers, topmost first (overlay's
+ * lowerdir order). A layer that is there twice (two builds' RUN steps that
+ * changed nothing make the same empty layer) is named once, at its topmost
+ * place: overlay refuses a lowerdir given twice (ELOOP), and the lower copy
+ * changes nothing the upper one does not change again.
+ */
 export function layerDirs(store: Store, config: ImageConfig): string[] {
-  return config.rootfs.diff_ids.map((d) => store.layer(d.replace(/^sha256:/, ""))).reverse();
+  return [...new Set(config.rootfs.diff_ids.map((d) => store.layer(d.replace(/^sha256:/, ""))).reverse())];
 }
 
 /** What {@link importImage} needs besides the tar file. */
