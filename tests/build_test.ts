@@ -242,12 +242,12 @@ test("-f - reads the Dockerfile from stdin, -q prints only the id, --target stop
   await withStore(async (store) => {
     await withContext({}, async (ctx) => {
       const text =
-        'FROM busybox AS one\nENV STAGE=one\nCMD ["x"]\nFROM one AS two\nENV STAGE=two\nENTRYPOINT ["echo"]\n';
+        'FROM busybox AS one\nRUN echo quiet-run\nENV STAGE=one\nCMD ["x"]\nFROM one AS two\nENV STAGE=two\nENTRYPOINT ["echo"]\n';
       const r = await skiff(store, ["build", "-q", "-f", "-", "--target", "one", "-t", "staged", ctx], {
         stdin: text,
       });
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
+      assert.match(r.stdout, /^[0-9a-f]{64}\n$/, "not even RUN's output");
       assert.ok((await inspect(store, "staged")).config.Env.includes("STAGE=one"));
       const all = await skiff(store, ["build", "-q", "-f", "-", "-t", "whole", ctx], { stdin: text });
       const whole = (await inspect(store, "whole")).config;

@@ -59,7 +59,7 @@ export interface BuildOptions {
   pull?: boolean;
   /** `--network`: none (what RUN gets today) or host. */
   network?: "none" | "host";
-  /** Where progress goes, line by line (nothing with `-q`). */
+  /** Where progress goes, line by line; none (`-q`): RUN's output too is shown only when it fails. */
   print?: (line: string) => void;
 }
 
@@ -555,6 +555,10 @@ class Builder {
     const name = `skiff-build-${crypto.randomUUID().slice(0, 13)}`;
     let id: string | undefined;
     try {
+      // The step's output is shown, or with -q kept and shown only if it fails; never stdin.
+      const kept: Uint8Array[] = [];
+      const keep = { write: (p: Uint8Array) => (kept.push(p.slice()), Promise.resolve(p.length)) };
+      const quiet = this.opts.print === undefined;
       const ran = await runImage(this.store, image, {
         image: image.id,
         name,
@@ -562,9 +566,12 @@ class Builder {
         entrypoint: "",
         env: args,
         remove: false,
-      });
+      }, quiet ? { stdout: keep, stderr: keep } : { stdout: Deno.stdout, stderr: Deno.stderr });
       id = ran.id;
-      if (ran.exitCode !== 0) throw new StepError(`${title}: exit code ${ran.exitCode}`);
+      if (ran.exitCode !== 0) {
+        for (const chunk of kept) Deno.stderr.writeSync(chunk);
+        throw new StepError(`${title}: exit code ${ran.exitCode}`);
+      }
       const record = await readJson<ContainerRecord>(this.store.record(id));
       if (record === null) throw new Error(`The build's container ${id.slice(0, 12)} is gone`);
       return await containerLayer(this.store, record);

@@ -84,13 +84,20 @@ export async function runImage(
   store: Store,
   image: Image,
   opts: RunOptions,
+  output?: Output,
 ): Promise<{ id: string; exitCode: number }> {
-  return await run(store, opts, false, image);
+  return await run(store, { ...opts, output }, false, image);
+}
+
+/** Where a container's output goes instead of skiff's own stdout and stderr; its stdin is then null. */
+export interface Output {
+  stdout: { write(p: Uint8Array): Promise<number> };
+  stderr: { write(p: Uint8Array): Promise<number> };
 }
 
 async function run(
   store: Store,
-  opts: RunOptions,
+  opts: RunOptions & { output?: Output },
   detach: boolean,
   resolved?: Image,
 ): Promise<{ id: string; exitCode: number }> {
@@ -144,7 +151,7 @@ async function start(
   store: Store,
   record: ContainerRecord,
   config: ImageConfig,
-  opts: Pick<RunOptions, "tty" | "interactive">,
+  opts: Pick<RunOptions, "tty" | "interactive"> & { output?: Output },
   cgroup: CgroupPlan,
   security: SecurityPlan,
 ): Promise<Ending> {
@@ -160,7 +167,7 @@ async function startInCgroup(
   store: Store,
   record: ContainerRecord,
   config: ImageConfig,
-  opts: Pick<RunOptions, "tty" | "interactive">,
+  opts: Pick<RunOptions, "tty" | "interactive"> & { output?: Output },
   cgroup: CgroupPlan,
   security: SecurityPlan,
 ): Promise<Ending> {
@@ -177,7 +184,7 @@ async function startInCgroup(
   // go-ahead once skiff holds the pty's master (lib/container/init.ts).
   // A skiff started in the background (`run ... &` at a prompt) leaves
   // the terminal alone: reading it would stop skiff with SIGTTIN.
-  const shared = !opts.tty && Deno.stdin.isTerminal() && inForeground(0);
+  const shared = !opts.tty && !opts.output && Deno.stdin.isTerminal() && inForeground(0);
   const passStdin = opts.interactive || shared;
   const ended = Promise.withResolvers<void>();
   const channel = InitChannel.open(spec.syncFifo, ended.promise);
@@ -200,7 +207,8 @@ async function startInCgroup(
     throw e;
   }
   child.status.finally(ended.resolve);
-  const output = Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  const to = opts.output ?? { stdout: Deno.stdout, stderr: Deno.stderr };
+  const output = Promise.all([pump(child.stdout, to.stdout), pump(child.stderr, to.stderr)]);
   if (passStdin && !opts.tty) pumpStdin(child.stdin);
   let terminal: TerminalRelay | undefined;
   let report: Report;
