@@ -188,6 +188,16 @@ export function resolvePath(
   return { rel: path, found: tree.find(path) };
 }
 
+/** Whether `rel` is a directory, through symlinks; a link out of a confined tree is none. */
+function isDirectory(tree: Tree, rel: string): boolean {
+  try {
+    return resolvePath(tree, rel).found?.info.isDirectory === true;
+  } catch (e) {
+    if (e instanceof UsageError) return false;
+    throw e;
+  }
+}
+
 /** Whether a path's `..` parts climb above its start. */
 export function escapes(parts: string[]): boolean {
   let depth = 0;
@@ -236,7 +246,8 @@ export function matchSource(tree: Tree, source: string): string[] {
     throw new UsageError(`Cannot copy "${source}": it is outside ${tree.label}`);
   }
   let paths = [""];
-  for (const part of cleanPath(parts.join("/")).split("/").filter((p) => p !== "")) {
+  const all = cleanPath(parts.join("/")).split("/").filter((p) => p !== "");
+  for (const [i, part] of all.entries()) {
     const next: string[] = [];
     for (const base of paths) {
       if (isGlob(part)) {
@@ -244,7 +255,14 @@ export function matchSource(tree: Tree, source: string): string[] {
         if (!dir.found?.info.isDirectory) continue;
         const re = globRegex(part);
         for (const name of tree.list(dir.rel)) {
-          if (re.test(name)) next.push(base === "" ? name : `${base}/${name}`);
+          // a glob before the last component matches only what can be gone into
+          if (
+            !re.test(name) ||
+            (i < all.length - 1 && !isDirectory(tree, dir.rel === "" ? name : `${dir.rel}/${name}`))
+          ) {
+            continue;
+          }
+          next.push(base === "" ? name : `${base}/${name}`);
         }
       } else next.push(base === "" ? part : `${base}/${part}`);
     }
