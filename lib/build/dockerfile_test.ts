@@ -116,6 +116,8 @@ Deno.test("expansion: $VAR, ${VAR}, defaults and alternatives, quotes and escape
   const used = new Set<string>();
   assert.deepEqual(expandWords('$A "b c"  d', vars, "\\", used), ["1", "b c", "d"]);
   assert.deepEqual([...used], ["A"]);
+  const ports = new Map([["P", "80 443/udp"]]);
+  assert.deepEqual(expandWords('$P "$P" x${P}y', ports), ["80", "443/udp", "80 443/udp", "x80", "443/udpy"]);
   assert.equal(expandWord("`$A", vars, "`"), "$A");
 });
 

@@ -34,8 +34,12 @@ export function expandWords(text: string, vars: Vars, escape = "\\", used?: Set<
   return new Lexer(text, vars, escape, used).words();
 }
 
+/** Marks where an unquoted variable's value had whitespace, in {@link Lexer.words}. */
+const SPLIT = "\0";
+
 class Lexer {
   #pos = 0;
+  #splitting = false;
   constructor(
     readonly text: string,
     readonly vars: Vars,
@@ -49,12 +53,14 @@ class Lexer {
 
   words(): string[] {
     const words: string[] = [];
+    this.#splitting = true;
     while (this.#pos < this.text.length) {
       while (/\s/.test(this.text[this.#pos] ?? "")) this.#pos++;
       if (this.#pos >= this.text.length) break;
-      const start = this.#pos;
       const word = this.#until((ch) => /\s/.test(ch));
-      if (this.#pos > start) words.push(word);
+      // what an unquoted variable's whitespace split (a quoted empty word stays)
+      const parts = word.split(SPLIT);
+      words.push(...(parts.length > 1 ? parts.filter((p) => p !== "") : parts));
     }
     return words;
   }
@@ -88,7 +94,9 @@ class Lexer {
         continue;
       }
       if (ch === "$") {
-        out += this.#variable();
+        // outside quotes a value's whitespace splits words, as docker's ProcessWords
+        const value = this.#variable();
+        out += this.#splitting ? value.replace(/\s+/g, SPLIT) : value;
         continue;
       }
       out += ch;
