@@ -262,6 +262,19 @@ test("bad input: one line naming what is wrong, a non-zero exit, nothing tagged 
   await withStore(async (store) => {
     await withContext({ "inside/f": "f\n" }, async (ctx) => {
       await Deno.symlink("/etc/passwd", `${ctx}/out`);
+      // a tar whose member goes through a symlink to a host directory
+      const victim = `${ctx}/victim`; // removed with the context
+      await Deno.mkdir(victim);
+      const py = [
+        "import tarfile, io, sys",
+        "t = tarfile.open(sys.argv[1], 'w')",
+        "i = tarfile.TarInfo('l'); i.type = tarfile.SYMTYPE; i.linkname = sys.argv[2]; t.addfile(i)",
+        "d = b'pwned'; i = tarfile.TarInfo('l/x'); i.size = len(d); t.addfile(i, io.BytesIO(d))",
+        "t.close()",
+      ].join("\n");
+      const made = await new Deno.Command("python3", { args: ["-c", py, `${ctx}/evil.tar`, victim] })
+        .output();
+      assert.equal(made.code, 0);
       const cases: [string, RegExp, number][] = [
         [
           "FROM busybox\nRUN echo failing; exit 3\n",
@@ -291,6 +304,11 @@ test("bad input: one line naming what is wrong, a non-zero exit, nothing tagged 
         ["FROM busybox\n\nBOGUS x\n", /^skiff: Dockerfile:3: unknown instruction: BOGUS\n$/, 125],
         ["FROM busybox\nRUN <<EOF\necho\n", /^skiff: Dockerfile:2: the heredoc "EOF" is not terminated/, 125],
         ["ENV A=1\nFROM busybox\n", /^skiff: Dockerfile:1: ENV before the first FROM/, 125],
+        [
+          "FROM busybox\nADD evil.tar /e/\n",
+          /^skiff: Dockerfile:2: ADD failed: .*Cannot unpack .*Not a directory/,
+          125,
+        ],
       ];
       for (const [text, message, code] of cases) {
         const got = await skiff(store, ["build", "--network", "none", "-f", "-", "-t", "bad", ctx], {
@@ -313,7 +331,39 @@ test("bad input: one line naming what is wrong, a non-zero exit, nothing tagged 
       const noContext = await build(store, [`${ctx}/nowhere`]);
       assert.match(noContext.stderr, /^skiff: Cannot build: the context ".*nowhere" does not exist/);
       assert.equal((await skiff(store, ["inspect", "bad"])).code !== 0, true, "nothing is tagged");
+      assert.deepEqual(entries(victim), [], "nothing was written through the archive's symlink");
       await assertNothingLeft(store);
     });
   });
+});
+
+test("FROM an image that is not stored pulls it through skiff's registry code", async () => {
+  const { startRegistry } = await import("./_registry.ts");
+  const registry = await startRegistry();
+  const client = await Deno.makeTempDir({ prefix: "skiff-build-client-" });
+  const env = {
+    REGISTRY_AUTH_FILE: `${client}/auth.json`,
+    CONTAINERS_REGISTRIES_CONF: `${client}/registries.conf`,
+  };
+  try {
+    await Deno.writeTextFile(
+      env.CONTAINERS_REGISTRIES_CONF,
+      'unqualified-search-registries = ["docker.io"]\n',
+    );
+    const name = `${registry.host}/lib/base:1`;
+    await withStore(async (store) => {
+      await skiffOk(store, ["push", "-q", "busybox", name], { env });
+    });
+    await withStore(async (store) => {
+      await withContext({ Dockerfile: `FROM ${name}\nRUN echo pulled > /p\n` }, async (ctx) => {
+        const r = await skiff(store, ["build", "--network", "none", "-t", "frompulled", ctx], { env });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(await skiffOk(store, ["run", "--rm", "frompulled", "cat", "/p"]), "pulled\n");
+        assert.match(await skiffOk(store, ["images"]), new RegExp(`${registry.host}/lib/base`));
+      });
+    }, { empty: true });
+  } finally {
+    await registry.stop();
+    await Deno.remove(client, { recursive: true });
+  }
 });
