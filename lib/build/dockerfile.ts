@@ -54,6 +54,7 @@ export interface Instruction {
 export interface Dockerfile {
   /** The escape character: `\` unless `# escape=` said "`". */
   escape: string;
+  /** The instructions, in order, continuations joined. */
   instructions: Instruction[];
 }
 
