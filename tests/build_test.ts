@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { entries, ROOT_ONLY, skiff, skiffOk, withStore } from "./helpers.ts";
+import { processStartTime } from "../lib/host/proc.ts";
 
 const test = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `[root] ${name}`, ...ROOT_ONLY, fn });
@@ -366,4 +367,20 @@ test("FROM an image that is not stored pulls it through skiff's registry code", 
     await registry.stop();
     await Deno.remove(client, { recursive: true });
   }
+});
+
+test("a build removes the RUN containers a killed build left, never a live build's", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "--name", "skiff-build-999999999-1-left", "busybox", "true"]);
+    // named as a build of this (live) test process names its RUN containers
+    const live = `skiff-build-${Deno.pid}-${processStartTime(Deno.pid)}-live`;
+    await skiffOk(store, ["run", "--name", live, "busybox", "true"]);
+    await withContext({ Dockerfile: "FROM busybox\nRUN true\n" }, async (ctx) => {
+      const r = await build(store, ["-q", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+    });
+    const names = (await skiffOk(store, ["ps", "-a", "--format", "json"])).trim().split("\n")
+      .map((l) => JSON.parse(l).name);
+    assert.deepEqual(names, [live]);
+  });
 });

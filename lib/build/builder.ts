@@ -24,6 +24,7 @@ import { extractLayer, type Layer, layerFromUpper } from "../image/layers.ts";
 import { type ContainerRecord, removeContainer } from "../container/containers.ts";
 import { mergeEnvironment } from "../container/run.ts";
 import { readJson, type Store } from "../store/store.ts";
+import { isAlive } from "../host/proc.ts";
 import { cacheKey, findCached, type KeyParts, storeCached } from "./cache.ts";
 import { type Entry, hashEntries, parseChmod, parseChown, planCopy, stageEntries } from "./copy.ts";
 import {
@@ -122,6 +123,7 @@ export async function buildImage(store: Store, opts: BuildOptions): Promise<Imag
   const needed = neededStages(stages, targetIndex, fromOf, metaVars, df.escape);
   const done = new Map<number, State>();
   await store.init();
+  await sweepBuildContainers(store);
   const builder = new Builder(store, opts, df, label, tree, buildArgs, used, print);
   const order = [...needed].sort((a, b) => a - b);
   for (const [n, index] of order.entries()) {
@@ -552,7 +554,7 @@ class Builder {
   async #runLayer(image: Image, argv: string[], args: string[], title: string): Promise<Layer> {
     const { runImage } = await import("../container/outside.ts");
     const { containerLayer } = await import("../container/commit.ts");
-    const name = `skiff-build-${crypto.randomUUID().slice(0, 13)}`;
+    const name = `${this.store.tempPrefix(BUILD_CONTAINER)}${crypto.randomUUID().slice(0, 8)}`;
     let id: string | undefined;
     try {
       // The step's output is shown, or with -q kept and shown only if it fails; never stdin.
@@ -680,6 +682,24 @@ class Builder {
     const tar = `${staging}/layer.tar`;
     await layerFromUpper(root, markers, tar, []);
     return await extractLayer(this.store, tar, "a COPY step", { move: true, whiteouts: false });
+  }
+}
+
+/** RUN containers are named `skiff-build-PID-STARTTIME-RANDOM`, after the build's process. */
+const BUILD_CONTAINER = "skiff-build";
+const BUILD_NAME = /^skiff-build-(\d+)-(\d+)-/;
+
+/**
+ * Removes the exited RUN containers of builds whose process is gone (a
+ * build killed mid-step cannot remove its own), never a live build's.
+ */
+async function sweepBuildContainers(store: Store): Promise<void> {
+  const { listContainers } = await import("../container/containers.ts");
+  for (const r of await listContainers(store)) {
+    const m = BUILD_NAME.exec(r.name);
+    if (m && r.status === "exited" && !isAlive(Number(m[1]), Number(m[2]))) {
+      await removeContainer(store, r.id, true).catch(() => {}); // another build's sweep got it
+    }
   }
 }
 
