@@ -384,3 +384,43 @@ test("a build removes the RUN containers a killed build left, never a live build
     assert.deepEqual(names, [live]);
   });
 });
+
+test("ADD fetches a URL (mode 0600, not unpacked) and checks --checksum", async () => {
+  const body = "served\n";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response(body, { headers: { "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT" } }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/dir/file.txt`;
+  const digest = `sha256:${
+    [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body)))]
+      .map((b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+  try {
+    await withStore(async (store) => {
+      const dockerfile = `FROM busybox\nADD ${url} /srv/\nADD --checksum=${digest} ${url} /checked\n`;
+      await withContext({ Dockerfile: dockerfile }, async (ctx) => {
+        const r = await build(store, ["-t", "fetched", ctx]);
+        assert.equal(r.code, 0, r.stderr);
+        const out = await skiffOk(store, [
+          "run",
+          "--rm",
+          "fetched",
+          "sh",
+          "-c",
+          'stat -c "%a %u:%g %Y %n" /srv/file.txt /checked; cat /checked',
+        ]);
+        assert.equal(out, `600 0:0 1445412480 /srv/file.txt\n600 0:0 1445412480 /checked\n${body}`);
+        const wrong = `sha256:${"0".repeat(64)}`;
+        const bad = await skiff(store, ["build", "-f", "-", ctx], {
+          stdin: `FROM busybox\nADD --checksum=${wrong} ${url} /x\n`,
+        });
+        assert.equal(bad.code, 125);
+        assert.match(bad.stderr, new RegExp(`its digest is ${digest}, not the --checksum ${wrong}`));
+        await assertNothingLeft(store);
+      });
+    });
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -20,7 +20,7 @@ import {
   localRef,
   storeImage,
 } from "../image/images.ts";
-import { extractLayer, type Layer, layerFromUpper } from "../image/layers.ts";
+import { extractLayer, type Layer, layerFromUpper, sha256File } from "../image/layers.ts";
 import { type ContainerRecord, removeContainer } from "../container/containers.ts";
 import { mergeEnvironment } from "../container/run.ts";
 import { readJson, type Store } from "../store/store.ts";
@@ -591,7 +591,7 @@ class Builder {
     if (words.length < 2) {
       throw new DockerfileError(`${this.label}:${ins.line}: ${ins.keyword} needs a source and a destination`);
     }
-    for (const flag of ["link", "parents", "exclude", "checksum", "keep-git-dir"]) {
+    for (const flag of ["link", "parents", "exclude", "keep-git-dir"]) {
       if (ins.flags[flag] !== undefined) {
         throw new UsageError(`${ins.keyword} --${flag} is not supported yet`);
       }
@@ -617,9 +617,19 @@ class Builder {
     });
     try {
       const fetched: Record<string, { file: string; name: string }> = {};
-      if (add) {
-        for (const s of sources.filter((s) => /^https?:\/\//.test(s))) {
-          fetched[s] = await fetchSource(s, staging);
+      const urls = add ? sources.filter((s) => /^https?:\/\//.test(s)) : [];
+      const checksum = ins.flags.checksum;
+      if (checksum !== undefined && (urls.length !== 1 || sources.length !== 1)) {
+        throw new UsageError("ADD --checksum takes one source, an http(s) URL");
+      }
+      if (checksum !== undefined && !/^sha256:[0-9a-f]{64}$/.test(checksum)) {
+        throw new UsageError(`Invalid ADD --checksum "${checksum}": use sha256:HEX`);
+      }
+      for (const s of urls) {
+        fetched[s] = await fetchSource(s, staging);
+        const digest = checksum && `sha256:${await sha256File(fetched[s].file)}`;
+        if (checksum && digest !== checksum) {
+          throw new UsageError(`Cannot add "${s}": its digest is ${digest}, not the --checksum ${checksum}`);
         }
       }
       const chown = ins.flags.chown !== undefined
