@@ -24,7 +24,8 @@ import { extractLayer, type Layer, layerFromUpper, sha256File } from "../image/l
 import { type ContainerRecord, removeContainer } from "../container/containers.ts";
 import { mergeEnvironment } from "../container/run.ts";
 import { readJson, type Store } from "../store/store.ts";
-import { isAlive } from "../host/proc.ts";
+import { inUserNamespace, isAlive } from "../host/proc.ts";
+import { networkRequest } from "../container/network.ts";
 import { cacheKey, findCached, type KeyParts, storeCached } from "./cache.ts";
 import { type Entry, hashEntries, parseChmod, parseChown, planCopy, stageEntries } from "./copy.ts";
 import {
@@ -58,8 +59,8 @@ export interface BuildOptions {
   noCache?: boolean;
   /** `--pull`: pull FROM images even when stored. */
   pull?: boolean;
-  /** `--network`: none (what RUN gets today) or host. */
-  network?: "none" | "host";
+  /** `--network`: RUN's network, as `run --network` takes it (default: run's, the bridge as root). */
+  network?: string;
   /** Where progress goes, line by line; none (`-q`): RUN's output too is shown only when it fails. */
   print?: (line: string) => void;
 }
@@ -122,6 +123,8 @@ export async function buildImage(store: Store, opts: BuildOptions): Promise<Imag
   }
   const needed = neededStages(stages, targetIndex, fromOf, metaVars, df.escape);
   const done = new Map<number, State>();
+  // as run checks it, before any step runs
+  if (opts.network !== undefined) networkRequest({ network: opts.network }, inUserNamespace());
   await store.init();
   await sweepBuildContainers(store);
   const builder = new Builder(store, opts, df, label, tree, buildArgs, used, print);
@@ -536,9 +539,15 @@ class Builder {
     else argv = [...shell, ins.args];
     for (const flag of Object.keys(ins.flags)) {
       if (flag !== "network" || !["none", "default", "host"].includes(ins.flags.network)) {
-        throw new UsageError(`RUN --${flag}=${ins.flags[flag]} is not supported yet`);
+        throw new UsageError(
+          `RUN --${flag}=${ins.flags[flag]} is not supported: RUN takes --network=none|default|host`,
+        );
       }
     }
+    // RUN --network=default is the build's own
+    const network = ins.flags.network === undefined || ins.flags.network === "default"
+      ? this.opts.network
+      : ins.flags.network;
     const args = this.#runArgs(state);
     const createdBy = `${args.length ? `|${args.length} ${args.join(" ")} ` : ""}${argv.join(" ")}`;
     const parts = { parent: state.image?.id ?? "scratch", instruction: `RUN ${JSON.stringify(argv)}`, args };
@@ -546,12 +555,18 @@ class Builder {
       if (state.image === null || state.layers.length === 0) {
         throw new UsageError(`RUN needs files to run: the stage is FROM scratch with nothing copied yet`);
       }
-      return await this.#runLayer(state.image, argv, args, title);
+      return await this.#runLayer(state.image, argv, args, title, network);
     });
   }
 
   /** Runs `argv` in a container of `image` and makes its changes a layer; the container goes either way. */
-  async #runLayer(image: Image, argv: string[], args: string[], title: string): Promise<Layer> {
+  async #runLayer(
+    image: Image,
+    argv: string[],
+    args: string[],
+    title: string,
+    network?: string,
+  ): Promise<Layer> {
     const { runImage } = await import("../container/outside.ts");
     const { containerLayer } = await import("../container/commit.ts");
     const name = `${this.store.tempPrefix(BUILD_CONTAINER)}${crypto.randomUUID().slice(0, 8)}`;
@@ -568,6 +583,7 @@ class Builder {
         entrypoint: "",
         env: args,
         remove: false,
+        ...(network !== undefined ? { network: { network } } : {}),
       }, quiet ? { stdout: keep, stderr: keep } : { stdout: Deno.stdout, stderr: Deno.stderr });
       id = ran.id;
       if (ran.exitCode !== 0) {

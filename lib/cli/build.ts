@@ -29,21 +29,18 @@ const build: Verb = {
     { long: "target", kind: "value", arg: "STAGE", help: "Stop at this stage" },
     { long: "no-cache", kind: "flag", help: "Run every step again, without the layer cache" },
     { long: "pull", kind: "flag", help: "Pull FROM images even when they are stored" },
-    { long: "network", kind: "value", arg: "MODE", help: "RUN's network: none (today's only one) or host" },
+    {
+      long: "network",
+      kind: "value",
+      arg: "MODE",
+      help: "RUN's network, as run's --network: none, host, bridge or a network's name (default: run's)",
+    },
     { long: "quiet", short: "q", kind: "flag", help: "Print only the image id" },
     HELP,
   ],
   async action(store, { options: o, positionals: [context] }) {
     const { buildImage, StepError } = await import("../build/builder.ts");
     const network = o.network as string | undefined;
-    if (network !== undefined && network !== "none" && network !== "host") {
-      throw new UsageError(`Invalid --network "${network}": build takes none or host`);
-    }
-    if (network === "host") {
-      console.error(
-        "skiff: warning: --network host is not in run yet: RUN steps get a network of their own with only loopback",
-      );
-    }
     const buildArgs: Record<string, string> = {};
     for (const arg of (o["build-arg"] as string[] | undefined) ?? []) {
       const eq = arg.indexOf("=");
@@ -65,7 +62,7 @@ const build: Verb = {
         target: o.target as string | undefined,
         noCache: o["no-cache"] === true,
         pull: o.pull === true,
-        network: network as "none" | "host" | undefined,
+        network,
         print: quiet ? undefined : (line) => console.log(line),
       });
       console.log(image.id);

@@ -30,6 +30,9 @@ export interface CommitOptions {
 /** skiff's own mount points: made by skiff, never part of a layer. */
 const OWN_MOUNT_POINTS = ["proc", "sys", "dev"];
 
+/** The files a container's network binds in (lib/container/network.ts), relative. */
+const NETWORK_FILES = ["etc/hosts", "etc/resolv.conf", "etc/hostname"];
+
 /** Variables skiff sets per container, not part of what it runs. */
 const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
 
@@ -39,7 +42,10 @@ const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
  * its own mount points and the volumes' mount points.
  */
 export function notChanges(record: ContainerRecord): string[] {
-  return [...OWN_MOUNT_POINTS, ...record.mounts.map((m) => m.destination.slice(1))];
+  // with a network, /etc/hosts, resolv.conf and hostname are host files bound
+  // in: what the upper dir has of them is the mount points, as docker leaves them out
+  const net = record.network && record.network.mode !== "none" ? NETWORK_FILES : [];
+  return [...OWN_MOUNT_POINTS, ...net, ...record.mounts.map((m) => m.destination.slice(1))];
 }
 
 /**
