@@ -60,7 +60,7 @@ deno run --quiet --allow-read bench/table.ts "$work/cached.json"
 hyperfine -N --warmup 1 --runs "$runs" --export-json "$work/run.json" \
   -n "skiff build: base + 3 RUN true" "$sb --no-cache -f $work/ctx/Dockerfile.run3 $work/ctx" \
   -n "skiff build: base alone" "$sb --no-cache -f $work/ctx/Dockerfile.run0 $work/ctx" \
-  -n "skiff run --rm benchbase true (launcher)" "env SKIFF_ROOT=$work/store sh lib/container/launcher.sh run --rm benchbase true" >/dev/null
+  -n "skiff run --rm --network none benchbase true (launcher)" "env SKIFF_ROOT=$work/store sh lib/container/launcher.sh run --rm --network none benchbase true" >/dev/null
 deno run --quiet --allow-read bench/table.ts "$work/run.json"
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r), $(deno --version | head -n1), $(podman --version)"
