@@ -446,7 +446,7 @@ class Builder {
         c.StopSignal = word(ins.args);
         break;
       case "HEALTHCHECK":
-        c.Healthcheck = healthcheck(ins, c.Shell ?? DEFAULT_SHELL, fail);
+        c.Healthcheck = healthcheck(ins, fail);
         break;
       case "ONBUILD": {
         const inner = /^(\S+)/.exec(ins.args)?.[1]?.toUpperCase();
@@ -769,17 +769,13 @@ function normalize(path: string): string {
 }
 
 /** HEALTHCHECK as docker keeps it: `{Test, Interval, Timeout, StartPeriod, StartInterval, Retries}`, durations in ns. */
-function healthcheck(
-  ins: Instruction,
-  shell: string[],
-  fail: (what: string) => never,
-): Record<string, unknown> {
+function healthcheck(ins: Instruction, fail: (what: string) => never): Record<string, unknown> {
   if (/^none$/i.test(ins.args)) return { Test: ["NONE"] };
   const m = /^CMD\s+(.*)$/is.exec(ins.args);
   if (!m) fail("HEALTHCHECK takes NONE or [OPTIONS] CMD COMMAND");
   const json = execForm(m![1].trim());
+  // CMD-SHELL, as docker keeps it: the checker picks the shell, not the Dockerfile's SHELL
   const check: Record<string, unknown> = { Test: json ? ["CMD", ...json] : ["CMD-SHELL", m![1].trim()] };
-  void shell; // docker runs CMD-SHELL with the container's default shell, not SHELL
   const names: Record<string, string> = {
     interval: "Interval",
     timeout: "Timeout",

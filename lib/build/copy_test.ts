@@ -6,7 +6,10 @@ import { ContextTree, EMPTY_TREE, globRegex, LayerTree, matchSource, resolvePath
 import { duration } from "./builder.ts";
 
 /** A directory with `files` (path -> content; a "->target" content is a symlink), removed after `fn`. */
-async function withDir(files: Record<string, string>, fn: (dir: string) => Promise<void>): Promise<void> {
+async function withDir(
+  files: Record<string, string>,
+  fn: (dir: string) => void | Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "skiff-copy-test-" });
   try {
     for (const [path, content] of Object.entries(files)) {
@@ -41,7 +44,7 @@ Deno.test("globs are Go's: per component, * and ? never cross a slash, classes",
 Deno.test("sources: globs in name order, .dockerignore applied, nothing outside the context", async () => {
   await withDir(
     { "b.txt": "b", "a.txt": "a", "c.md": "c", "d/e.txt": "e", "out": "->/etc/passwd" },
-    async (dir) => {
+    (dir) => {
       const tree = new ContextTree(dir, new IgnoreRules(["b.txt"]));
       assert.deepEqual(matchSource(tree, "*.txt"), ["a.txt"]);
       assert.deepEqual(matchSource(tree, "./d/*.txt"), ["d/e.txt"]);
@@ -60,7 +63,7 @@ Deno.test("a layer tree reads as overlay stacks it: the topmost entry wins, dire
     "low/etc/b": "b",
     "low/bin": "->usr/bin",
     "low/usr/bin/sh": "sh",
-  }, async (dir) => {
+  }, (dir) => {
     const tree = new LayerTree("image", [`${dir}/up`, `${dir}/low`]);
     assert.equal(Deno.readTextFileSync(tree.find("etc/a")!.host), "new");
     assert.deepEqual(tree.list("etc"), ["a", "b"]);
@@ -113,7 +116,7 @@ Deno.test("planCopy: dir contents, renamed files, parents as the image has them,
 });
 
 Deno.test("--chown names come from the image, --chmod is octal, durations are Go's", async () => {
-  await withDir({ "etc/passwd": "app:x:10:20::/:/bin/sh\n", "etc/group": "staff:x:50:\n" }, async (dir) => {
+  await withDir({ "etc/passwd": "app:x:10:20::/:/bin/sh\n", "etc/group": "staff:x:50:\n" }, (dir) => {
     const image = new LayerTree("image", [dir]);
     assert.deepEqual(parseChown("app", image), { uid: 10, gid: 20 });
     assert.deepEqual(parseChown("app:staff", image), { uid: 10, gid: 50 });
