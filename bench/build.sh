@@ -27,7 +27,7 @@ trap cleanup EXIT
 skiff=(env SKIFF_ROOT="$work/store" sh lib/container/launcher.sh)
 
 # The base: skiff's busybox image, its rootfs imported into both.
-"${skiff[@]}" run --rm busybox true
+"${skiff[@]}" run --rm --network none busybox true
 tar -C "$(ls -d "$work"/store/layers/* | head -1)" -cf "$work/rootfs.tar" .
 "${skiff[@]}" import "$work/rootfs.tar" benchbase >/dev/null
 "${podman[@]}" import -q "$work/rootfs.tar" localhost/benchbase >/dev/null

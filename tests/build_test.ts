@@ -426,19 +426,24 @@ test("ADD fetches a URL (mode 0600, not unpacked) and checks --checksum", async 
 });
 
 test("RUN on run's default network sees its /etc files, and its layer leaves the bound ones out", async () => {
-  await withStore(async (store) => {
-    const dockerfile =
-      "FROM scratch\nCOPY --from=busybox / /\nRUN --network=none rm -f /etc/hosts /etc/hostname\nRUN test -s /etc/resolv.conf && test -s /etc/hosts && echo made > /made\n";
-    await withContext({ Dockerfile: dockerfile }, async (ctx) => {
-      const r = await skiff(store, ["build", "-t", "onnet", ctx]);
-      assert.equal(r.code, 0, r.stderr);
-      const image = await inspect(store, "onnet");
-      const last = image.rootfs.diff_ids.at(-1).slice(7);
-      const tar = await new Deno.Command("tar", { args: ["-tf", `${store}/blobs/sha256/${last}`] }).output();
-      // etc/ itself is there: making the mount points copied it up, as overlay does
-      assert.deepEqual(new TextDecoder().decode(tar.stdout).trim().split("\n"), ["etc/", "made"]);
-      const files = await skiffOk(store, ["run", "--rm", "--network", "none", "onnet", "ls", "/etc"]);
-      assert.doesNotMatch(files, /hosts|hostname|resolv/, "no mount point was kept as a file");
-    });
-  });
+  // in a namespace that plays the host (tests/_netns.ts): the bridge is made there, not on the real host
+  const { withNetSandbox } = await import("./_netns.ts");
+  await withStore((store) =>
+    withNetSandbox(store, async (s) => {
+      const dockerfile =
+        "FROM scratch\nCOPY --from=busybox / /\nRUN --network=none rm -f /etc/hosts /etc/hostname\nRUN test -s /etc/resolv.conf && test -s /etc/hosts && echo made > /made\n";
+      await withContext({ Dockerfile: dockerfile }, async (ctx) => {
+        const r = await s.skiff(["build", "-t", "onnet", ctx]);
+        assert.equal(r.code, 0, r.stderr);
+        const image = JSON.parse(await s.skiffOk(["inspect", "onnet"]))[0];
+        const last = image.rootfs.diff_ids.at(-1).slice(7);
+        const tar = await new Deno.Command("tar", { args: ["-tf", `${store}/blobs/sha256/${last}`] })
+          .output();
+        // etc/ itself is there: making the mount points copied it up, as overlay does
+        assert.deepEqual(new TextDecoder().decode(tar.stdout).trim().split("\n"), ["etc/", "made"]);
+        const files = await s.skiffOk(["run", "--rm", "--network", "none", "onnet", "ls", "/etc"]);
+        assert.doesNotMatch(files, /hosts|hostname|resolv/, "no mount point was kept as a file");
+      });
+    })
+  );
 });
