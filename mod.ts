@@ -67,6 +67,14 @@ export type { PortBinding, PortRequest, Protocol } from "./lib/host/net/ports.ts
 export type { Condition, Profile, ProfileArg, SyscallEntry } from "./lib/container/seccomp/profile.ts";
 export { buildBusyboxImage } from "./images/busybox.ts";
 export { commitContainer, type CommitOptions } from "./lib/container/commit.ts";
+export { buildImage, type BuildOptions, StepError } from "./lib/build/builder.ts";
+export {
+  type Dockerfile,
+  DockerfileError,
+  type Heredoc,
+  type Instruction,
+  parseDockerfile,
+} from "./lib/build/dockerfile.ts";
 export { exportContainer } from "./lib/container/export.ts";
 export { type ArchiveFormat, loadImages, saveImage } from "./lib/image/archive.ts";
 export type { CgroupVersion, Limits } from "./lib/host/cgroup/cgroups.ts";

@@ -1,5 +1,5 @@
 /**
- * mknod, lgetxattr and lsetxattr: what making and reading layers needs
+ * mknod, lchown, lgetxattr and lsetxattr: what making and reading layers needs
  * (what overlay's whiteouts and opaque directories are is lib/image's
  * business). Opened separately from `libc.ts` so the container's init
  * binds none of them.
@@ -18,6 +18,8 @@ const ENODATA = 61;
 const SYMBOLS = {
   // const char *path, mode_t mode, dev_t dev
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  // const char *path, uid_t owner, gid_t group
+  lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
   // const char *path, const char *name, void *value, size_t size
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   // const char *path, const char *name, const void *value, size_t size, int flags
@@ -32,6 +34,11 @@ const encoder = new TextEncoder();
 /** mknod(2): a special file of type and permissions `mode` (S_IFCHR | 0o644, say), device `dev`. */
 export function mknod(path: string, mode: number, dev: bigint): void {
   if (libc().mknod(cstr(path), mode, dev) === -1) throw classify(new SyscallError("mknod", errno(), path));
+}
+
+/** lchown(2): the owner of `path` itself, a symlink not followed (Deno.chown follows it). */
+export function lchown(path: string, uid: number, gid: number): void {
+  if (libc().lchown(cstr(path), uid, gid) === -1) throw classify(new SyscallError("lchown", errno(), path));
 }
 
 /** An extended attribute of `path` (not following a symlink), or null when unset. */

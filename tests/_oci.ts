@@ -68,7 +68,7 @@ export async function treeListing(root: string): Promise<string> {
   return await sh(
     `
 cd "$1"
-find . -mindepth 1 -printf '%i %p\\n' | sort -k2 > /tmp/skiff-inodes.$$
+find . -mindepth 1 -printf '%i\\t%p\\n' | sort -t "$(printf '\\t')" -k2 > /tmp/skiff-inodes.$$
 find . -mindepth 1 | sort | while read -r p; do
   line=$(stat -c '%F %a %u:%g' "$p")
   case "$line" in
@@ -76,8 +76,9 @@ find . -mindepth 1 | sort | while read -r p; do
     "symbolic link"*) line="$line -> $(readlink "$p")";;
     "character special file"*|"block special file"*) line="$line $(stat -c '%t:%T' "$p")";;
   esac
-  ino=$(grep " $p\\$" /tmp/skiff-inodes.$$ | head -1 | cut -d' ' -f1)
-  first=$(awk -v i="$ino" '$1 == i { print $2; exit }' /tmp/skiff-inodes.$$)
+  # exact matches (awk, not grep: names such as busybox's "[" are no patterns)
+  ino=$(awk -F '\\t' -v p="$p" '$2 == p { print $1; exit }' /tmp/skiff-inodes.$$)
+  first=$(awk -F '\\t' -v i="$ino" '$1 == i { print $2; exit }' /tmp/skiff-inodes.$$)
   [ "$first" != "$p" ] && line="$line hardlink-of $first"
   echo "$p $line"
 done

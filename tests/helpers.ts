@@ -31,7 +31,7 @@ export interface SkiffOptions {
 
 /**
  * The argv that runs skiff with a store: `deno task -q skiff --root STORE ...`.
- * A `run` or `create` gets `--network none` unless it names a network:
+ * A `run`, `create` or `build` gets `--network none` unless it names a network:
  * only the network tests, inside namespaces of their own
  * (tests/network_test.ts), may touch a network, never the real host's.
  */
@@ -39,9 +39,9 @@ export function skiffArgv(store: string, args: string[]): string[] {
   return ["task", "-q", "--config", CONFIG, "skiff", "--root", store, ...withoutNetwork(args)];
 }
 
-/** `args` with `--network none` after a leading `run` or `create` that names no network. */
+/** `args` with `--network none` after a leading `run`, `create` or `build` that names no network. */
 export function withoutNetwork(args: string[]): string[] {
-  const verb = args.findIndex((a) => a === "run" || a === "create");
+  const verb = args.findIndex((a) => a === "run" || a === "create" || a === "build");
   // (after global options only: --root DIR, --runroot DIR)
   const global = args.slice(0, verb).every((a, i) => i % 2 === 1 || a === "--root" || a === "--runroot");
   if (verb < 0 || !global || args.some((a) => /^--net(work)?(=|$)/.test(a))) return args;
@@ -50,11 +50,11 @@ export function withoutNetwork(args: string[]): string[] {
 
 /**
  * A shell function `skiff` that runs the CLI with a store, with
- * {@link withoutNetwork}'s default for `run` and `create`.
+ * {@link withoutNetwork}'s default for `run`, `create` and `build`.
  */
 export function skiffFunction(store: string): string {
   const cmd = [Deno.execPath(), ...skiffArgv(store, [])].map(quote).join(" ");
-  return `skiff() { case " $* " in *" --network"*|*" --net"*) ;; *) case $1 in run|create) v=$1; shift; set -- "$v" --network none "$@" ;; esac ;; esac; ${cmd} "$@"; }`;
+  return `skiff() { case " $* " in *" --network"*|*" --net"*) ;; *) case $1 in run|create|build) v=$1; shift; set -- "$v" --network none "$@" ;; esac ;; esac; ${cmd} "$@"; }`;
 }
 
 /** Runs skiff to completion and collects its output. */

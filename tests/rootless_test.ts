@@ -402,3 +402,25 @@ test("pause and unpause refuse in one line, for want of a freezer, and change no
     }
   });
 });
+
+test("build works rootless: COPY with --chown inside the user's mapping, RUN, and the cache", async () => {
+  await withUser(async (user) => {
+    const ctx = await Deno.makeTempDir({ prefix: "skiff-rootless-build-" });
+    try {
+      Deno.chmodSync(ctx, 0o755);
+      Deno.writeTextFileSync(`${ctx}/f`, "f\n", { mode: 0o644 });
+      Deno.writeTextFileSync(
+        `${ctx}/Dockerfile`,
+        'FROM busybox\nCOPY f /f\nCOPY --chown=1000:1000 f /owned\nRUN stat -c "%u:%g %n" /f /owned > /ids\nCMD ["cat", "/ids"]\n',
+        { mode: 0o644 },
+      );
+      const built = await user.skiff(["build", "--network", "none", "-t", "rl", ctx]);
+      assert.equal(built.code, 0, built.stderr);
+      assert.equal(await user.skiffOk(["run", "--rm", "rl"]), "0:0 /f\n1000:1000 /owned\n");
+      const again = await user.skiff(["build", "--network", "none", "-t", "rl", ctx]);
+      assert.equal(again.stdout.match(/--> Using cache/g)?.length, 4, again.stdout);
+    } finally {
+      await Deno.remove(ctx, { recursive: true });
+    }
+  });
+});

@@ -30,6 +30,9 @@ export interface CommitOptions {
 /** skiff's own mount points: made by skiff, never part of a layer. */
 const OWN_MOUNT_POINTS = ["proc", "sys", "dev"];
 
+/** The files a container's network binds in (lib/container/network.ts), relative. */
+const NETWORK_FILES = ["etc/hosts", "etc/resolv.conf", "etc/hostname"];
+
 /** Variables skiff sets per container, not part of what it runs. */
 const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
 
@@ -39,11 +42,10 @@ const RUNTIME_ENV = new Set(["HOSTNAME", "TERM"]);
  * its own mount points and the volumes' mount points.
  */
 export function notChanges(record: ContainerRecord): string[] {
-  // /etc/hosts, resolv.conf and hostname are bound in from the container's dir (lib/container/network.ts)
-  const etc = (record.network?.mode ?? "none") === "none"
-    ? []
-    : ["etc/hosts", "etc/resolv.conf", "etc/hostname"];
-  return [...OWN_MOUNT_POINTS, ...etc, ...record.mounts.map((m) => m.destination.slice(1))];
+  // with a network, /etc/hosts, resolv.conf and hostname are host files bound
+  // in: what the upper dir has of them is the mount points, as docker leaves them out
+  const net = record.network && record.network.mode !== "none" ? NETWORK_FILES : [];
+  return [...OWN_MOUNT_POINTS, ...net, ...record.mounts.map((m) => m.destination.slice(1))];
 }
 
 /**
@@ -79,6 +81,32 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
   };
   for (const change of opts.changes ?? []) config = applyChange(config, change);
 
+  const layer = await containerLayer(store, record, pid1);
+  const created = new Date().toISOString();
+  return await storeImage(store, ref, {
+    ...base,
+    created,
+    config,
+    rootfs: { type: "layers", diff_ids: [...base.rootfs.diff_ids, `sha256:${layer.diffId}`] },
+    history: [
+      ...(base.history ?? []),
+      {
+        created,
+        created_by: `skiff commit ${record.id.slice(0, 12)}`,
+        ...(opts.message ? { comment: opts.message } : {}),
+      },
+    ],
+  }, [...baseLayers, layer]);
+}
+
+/**
+ * A container's changes as a layer in the store: its upper dir less
+ * {@link notChanges}, made while it is paused if it runs (`pid1`), or as
+ * it is when it has exited (the builder's RUN steps, lib/build/).
+ *
+ * @throws {Error} when tar or the extraction fails (nothing is kept)
+ */
+export async function containerLayer(store: Store, record: ContainerRecord, pid1?: number): Promise<Layer> {
   const staging = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("commit") });
   try {
     const exclude = notChanges(record);
@@ -91,25 +119,10 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
     else if (record.cgroup?.version === "v2" && record.cgroup.own.length > 0) {
       made = await withFrozenCgroup(record.cgroup.own[0], `${store.runtime(record.id)}/frozen`, makeLayer);
     } else made = await withFrozen(pid1, makeLayer);
-    const layer = await extractLayer(store, tar, `container ${record.id.slice(0, 12)}`, {
+    return await extractLayer(store, tar, `container ${record.id.slice(0, 12)}`, {
       move: true,
       whiteouts: made.whiteouts > 0,
     });
-    const created = new Date().toISOString();
-    return await storeImage(store, ref, {
-      ...base,
-      created,
-      config,
-      rootfs: { type: "layers", diff_ids: [...base.rootfs.diff_ids, `sha256:${layer.diffId}`] },
-      history: [
-        ...(base.history ?? []),
-        {
-          created,
-          created_by: `skiff commit ${record.id.slice(0, 12)}`,
-          ...(opts.message ? { comment: opts.message } : {}),
-        },
-      ],
-    }, [...baseLayers, layer]);
   } finally {
     await Deno.remove(staging, { recursive: true });
     await Deno.remove(`${staging}.tar`).catch(() => {}); // moved away unless tar failed

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { applyChange } from "./commit.ts";
+import { applyChange, notChanges } from "./commit.ts";
+import type { ContainerRecord } from "./containers.ts";
 import { UsageError } from "../errors.ts";
 
 Deno.test("CMD and ENTRYPOINT take the exec form as is and wrap the shell form", () => {
@@ -32,4 +33,20 @@ Deno.test("WORKDIR must be absolute and other instructions are refused", () => {
     () => applyChange({}, "RUN make"),
     (e) => e instanceof UsageError && /Unsupported change/.test(e.message),
   );
+});
+
+Deno.test("a layer leaves out skiff's mount points, volumes' and, with a network, the bound /etc files", () => {
+  const record = (network?: { mode: string }) =>
+    ({ mounts: [{ destination: "/data" }], ...(network ? { network } : {}) }) as unknown as ContainerRecord;
+  assert.deepEqual(notChanges(record()), ["proc", "sys", "dev", "data"]);
+  assert.deepEqual(notChanges(record({ mode: "none" })), ["proc", "sys", "dev", "data"]);
+  assert.deepEqual(notChanges(record({ mode: "bridge" })), [
+    "proc",
+    "sys",
+    "dev",
+    "etc/hosts",
+    "etc/resolv.conf",
+    "etc/hostname",
+    "data",
+  ]);
 });

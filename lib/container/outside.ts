@@ -21,7 +21,7 @@ import {
   updateContainer,
 } from "./containers.ts";
 import { describeError, NotFoundError } from "../errors.ts";
-import { type ImageConfig, layerDirs } from "../image/images.ts";
+import { type Image, type ImageConfig, layerDirs } from "../image/images.ts";
 import { resolveImage } from "./resolve_image.ts";
 import { EXIT_SKIFF, type InitSpec, type StartFailure } from "./init.ts";
 import { InitChannel } from "./sync.ts";
@@ -70,15 +70,41 @@ export async function runDetached(store: Store, opts: RunOptions): Promise<strin
   return (await run(store, opts, true)).id;
 }
 
+/**
+ * Runs a container of an image the caller resolved, in the foreground,
+ * and keeps it unless `opts.remove` (the builder's RUN steps, lib/build/:
+ * its images are in the build cache, not the index; it commits the
+ * container's upper dir, then removes it).
+ *
+ * @returns the container's id and the command's exit code
+ * @throws {UsageError} for bad options, before anything is created
+ * @throws {StartError} when the command could not be started (nothing is left behind)
+ */
+export async function runImage(
+  store: Store,
+  image: Image,
+  opts: RunOptions,
+  output?: Output,
+): Promise<{ id: string; exitCode: number }> {
+  return await run(store, { ...opts, output }, false, image);
+}
+
+/** Where a container's output goes instead of skiff's own stdout and stderr; its stdin is then null. */
+export interface Output {
+  stdout: { write(p: Uint8Array): Promise<number> };
+  stderr: { write(p: Uint8Array): Promise<number> };
+}
+
 async function run(
   store: Store,
-  opts: RunOptions,
+  opts: RunOptions & { output?: Output },
   detach: boolean,
+  resolved?: Image,
 ): Promise<{ id: string; exitCode: number }> {
   validateRunOptions(opts, detach);
   checkPrivileges();
   await store.init();
-  const image = await resolveImage(store, opts.image, opts.pull);
+  const image = resolved ?? await resolveImage(store, opts.image, opts.pull);
   const security = await planSecurity(opts.security, store.seccompDir);
   const { fields, cgroup } = planContainer(image, opts);
   const record = await createContainer(store, fields);
@@ -125,7 +151,7 @@ async function start(
   store: Store,
   record: ContainerRecord,
   config: ImageConfig,
-  opts: Pick<RunOptions, "tty" | "interactive">,
+  opts: Pick<RunOptions, "tty" | "interactive"> & { output?: Output },
   cgroup: CgroupPlan,
   security: SecurityPlan,
 ): Promise<Ending> {
@@ -141,7 +167,7 @@ async function startInCgroup(
   store: Store,
   record: ContainerRecord,
   config: ImageConfig,
-  opts: Pick<RunOptions, "tty" | "interactive">,
+  opts: Pick<RunOptions, "tty" | "interactive"> & { output?: Output },
   cgroup: CgroupPlan,
   security: SecurityPlan,
 ): Promise<Ending> {
@@ -158,7 +184,7 @@ async function startInCgroup(
   // go-ahead once skiff holds the pty's master (lib/container/init.ts).
   // A skiff started in the background (`run ... &` at a prompt) leaves
   // the terminal alone: reading it would stop skiff with SIGTTIN.
-  const shared = !opts.tty && Deno.stdin.isTerminal() && inForeground(0);
+  const shared = !opts.tty && !opts.output && Deno.stdin.isTerminal() && inForeground(0);
   const passStdin = opts.interactive || shared;
   const ended = Promise.withResolvers<void>();
   const channel = InitChannel.open(spec.syncFifo, ended.promise);
@@ -181,7 +207,8 @@ async function startInCgroup(
     throw e;
   }
   child.status.finally(ended.resolve);
-  const output = Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  const to = opts.output ?? { stdout: Deno.stdout, stderr: Deno.stderr };
+  const output = Promise.all([pump(child.stdout, to.stdout), pump(child.stderr, to.stderr)]);
   if (passStdin && !opts.tty) pumpStdin(child.stdin);
   let terminal: TerminalRelay | undefined;
   let report: Report;

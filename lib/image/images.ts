@@ -35,7 +35,16 @@ export interface ImageConfig {
     StopSignal?: string;
     /** The ports `run -P` publishes (a Dockerfile's EXPOSE): `"80/tcp": {}`. */
     ExposedPorts?: Record<string, Record<string, never>>;
+    /** The rest of what a Dockerfile sets (lib/build/), kept as docker keeps them. */
+    User?: string;
+    Volumes?: Record<string, Record<never, never>>;
+    Labels?: Record<string, string>;
+    Healthcheck?: Record<string, unknown>;
+    OnBuild?: string[];
+    Shell?: string[];
   };
+  /** A Dockerfile's MAINTAINER. */
+  author?: string;
   /** Its layers, bottom first, by the sha256 of each uncompressed tar. */
   rootfs: { type: "layers"; diff_ids: string[] };
   /**
@@ -230,9 +239,15 @@ function lookUp(index: Index, ref: string): [string, IndexEntry] | null {
   return matches[0] ?? null;
 }
 
-/** The host directories of an image's layers, topmost first (overlay's lowerdir order). */
+/**
+ * The host directories of an image's layers, topmost first (overlay's
+ * lowerdir order). A layer that is there twice (two builds' RUN steps that
+ * changed nothing make the same empty layer) is named once, at its topmost
+ * place: overlay refuses a lowerdir given twice (ELOOP), and the lower copy
+ * changes nothing the upper one does not change again.
+ */
 export function layerDirs(store: Store, config: ImageConfig): string[] {
-  return config.rootfs.diff_ids.map((d) => store.layer(d.replace(/^sha256:/, ""))).reverse();
+  return [...new Set(config.rootfs.diff_ids.map((d) => store.layer(d.replace(/^sha256:/, ""))).reverse())];
 }
 
 /** What {@link importImage} needs besides the tar file. */
@@ -284,6 +299,29 @@ export async function storeImage(
   configJson = JSON.stringify(config),
 ): Promise<Image> {
   const key = localRef(ref);
+  return await store.locked(async () => {
+    const image = await writeImage(store, config, layers, configJson);
+    const index = await readIndex(store);
+    index[key] = { id: image.id, manifest: image.manifest, size: image.size };
+    await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
+    return { ...image, ref: key };
+  });
+}
+
+/**
+ * Writes an image's config and manifest as blobs and drops this process's
+ * pins of its layers, without naming it: the caller holds the store lock
+ * and, in the same hold, records something that keeps the image (the
+ * index, or the build cache of lib/build/cache.ts).
+ *
+ * @returns the image, its `ref` empty
+ */
+export async function writeImage(
+  store: Store,
+  config: ImageConfig,
+  layers: Layer[],
+  configJson = JSON.stringify(config),
+): Promise<Image> {
   const id = await sha256Hex(configJson);
   const manifest: Manifest = {
     schemaVersion: 2,
@@ -294,15 +332,10 @@ export async function storeImage(
   const manifestJson = JSON.stringify(manifest);
   const manifestId = await sha256Hex(manifestJson);
   const size = layers.reduce((sum, l) => sum + l.size, 0);
-  await store.locked(async () => {
-    await writeAtomic(store.blob(id), configJson);
-    await writeAtomic(store.blob(manifestId), manifestJson);
-    const index = await readIndex(store);
-    index[key] = { id, manifest: manifestId, size };
-    await writeAtomic(store.imageIndex, JSON.stringify(index, null, 2));
-    unpinLayers(store, layers.map((l) => l.diffId));
-  });
-  return { ref: key, id, manifest: manifestId, size, config };
+  await writeAtomic(store.blob(id), configJson);
+  await writeAtomic(store.blob(manifestId), manifestJson);
+  unpinLayers(store, layers.map((l) => l.diffId));
+  return { ref: "", id, manifest: manifestId, size, config };
 }
 
 /** An image's layers, with sizes, from its manifest. */

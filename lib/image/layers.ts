@@ -267,11 +267,15 @@ export function* walkUpper(upper: string, exclude: string[], rel = ""): Generato
       yield { path, info, whiteout: true, opaque: false };
       continue;
     }
-    const opaque = info.isDirectory &&
-      [OPAQUE_XATTR, OPAQUE_USER_XATTR].some((x) => lgetxattr(`${upper}/${path}`, x) === "y");
+    const opaque = info.isDirectory && isOpaque(`${upper}/${path}`);
     yield { path, info, whiteout: false, opaque };
     if (info.isDirectory) yield* walkUpper(upper, exclude, path);
   }
+}
+
+/** Whether a layer's directory is opaque (trusted.* xattr, or user.* as rootless overlay writes it). */
+export function isOpaque(dir: string): boolean {
+  return [OPAQUE_XATTR, OPAQUE_USER_XATTR].some((x) => lgetxattr(dir, x) === "y");
 }
 
 /**

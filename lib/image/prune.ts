@@ -45,6 +45,10 @@ export async function pruneImages(store: Store, { all = false } = {}): Promise<P
         await removeTags(store, report.untagged);
       }
     }
+    // The build cache's images are dangling ones too, as podman's intermediate images are.
+    await Deno.remove(store.buildCache).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
     const seen = new Set<string>();
     for (const path of await unneeded(store) ?? []) {
       const name = path.slice(path.lastIndexOf("/") + 1);

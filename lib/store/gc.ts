@@ -94,8 +94,9 @@ function isDir(path: string): boolean {
 }
 
 /**
- * Every blob and layer directory that neither a tagged image, an image a
- * container uses, nor a live process's pin refers to, as paths. When a
+ * Every blob and layer directory that neither a tagged image, an image of
+ * the build cache, an image a container uses, nor a live process's pin
+ * refers to, as paths. When a
  * container record or an image config is damaged, what it needs is
  * unknown: the answer is null (a warning names the file). The caller
  * holds the store lock.
@@ -115,7 +116,9 @@ export async function unneeded(store: Store): Promise<string[] | null> {
     }
   };
   const index = (await readJson<Record<string, IndexEntry>>(store.imageIndex)) ?? {};
-  for (const entry of Object.values(index)) {
+  // A build's intermediate images are kept for its cache until `image prune`.
+  const cache = (await readJson<Record<string, IndexEntry>>(store.buildCache)) ?? {};
+  for (const entry of [...Object.values(index), ...Object.values(cache)]) {
     keep.add(entry.manifest);
     await keepConfig(entry.id);
   }

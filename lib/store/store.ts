@@ -5,6 +5,7 @@
  * ROOT/skiff-store.json       the marker: skiff uses no other non-empty directory as a store
  * ROOT/lock                   serialises changes to names and the image index
  * ROOT/images/index.json      "name:tag" -> image id (sha256 of its config)
+ * ROOT/images/build-cache.json a build step's cache key -> the image it made
  * ROOT/blobs/sha256/HEX       OCI content-addressed blobs: configs, manifests, layer tars
  * ROOT/blobs/sha256/HEX.split/ a layer tar kept as headers only (lib/tarsplit.ts)
  * ROOT/layers/HEX/            one extracted layer, keyed by its diff id
@@ -81,6 +82,10 @@ export class Store {
   /** `name:tag` -> image id, manifest digest and size. */
   get imageIndex(): string {
     return `${this.root}/images/index.json`;
+  }
+  /** The build cache: a step's cache key -> the image it made (lib/build/cache.ts). */
+  get buildCache(): string {
+    return `${this.root}/images/build-cache.json`;
   }
   /** An OCI blob (layer tar, config, manifest) by its sha256, hex. */
   blob(hex: string): string {
