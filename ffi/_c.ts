@@ -30,13 +30,18 @@ export function lazyLibc<S extends typeof ERRNO_SYMBOL & Deno.ForeignLibraryInte
 ): { (): Deno.DynamicLibrary<S>["symbols"]; errno(): number } {
   type Symbols = Deno.DynamicLibrary<S>["symbols"];
   const bound = new Map<string, unknown>();
+  const bind = (name: string) => {
+    if (!bound.has(name)) bound.set(name, Deno.dlopen("libc.so.6", { [name]: symbols[name] }).symbols[name]);
+    return bound.get(name);
+  };
   const lib = new Proxy({} as Symbols, {
     get(_, name: string) {
       if (!(name in symbols)) return undefined;
-      if (!bound.has(name)) {
-        bound.set(name, Deno.dlopen("libc.so.6", { [name]: symbols[name] }).symbols[name]);
-      }
-      return bound.get(name);
+      // errno's reader is bound with the first call, before it: bound
+      // after a failed call, dlopen's own lookups could overwrite errno
+      // (seen: prctl's EINVAL read as ENOENT, under load)
+      bind("__errno_location");
+      return bind(name);
     },
   });
   const get = () => lib;

@@ -353,7 +353,11 @@ export function startInit(
       sys.dup2(stdio.stderr, 2);
     });
   }
+  // Capabilities past the kernel's last are not there to drop: skipped
+  // rather than tried, since an EINVAL read through errno was seen misread.
+  const last = lastCapability(sys);
   for (const cap of spec.dropCaps) {
+    if (cap > last) continue;
     step(`drop capability ${cap} from the bounding set`, () => {
       try {
         sys.capbsetDrop(cap);
@@ -444,6 +448,16 @@ export function installSeccomp(
   const program = (Uint8Array as unknown as { fromBase64(s: string): Uint8Array<ArrayBuffer> })
     .fromBase64(filter.program);
   sys.seccompSetModeFilter(program, filter.flags);
+}
+
+/** The kernel's highest capability number (/proc/sys/kernel/cap_last_cap), or 63 when it can't be read. */
+function lastCapability(sys: Pick<InitSys, "readFile">): number {
+  try {
+    const n = Number(sys.readFile("/proc/sys/kernel/cap_last_cap").trim());
+    return Number.isInteger(n) ? n : 63;
+  } catch {
+    return 63;
+  }
 }
 
 /** CAP_SYS_ADMIN's number (linux/capability.h). */

@@ -95,6 +95,7 @@ class FakeInitSys implements InitSys {
       "/proc/4240/stat": "4240 (timeout) S 4000 4240 1 0 -1 0",
       // root before execve: every capability effective, CAP_SYS_ADMIN (21) among them
       "/proc/thread-self/status": "Name:\tdeno\nCapEff:\t000001ffffffffff\nSeccomp:\t0\n",
+      "/proc/sys/kernel/cap_last_cap": "40\n",
     };
     if (!(path in files)) throw classify(new SyscallError("open", 2, path));
     return files[path];
@@ -455,4 +456,10 @@ Deno.test("the effective set is read from a status file's CapEff", () => {
   assert.equal(hasCapability("CapInh:\t0\nCapEff:\t0000000000200000\n", 21), true);
   assert.equal(hasCapability("CapEff:\t00000000800405fb\n", 21), false);
   assert.equal(hasCapability("Name:\tx\n", 21), false, "no CapEff line: not held");
+});
+
+Deno.test("init drops no capability past the kernel's last (cap_last_cap), so no EINVAL is read", () => {
+  const { calls, thrown } = runInit({ ...INIT_SPEC, dropCaps: [21, 40, 41, 52] });
+  assert.ok(thrown instanceof Executed, String(thrown));
+  assert.deepEqual(calls.filter((c) => c.startsWith("capbsetDrop")), ["capbsetDrop 21", "capbsetDrop 40"]);
 });
