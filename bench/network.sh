@@ -5,6 +5,7 @@
 #    (its default backend here: CNI, as root), with a bare veth pair
 #    between two namespaces as the floor (iperf3, SECONDS each);
 #  - what the bridge adds to `run --rm busybox true` (against --network none).
+# (nsenter --net, not ip netns exec, which remounts /sys and hides the cgroups.)
 # The iperf3 server runs in the container's network namespace from the host
 # (nsenter): the busybox image has no iperf3, and the path measured is the
 # network's, not the binary's.
@@ -23,8 +24,8 @@ h=skb-host-$$ a=skb-a-$$ b=skb-b-$$
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  ip netns exec "$h" sh -c "SKIFF_ROOT=$work/store deno task -q skiff rm -f \$(SKIFF_ROOT=$work/store deno task -q skiff ps -aq)" >/dev/null 2>&1 || true
-  ip netns exec "$h" podman --root "$work/podman" --runroot "$work/podman-run" rm -f -t 0 skb >/dev/null 2>&1 || true
+  nsenter --net="/run/netns/$h" -- sh -c "SKIFF_ROOT=$work/store deno task -q skiff rm -f \$(SKIFF_ROOT=$work/store deno task -q skiff ps -aq)" >/dev/null 2>&1 || true
+  nsenter --net="/run/netns/$h" -- podman --root "$work/podman" --runroot "$work/podman-run" rm -f -t 0 skb >/dev/null 2>&1 || true
   for ns in "$h" "$a" "$b"; do ip netns del "$ns" 2>/dev/null || true; done
   umount -R -l "$work/podman" 2>/dev/null || true
   rm -rf "$work"
@@ -58,7 +59,7 @@ throughput() { # NETNS-PATH-OF-SERVER SERVER-IP CLIENT-NETNS
   wait "$server" || true
 }
 
-inhost() { ip netns exec "$h" "$@"; }
+inhost() { nsenter --net="/run/netns/$h" -- "$@"; }
 skiff() { inhost env SKIFF_ROOT="$work/store" deno task -q skiff "$@"; }
 
 skiff run --rm --network none busybox true
@@ -69,7 +70,7 @@ ctr_ip=$(skiff inspect "$id" | python3 -c 'import json,sys; print(json.load(sys.
 
 podman_args=(--root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay)
 tar -C "$(ls -d "$work"/store/layers/* | head -n1)" -c . | inhost podman "${podman_args[@]}" import -q - skb/busybox >/dev/null
-inhost podman "${podman_args[@]}" run -d --name skb --runtime /usr/sbin/runc skb/busybox sleep 600 >/dev/null
+inhost podman "${podman_args[@]}" run -d --name skb --runtime /usr/sbin/runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 skb/busybox sleep 600 >/dev/null
 ppid1=$(inhost podman "${podman_args[@]}" inspect -f '{{.State.Pid}}' skb)
 pod_ip=$(inhost podman "${podman_args[@]}" inspect -f '{{.NetworkSettings.IPAddress}}' skb)
 
@@ -81,8 +82,8 @@ skiff rm -f "$id" >/dev/null
 
 echo
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/run.json" \
-  -n "skiff run --rm --network none busybox true" "ip netns exec $h env SKIFF_ROOT=$work/store deno task -q skiff run --rm --network none busybox true" \
-  -n "skiff run --rm busybox true (bridge)" "ip netns exec $h env SKIFF_ROOT=$work/store deno task -q skiff run --rm busybox true" \
-  -n "skiff run --rm -p 8080:80 busybox true (bridge, a port)" "ip netns exec $h env SKIFF_ROOT=$work/store deno task -q skiff run --rm -p 8080:80 busybox true" \
+  -n "skiff run --rm --network none busybox true" "nsenter --net=/run/netns/$h -- env SKIFF_ROOT=$work/store deno task -q skiff run --rm --network none busybox true" \
+  -n "skiff run --rm busybox true (bridge)" "nsenter --net=/run/netns/$h -- env SKIFF_ROOT=$work/store deno task -q skiff run --rm busybox true" \
+  -n "skiff run --rm -p 8080:80 busybox true (bridge, a port)" "nsenter --net=/run/netns/$h -- env SKIFF_ROOT=$work/store deno task -q skiff run --rm -p 8080:80 busybox true" \
   >/dev/null
 deno run --quiet --allow-read bench/table.ts "$work/run.json"

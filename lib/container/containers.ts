@@ -379,6 +379,16 @@ export async function markExited(
   });
 }
 
+/**
+ * Whether a container's network settings hold something on the host that
+ * must be let go of when it ends: names on a user network, or port rules.
+ * (On the default bridge without ports there is nothing: its veth goes
+ * with its namespace, its address with its record's status.)
+ */
+export function holdsHostState(settings: NetworkSettings): boolean {
+  return settings.ports.length > 0 || settings.attachments.some((a) => a.network !== "bridge");
+}
+
 /** The script that writes the containers' /etc/hosts and removes a container's port rules. */
 export const NETWORK_SCRIPT = new URL("./network.sh", import.meta.url).pathname;
 
@@ -389,7 +399,7 @@ export const NETWORK_SCRIPT = new URL("./network.sh", import.meta.url).pathname;
  * went with its network namespace. The caller holds the store lock.
  */
 async function leaveNetworks(store: Store, record: ContainerRecord): Promise<void> {
-  if (record.networkSettings === undefined) return;
+  if (record.networkSettings === undefined || !holdsHostState(record.networkSettings)) return;
   const out = await new Deno.Command("sh", {
     args: [NETWORK_SCRIPT, "leave", store.root, record.id],
     stdin: "null",

@@ -243,9 +243,9 @@ async function become(
 ): Promise<never> {
   createCgroup(cgroup);
   phase("cli: cgroups made");
-  // What it holds on the host's network is let go by the supervisor when it ends.
-  if (record.network && record.network.mode !== "none") supervisor.send(`K ${NETWORK_SCRIPT}`);
   const net = await planNetwork(store, record, image.config.ExposedPorts);
+  // What it holds on the host's network is let go by the supervisor when it ends.
+  if (net.leave) supervisor.send(`K ${NETWORK_SCRIPT}`);
   phase("cli: network planned");
   const spec = {
     ...initSpecFor(store, record, layerDirs(store, image), security, false, cgroup.procs, net),

@@ -19,7 +19,14 @@
 
 import { InvalidStateError, NotFoundError, UsageError } from "../errors.ts";
 import { exists, readJson, type Store, writeAtomic } from "../store/store.ts";
-import { type ContainerRecord, findContainer, isRunning, NETWORK_SCRIPT, readRecords } from "./containers.ts";
+import {
+  type ContainerRecord,
+  findContainer,
+  holdsHostState,
+  isRunning,
+  NETWORK_SCRIPT,
+  readRecords,
+} from "./containers.ts";
 import { pid1Of } from "./lifecycle.ts";
 import {
   contains,
@@ -542,6 +549,8 @@ export interface NetworkPlan {
   /** Host files bound over /etc/hosts, /etc/resolv.conf and /etc/hostname. */
   files: { source: string; target: string }[];
   settings?: NetworkSettings;
+  /** Whether it holds something on the host to let go of when it ends (names, port rules): see {@link holdsHostState}. */
+  leave: boolean;
 }
 
 /**
@@ -561,7 +570,7 @@ export async function planNetwork(
   const request = record.network ?? { mode: "none" };
   const dir = store.container(record.id);
   const hostsPath = `${dir}/hosts`;
-  if (request.mode === "none") return { init: { kind: "none" }, files: [] };
+  if (request.mode === "none") return { init: { kind: "none" }, files: [], leave: false };
   if (request.mode === "container") {
     return await store.locked(async () => {
       const target = findContainer(await readRecords(store), request.container!);
@@ -574,6 +583,7 @@ export async function planNetwork(
       const other = store.container(target.id);
       return {
         init: { kind: "join", path: `/proc/${pid1}/ns/net` },
+        leave: false,
         files: etcBinds(`${other}/hosts`, `${other}/resolv.conf`, `${other}/hostname`).filter((f) =>
           exists(f.source)
         ),
@@ -585,7 +595,11 @@ export async function planNetwork(
   if (request.mode === "host") {
     Deno.writeTextFileSync(hostsPath, readOr("/etc/hosts", hostsFile(null, request.addHosts ?? [])));
     Deno.writeTextFileSync(`${dir}/resolv.conf`, resolvConf(hostResolv, request.dns, true));
-    return { init: { kind: "host" }, files: etcBinds(hostsPath, `${dir}/resolv.conf`, `${dir}/hostname`) };
+    return {
+      init: { kind: "host" },
+      files: etcBinds(hostsPath, `${dir}/resolv.conf`, `${dir}/hostname`),
+      leave: false,
+    };
   }
   Deno.writeTextFileSync(`${dir}/resolv.conf`, resolvConf(hostResolv, request.dns));
   return await store.locked(async () => {
@@ -622,12 +636,18 @@ export async function planNetwork(
     );
     Deno.writeTextFileSync(`${dir}/hosts.base`, base);
     Deno.writeTextFileSync(hostsPath, base);
-    for (const a of attachments) {
-      if (a.network === DEFAULT_NETWORK) continue; // docker's default bridge has no names
+    const named = attachments.filter((a) => a.network !== DEFAULT_NETWORK); // docker's default bridge has no names
+    for (const a of named) {
       const names = [record.name, ...a.aliases, record.id.slice(0, 12)];
       Deno.writeTextFileSync(`${membersDir(store, a.network)}/${record.id}`, `${a.ip}\t${names.join(" ")}\n`);
     }
-    await tool(["sh", NETWORK_SCRIPT, "join", store.root, record.id], "write the containers' /etc/hosts");
+    if (named.length) {
+      await tool(["sh", NETWORK_SCRIPT, "join", store.root, record.id], "write the containers' /etc/hosts")
+        .catch((e) => {
+          for (const a of named) Deno.removeSync(`${membersDir(store, a.network)}/${record.id}`);
+          throw e;
+        });
+    }
     const host: string[][] = attachments.map((a) => {
       const network = networks.find((n) => n.name === a.network)!;
       return [
@@ -673,6 +693,7 @@ export async function planNetwork(
       init: { kind: "bridge", host, inside: [[findCommand("ip", PATH), "-batch", `${dir}/net.batch`]] },
       files: etcBinds(hostsPath, `${dir}/resolv.conf`, `${dir}/hostname`),
       settings,
+      leave: holdsHostState(settings),
     };
   });
 }

@@ -206,7 +206,7 @@ export function initSpecFor(
   security: SecurityPlan,
   tty = false,
   cgroupProcs: string[] = [],
-  net: NetworkPlan = { init: { kind: "none" }, files: [] },
+  net: NetworkPlan = { init: { kind: "none" }, files: [], leave: false },
 ): InitSpec {
   const dir = store.container(record.id);
   return {
