@@ -259,6 +259,32 @@ test("on a user network containers find each other by name and alias, later ones
   });
 });
 
+test("network connect and disconnect a running container: its interface, address and name come and go", async () => {
+  await sandboxed(async (s) => {
+    await s.skiffOk(["network", "create", "--subnet", "10.93.0.0/24", "extra"]);
+    await s.skiffOk(["run", "-d", "--name", "peer", "--network", "extra", "busybox", "sleep", "600"]);
+    await s.skiffOk(["run", "-d", "--name", "c", "busybox", "sleep", "600"]);
+    await s.skiffOk(["network", "connect", "--alias", "sidecar", "extra", "c"]);
+    assert.match(
+      await s.skiffOk(["exec", "c", "ip", "-o", "-4", "addr", "show", "eth1"]),
+      /inet 10\.93\.0\.\d+\/24/,
+    );
+    assert.match(await s.skiffOk(["exec", "peer", "cat", "/etc/hosts"]), /^10\.93\.0\.\d+\tc sidecar /m);
+    const [view] = JSON.parse(await s.skiffOk(["inspect", "c"]));
+    assert.deepEqual(Object.keys(view.NetworkSettings.Networks).sort(), ["bridge", "extra"]);
+    const again = await s.skiff(["network", "connect", "extra", "c"]);
+    assert.match(again.stderr, /^skiff: endpoint with name c already exists in network extra/);
+
+    await s.skiffOk(["network", "disconnect", "extra", "c"]);
+    assert.notEqual((await s.skiff(["exec", "c", "ip", "link", "show", "eth1"])).code, 0, "eth1 is gone");
+    assert.doesNotMatch(await s.skiffOk(["exec", "peer", "cat", "/etc/hosts"]), /\bsidecar\b/);
+    const off = await s.skiff(["network", "disconnect", "extra", "c"]);
+    assert.match(off.stderr, /^skiff: container c is not connected to network extra/);
+    await s.skiffOk(["rm", "-f", "c", "peer"]);
+    assert.deepEqual((await links(s)).filter((l) => l.startsWith("veth")), []);
+  });
+});
+
 test("an --internal network has no way out, but its containers reach each other", async () => {
   await sandboxed(async (s) => {
     s.spawn("outside", ["python3", "-c", ADDRESS_SERVER, s.outsideIp, "7001"]);

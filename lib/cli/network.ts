@@ -57,7 +57,7 @@ export function networkOptions(o: Parsed["options"]): NetworkOptions {
 }
 
 const network: Verb = {
-  usage: "network create|ls|inspect|rm|prune [OPTIONS] [NAME...]",
+  usage: "network create|ls|inspect|rm|prune|connect|disconnect [OPTIONS] [NAME...]",
   summary: "Manage networks",
   args: { min: 1 },
   options: [
@@ -66,6 +66,8 @@ const network: Verb = {
     { long: "internal", kind: "flag", help: "create: no route out of the network" },
     { long: "label", kind: "list", arg: "KEY=VALUE", help: "create: a label" },
     { long: "driver", short: "d", kind: "value", arg: "bridge", help: "create: only bridge" },
+    { long: "ip", kind: "value", arg: "ADDRESS", help: "connect: the container's address on it" },
+    { long: "alias", kind: "list", arg: "NAME", help: "connect: another name for the container on it" },
     { long: "force", short: "f", kind: "flag", help: "prune: do not ask" },
     { long: "quiet", short: "q", kind: "flag", help: "ls: names only" },
     HELP,
@@ -132,8 +134,22 @@ const network: Verb = {
         if (removed.length) console.log(`Deleted Networks:\n${removed.join("\n")}`);
         return 0;
       }
+      case "connect":
+      case "disconnect": {
+        if (names.length !== 2) throw new UsageError(`"skiff network ${sub}" takes NETWORK CONTAINER`);
+        if (sub === "disconnect") await lib.disconnectNetwork(store, names[0], names[1]);
+        else {
+          await lib.connectNetwork(store, names[0], names[1], {
+            ...(o.ip !== undefined ? { ip: o.ip as string } : {}),
+            ...(o.alias ? { aliases: o.alias as string[] } : {}),
+          });
+        }
+        return 0;
+      }
       default:
-        throw new UsageError(`Unknown network command "${sub}"; use create, ls, inspect, rm or prune`);
+        throw new UsageError(
+          `Unknown network command "${sub}"; use create, ls, inspect, rm, prune, connect or disconnect`,
+        );
     }
   },
 };

@@ -876,3 +876,137 @@ export function networkSettingsView(record: ContainerRecord): Record<string, unk
 export function portsColumn(record: ContainerRecord): string {
   return holdsNetwork(record) ? record.networkSettings!.ports.map(formatBinding).join(", ") : "";
 }
+
+/**
+ * `network connect`: puts a container on one more user network. A
+ * stopped one gets it at its next start; a running one at once: a veth
+ * from the host's namespace into its own (ethN), its address, and its
+ * name in its new peers' /etc/hosts.
+ *
+ * @throws {UsageError} for a container without a network of its own, or already on it
+ */
+export async function connectNetwork(
+  store: Store,
+  ref: string,
+  containerRef: string,
+  want: { ip?: string; aliases?: string[] } = {},
+): Promise<void> {
+  await store.locked(async () => {
+    const records = await readRecords(store);
+    const record = findContainer(records, containerRef);
+    const network = findNetwork(await listNetworks(store), ref);
+    const request = record.network ?? { mode: "none" };
+    if (request.mode !== "bridge") {
+      throw new UsageError(
+        `Cannot connect container "${containerRef}" to network ${network.name}: it has --network ${request.mode}, no network of its own`,
+      );
+    }
+    const asked = request.networks ?? [{ name: DEFAULT_NETWORK }];
+    if (asked.some((n) => n.name === network.name)) {
+      throw new UsageError(`endpoint with name ${record.name} already exists in network ${network.name}`);
+    }
+    if (want.ip !== undefined && parseAddress(want.ip) === null) {
+      throw new UsageError(`Invalid --ip "${want.ip}": use an IPv4 address`);
+    }
+    const entry = { name: network.name, ...want };
+    const changed: ContainerRecord = { ...record, network: { ...request, networks: [...asked, entry] } };
+    const pid1 = holdsNetwork(record) ? pid1Of(record) : undefined;
+    if (pid1 !== undefined) {
+      const others = records.filter((r) => r.id !== record.id);
+      const settings = record.networkSettings!;
+      const a = allocate(network, others, want, record.id, settings.attachments.length);
+      await ensureBridge(network);
+      const netns = `/proc/${pid1}/ns/net`;
+      await tool(
+        [
+          "ip",
+          "link",
+          "add",
+          a.hostIf,
+          "up",
+          "master",
+          network.bridge,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          a.ifname,
+          "address",
+          a.mac,
+          "netns",
+          netns,
+        ],
+        `connect the container to network ${network.name}`,
+      );
+      await tool(
+        ["nsenter", `--net=${netns}`, "--", findCommand("ip", PATH), "-batch", "-"],
+        "configure its interface",
+        `addr add ${a.ip}/${a.prefix} dev ${a.ifname}\nlink set ${a.ifname} up\n`,
+      );
+      Deno.mkdirSync(membersDir(store, network.name), { recursive: true, mode: 0o700 });
+      const names = [record.name, ...a.aliases, record.id.slice(0, 12)];
+      Deno.writeTextFileSync(
+        `${membersDir(store, network.name)}/${record.id}`,
+        `${a.ip}\t${names.join(" ")}\n`,
+      );
+      await tool(["sh", NETWORK_SCRIPT, "join", store.root, record.id], "write the containers' /etc/hosts");
+      changed.networkSettings = { ...settings, attachments: [...settings.attachments, a] };
+    }
+    await writeAtomic(store.record(record.id), JSON.stringify(changed, null, 2));
+  });
+}
+
+/**
+ * `network disconnect`: takes a container off a network: at once if it
+ * runs (its interface removed, its name out of its peers' /etc/hosts),
+ * and from its next starts.
+ *
+ * @throws {UsageError} when it is not on that network
+ */
+export async function disconnectNetwork(store: Store, ref: string, containerRef: string): Promise<void> {
+  await store.locked(async () => {
+    const record = findContainer(await readRecords(store), containerRef);
+    const network = findNetwork(await listNetworks(store), ref);
+    const request = record.network ?? { mode: "none" };
+    const asked = request.networks ?? (request.mode === "bridge" ? [{ name: DEFAULT_NETWORK }] : []);
+    if (!asked.some((n) => n.name === network.name)) {
+      throw new UsageError(`container ${record.name} is not connected to network ${network.name}`);
+    }
+    const left = asked.filter((n) => n.name !== network.name);
+    const changed: ContainerRecord = {
+      ...record,
+      network: left.length ? { ...request, networks: left } : { mode: "none" },
+    };
+    const pid1 = holdsNetwork(record) ? pid1Of(record) : undefined;
+    const attachment = record.networkSettings?.attachments.find((a) => a.network === network.name);
+    if (pid1 !== undefined && attachment) {
+      await tool(
+        [
+          "nsenter",
+          `--net=/proc/${pid1}/ns/net`,
+          "--",
+          findCommand("ip", PATH),
+          "link",
+          "del",
+          attachment.ifname,
+        ],
+        `disconnect the container from network ${network.name}`,
+      );
+      const member = `${membersDir(store, network.name)}/${record.id}`;
+      if (exists(member)) {
+        Deno.removeSync(member);
+        await tool(["sh", NETWORK_SCRIPT, "join", store.root, record.id], "write the containers' /etc/hosts");
+        // its former peers: rewritten without it
+        for (const e of Deno.readDirSync(membersDir(store, network.name))) {
+          await tool(["sh", NETWORK_SCRIPT, "join", store.root, e.name], "write the containers' /etc/hosts");
+        }
+      }
+      const settings = record.networkSettings!;
+      changed.networkSettings = {
+        ...settings,
+        attachments: settings.attachments.filter((a) => a !== attachment),
+      };
+    }
+    await writeAtomic(store.record(record.id), JSON.stringify(changed, null, 2));
+  });
+}
