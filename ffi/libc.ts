@@ -48,6 +48,7 @@ export const O_CLOEXEC = 0o2000000;
 export const O_PATH = 0o10000000;
 // openat2 resolve flags (linux/openat2.h).
 export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
 export const RESOLVE_IN_ROOT = 0x10;
 /** Offset of f_flag in glibc's struct statvfs on 64-bit Linux. */
 const STATVFS_F_FLAG = 72;

@@ -16,7 +16,7 @@ import {
   removeContainer,
   renameContainer,
 } from "../container/containers.ts";
-import { NotFoundError, UsageError } from "../errors.ts";
+import { describeError, NotFoundError, UsageError } from "../errors.ts";
 import { ellipsis, escapeControls, humanBytes, humanDuration, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
@@ -549,6 +549,35 @@ const diff: Verb = {
   },
 };
 
+const cp: Verb = {
+  usage: "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-  or  cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+  summary: "Copy files between a container and the host; - is a tar on stdin or stdout",
+  args: { min: 2, max: 2 },
+  options: [
+    { long: "archive", short: "a", kind: "flag", help: "Keep the source's owners (uid and gid)" },
+    { long: "follow-link", short: "L", kind: "flag", help: "Follow a symlink SRC_PATH" },
+    { long: "quiet", short: "q", kind: "flag", help: "No progress (skiff prints none)" },
+    HELP,
+  ],
+  async action(store, { options: o, positionals: [src, dst] }) {
+    const { copy, parseCpArg } = await import("../container/cp.ts");
+    if (dst === "-" && Deno.stdout.isTerminal()) {
+      throw new UsageError("Refusing to write a tar to the terminal: redirect stdout");
+    }
+    try {
+      await copy(store, parseCpArg(src), parseCpArg(dst), {
+        archive: Boolean(o.archive),
+        followLink: Boolean(o["follow-link"]),
+      });
+    } catch (e) {
+      // docker's cp exits 1 when it fails
+      console.error(`skiff: ${describeError(e)}`);
+      return 1;
+    }
+    return 0;
+  },
+};
+
 const container: Verb = {
   usage: "container prune [-f]",
   summary: "container prune: remove all stopped containers (asking first unless -f)",
@@ -600,5 +629,6 @@ export const CONTAINER_VERBS: Record<string, Verb> = {
   unpause,
   top,
   diff,
+  cp,
   container,
 };

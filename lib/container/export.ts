@@ -46,6 +46,18 @@ const TAR_TREE = [
 export function exportArgv(lowerdirs: string[], mountPoint: string, userxattr: boolean): string[] {
   // No upperdir: overlay is then read-only, and writes nothing in the dirs.
   const options = `ro,lowerdir=${lowerdirs.join(":")}${userxattr ? ",userxattr" : ""}`;
+  return inPrivateMounts('mount -t overlay overlay -o "$1" "$2" && shift 2 && exec tar -c -f - "$@"', [
+    options,
+    mountPoint,
+    ...TAR_TREE,
+    "-C",
+    mountPoint,
+    ".",
+  ]);
+}
+
+/** argv of a helper sh `script` with `args` in a new private mount namespace, which dies with it (and skiff). */
+export function inPrivateMounts(script: string, args: string[]): string[] {
   return helperArgv("unshare", [
     "--mount",
     "--propagation",
@@ -53,14 +65,9 @@ export function exportArgv(lowerdirs: string[], mountPoint: string, userxattr: b
     "--",
     "sh",
     "-c",
-    'mount -t overlay overlay -o "$1" "$2" && shift 2 && exec tar -c -f - "$@"',
+    script,
     "sh",
-    options,
-    mountPoint,
-    ...TAR_TREE,
-    "-C",
-    mountPoint,
-    ".",
+    ...args,
   ]);
 }
 
