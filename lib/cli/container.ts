@@ -17,7 +17,7 @@ import {
   renameContainer,
 } from "../container/containers.ts";
 import { describeError, NotFoundError, UsageError } from "../errors.ts";
-import { ellipsis, escapeControls, humanBytes, humanDuration, table, timeAgo } from "./format.ts";
+import { ellipsis, escapeControls, humanBytes, humanDuration, humanSize, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
 import { repoDigests } from "../image/registry/digests.ts";
@@ -216,13 +216,45 @@ const ps: Verb = {
     { long: "all", short: "a", kind: "flag", help: "Show all containers, not only running ones" },
     { long: "quiet", short: "q", kind: "flag", help: "Show only ids" },
     { long: "no-trunc", kind: "flag", help: "Do not truncate ids and commands" },
-    { long: "format", kind: "value", arg: "json", help: "Print one JSON object per container" },
+    {
+      long: "format",
+      kind: "value",
+      arg: "json|TEMPLATE",
+      help: "One JSON object per container, or a Go template (table TEMPLATE: columns)",
+    },
+    {
+      long: "filter",
+      short: "f",
+      kind: "list",
+      arg: "KEY=VALUE",
+      help: "id, name, label, status, exited, ancestor, before, since, volume",
+    },
+    { long: "last", short: "n", kind: "value", arg: "N", help: "The N last created containers (all states)" },
+    { long: "latest", short: "l", kind: "flag", help: "The last created container (all states)" },
+    {
+      long: "size",
+      short: "s",
+      kind: "flag",
+      help: "Show the writable layer's size (and the image's: virtual)",
+    },
     HELP,
   ],
   async action(store, { options: o }) {
-    const records = (await listContainers(store)).filter((r) => o.all || isRunning(r));
+    const template = o.format !== undefined && o.format !== "json";
+    // what goes beyond the plain table is loaded only when asked for
+    const more = o.filter || o.last !== undefined || o.latest || o.size || template
+      ? await import("./listing.ts")
+      : null;
+    const listed = await listContainers(store);
+    const records = more
+      ? await more.selectContainers(store, listed, o)
+      : listed.filter((r) => o.all || isRunning(r));
     // A record that cannot be parsed: shown (with -a) so that rm -f can take it.
-    const damaged = o.all ? await listDamaged(store) : [];
+    const damaged = o.all && !more ? await listDamaged(store) : [];
+    if (template) {
+      await more!.printPsFormat(store, records, o, (r) => statusText(r));
+      return 0;
+    }
     if (o.format !== undefined) {
       if (o.format !== "json") throw new UsageError(`Unknown format "${o.format}": use --format json`);
       for (const r of records) console.log(JSON.stringify({ ...r, Status: statusText(r) }));
@@ -235,13 +267,17 @@ const ps: Verb = {
       for (const r of [...records, ...damaged]) console.log(id(r));
       return 0;
     }
+    const sizes = o.size ? await more!.sizesOf(store, records) : undefined;
     const rows = records.map((r) => {
       const command = r.command.join(" ");
       const shown = full ? command : ellipsis(command, 20);
-      return [id(r), r.image, `"${shown}"`, timeAgo(r.created), statusText(r), portsColumn(r), r.name];
+      const row = [id(r), r.image, `"${shown}"`, timeAgo(r.created), statusText(r), portsColumn(r), r.name];
+      const size = sizes?.get(r.id);
+      return size ? [...row, `${humanSize(size.rw)} (virtual ${humanSize(size.rw + size.image)})`] : row;
     });
     for (const d of damaged) rows.push([id(d), "?", "?", "?", "Damaged (rm -f to remove)", "", "?"]);
-    console.log(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows));
+    const head = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+    console.log(table(sizes ? [...head, "SIZE"] : head, rows));
     return 0;
   },
 };
@@ -384,10 +420,14 @@ const kill: Verb = {
 };
 
 const stats: Verb = {
-  usage: "stats [--no-stream] [CONTAINER...]",
+  usage: "stats [--no-stream] [--format TEMPLATE] [CONTAINER...]",
   summary: "Show running containers' CPU, memory and process use (every second unless --no-stream)",
   args: { min: 0 },
-  options: [{ long: "no-stream", kind: "flag", help: "Print one sample and exit" }, HELP],
+  options: [
+    { long: "no-stream", kind: "flag", help: "Print one sample and exit" },
+    { long: "format", kind: "value", arg: "TEMPLATE", help: "A Go template (table TEMPLATE: columns)" },
+    HELP,
+  ],
   async action(store, { options: o, positionals }) {
     const { sampleStats } = await import("../container/stats.ts");
     const pick = async () => {
@@ -396,6 +436,11 @@ const stats: Verb = {
     };
     do {
       const samples = await sampleStats(await pick(), 1000);
+      if (o.format !== undefined) {
+        const c = await import("./contexts.ts");
+        c.printFormatted(String(o.format), samples.map(c.statsContext), c.STATS_HEADERS, c.STATS_TABLE);
+        continue;
+      }
       const rows = samples.map((s) => [
         s.record.id.slice(0, 12),
         s.record.name,
@@ -411,17 +456,28 @@ const stats: Verb = {
 };
 
 const inspect: Verb = {
-  usage: "inspect CONTAINER|IMAGE...",
+  usage: "inspect [-f TEMPLATE] CONTAINER|IMAGE...",
   summary: "Show a container's record (state, config, mounts) or an image's config, as JSON",
   args: { min: 1 },
-  options: [HELP],
-  async action(store, { positionals }) {
+  options: [
+    {
+      long: "format",
+      short: "f",
+      kind: "value",
+      arg: "TEMPLATE",
+      help: "A Go template over docker's fields, each result on a line",
+    },
+    HELP,
+  ],
+  async action(store, { options: o, positionals }) {
     const records = await listContainers(store);
     const found: unknown[] = [];
+    const contexts = o.format === undefined ? null : await import("./contexts.ts");
     for (const ref of positionals) {
       try {
         const record = findContainer(records, ref);
-        found.push({ ...record, NetworkSettings: networkSettingsView(record) });
+        const view = contexts ? contexts.inspectView(record) : record;
+        found.push({ ...view, NetworkSettings: networkSettingsView(record) });
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         const image = await findImage(store, ref);
@@ -436,7 +492,8 @@ const inspect: Verb = {
         });
       }
     }
-    console.log(JSON.stringify(found, null, 2));
+    if (contexts) contexts.printFormatted(String(o.format), found, {}, "");
+    else console.log(JSON.stringify(found, null, 2));
     return 0;
   },
 };

@@ -18,15 +18,37 @@ const images: Verb = {
   options: [
     { long: "quiet", short: "q", kind: "flag", help: "Show only image ids" },
     { long: "digests", kind: "flag", help: "Show the registry digests of pulled and pushed images" },
+    {
+      long: "filter",
+      short: "f",
+      kind: "list",
+      arg: "KEY=VALUE",
+      help: "dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before, since",
+    },
+    { long: "format", kind: "value", arg: "TEMPLATE", help: "A Go template (table TEMPLATE: columns)" },
     HELP,
   ],
   async action(store, { options: o }) {
-    const all = await listImages(store);
-    if (o.quiet) {
-      for (const image of all) console.log(image.id.slice(0, 12));
+    const more = o.filter || o.format ? await import("./listing.ts") : null;
+    const lines = more ? await more.selectImages(store, o) : (await listImages(store)).map((i) => ({
+      image: i,
+      id: i.id,
+      size: i.size,
+      created: i.config.created,
+    }));
+    if (o.format !== undefined) {
+      more!.printImagesFormat(lines, String(o.format));
       return 0;
     }
-    const rows = await Promise.all(all.map(async (image) => {
+    if (o.quiet) {
+      for (const line of lines) console.log(line.id.slice(0, 12));
+      return 0;
+    }
+    const rows = await Promise.all(lines.map(async ({ image, id, size, created }) => {
+      if (image === null) {
+        const none = o.digests ? ["<none>", "<none>", "<none>"] : ["<none>", "<none>"];
+        return [...none, id.slice(0, 12), timeAgo(created), humanSize(size)];
+      }
       const colon = image.ref.lastIndexOf(":");
       const name = image.ref.slice(0, colon);
       const row = [name, image.ref.slice(colon + 1)];

@@ -10,15 +10,19 @@ import { table } from "./format.ts";
 import { forEachName, HELP, prune, type Verb } from "./verb.ts";
 
 const volume: Verb = {
-  usage: "volume create|ls|inspect|rm|prune [-f] [NAME...]",
+  usage: "volume create|ls|inspect|rm|prune [-f] [--format TEMPLATE] [NAME...]",
   summary: "Manage named volumes",
   args: { min: 1 },
-  options: [{
-    long: "force",
-    short: "f",
-    kind: "flag",
-    help: "rm: even if stopped containers use it; prune: do not ask",
-  }, HELP],
+  options: [
+    {
+      long: "force",
+      short: "f",
+      kind: "flag",
+      help: "rm: even if stopped containers use it; prune: do not ask",
+    },
+    { long: "format", kind: "value", arg: "TEMPLATE", help: "ls: a Go template (table TEMPLATE: columns)" },
+    HELP,
+  ],
   async action(store, { options: o, positionals: [sub, ...names] }) {
     const needNames = () => {
       if (names.length === 0) throw new UsageError(`"skiff volume ${sub}" needs a volume name`);
@@ -29,6 +33,12 @@ const volume: Verb = {
         for (const name of names) console.log((await createVolume(store, name)).Name);
         return 0;
       case "ls": {
+        if (o.format !== undefined) {
+          const c = await import("./contexts.ts");
+          const items = (await listVolumes(store)).map(c.volumeContext);
+          c.printFormatted(String(o.format), items, c.VOLUME_HEADERS, c.VOLUMES_TABLE);
+          return 0;
+        }
         const rows = (await listVolumes(store)).map((v) => [v.Driver, v.Name]);
         console.log(table(["DRIVER", "VOLUME NAME"], rows));
         return 0;

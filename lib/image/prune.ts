@@ -62,6 +62,34 @@ export async function pruneImages(store: Store, { all = false } = {}): Promise<P
   return report;
 }
 
+/** A dangling image, as `images --filter dangling=true` lists it. */
+export interface DanglingImage {
+  /** sha256 of its config, hex. */
+  id: string;
+  created: string;
+  /** Its layers' bytes still in the store. */
+  size: number;
+}
+
+/** The images `image prune` would remove: untagged, and needed by no container or tagged image. */
+export async function danglingImages(store: Store): Promise<DanglingImage[]> {
+  const paths = await store.locked(async () => (await unneeded(store)) ?? []);
+  const found: DanglingImage[] = [];
+  for (const path of paths) {
+    if (!path.startsWith(`${store.root}/blobs/`) || !isImageConfig(path)) continue;
+    const config = JSON.parse(Deno.readTextFileSync(path));
+    const seen = new Set<string>();
+    const size = (config.rootfs.diff_ids as string[])
+      .reduce((n, d) => n + diskUsage(store.layer(d.replace(/^sha256:/, "")), seen), 0);
+    found.push({
+      id: path.slice(path.lastIndexOf("/") + 1),
+      created: config.created ?? "1970-01-01T00:00:00Z",
+      size,
+    });
+  }
+  return found.sort((a, b) => (a.created < b.created ? 1 : -1));
+}
+
 /** Whether a blob is an image config (JSON with `rootfs.diff_ids`), not a manifest or a layer tar. */
 function isImageConfig(path: string): boolean {
   try {
