@@ -34,6 +34,7 @@ const VERBS: Record<string, Verb> = Deno.env.get(SUPERVISOR_ENV) ? { ...CONTAINE
   ...(await import("./lib/cli/volume.ts")).VOLUME_VERBS,
   ...(await import("./lib/cli/network.ts")).NETWORK_VERBS,
   ...(await import("./lib/cli/build.ts")).BUILD_VERBS,
+  ...(await import("./lib/cli/system.ts")).SYSTEM_VERBS,
 };
 
 const GLOBAL: OptionSpec[] = [

@@ -13,6 +13,7 @@ import {
   isRunning,
   listContainers,
   listDamaged,
+  newId,
   removeContainer,
   renameContainer,
 } from "../container/containers.ts";
@@ -23,6 +24,8 @@ import { findImage } from "../image/images.ts";
 import { repoDigests } from "../image/registry/digests.ts";
 import { launchedBy, runInside, StartFromOutside, startInside } from "../container/inside.ts";
 import type { PullPolicy } from "../container/resolve_image.ts";
+import type { RunOptions } from "../container/run.ts";
+import type { Store } from "../store/store.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
 import { parseSecurityFlags } from "../container/security.ts";
 import { parseEnvFile } from "../container/env.ts";
@@ -108,6 +111,12 @@ const run: Verb = {
     { long: "label", short: "l", kind: "list", arg: "KEY=VALUE", help: "Set a label on the container" },
     { long: "label-file", kind: "list", arg: "FILE", help: "Read KEY=VALUE lines as labels" },
     {
+      long: "cidfile",
+      kind: "value",
+      arg: "FILE",
+      help: "Write the container's id to FILE (which must not exist)",
+    },
+    {
       long: "tmpfs",
       kind: "list",
       arg: "PATH[:OPTS]",
@@ -159,25 +168,77 @@ const run: Verb = {
       tty: Boolean(o.tty),
       remove: Boolean(o.rm),
       pull: o.pull as PullPolicy | undefined,
+      id: undefined as string | undefined,
     };
-    // Started by lib/container/launcher.sh in the container's namespaces:
-    // this process becomes the container (lib/container/inside.ts).
-    const supervisor = launchedBy();
-    if (supervisor) {
-      try {
-        return await runInside(store, options, Boolean(o.detach), supervisor);
-      } catch (e) {
-        if (!(e instanceof StartFromOutside)) throw e;
-        supervisor.send("B");
-        return 0;
-      }
+    // --cidfile: the id chosen and written first; the file goes again if the container is not made
+    const cidfile = o.cidfile === undefined ? undefined : String(o.cidfile);
+    if (cidfile !== undefined) options.id = writeCidfile(cidfile);
+    try {
+      return await runVerb(
+        store,
+        options,
+        Boolean(o.detach),
+        () => cidfile !== undefined && Deno.removeSync(cidfile),
+      );
+    } catch (e) {
+      if (cidfile !== undefined && !(await containerExists(store, options.id!))) Deno.removeSync(cidfile);
+      throw e;
     }
-    const { runContainer, runDetached } = await import("../container/outside.ts");
-    if (!o.detach) return await runContainer(store, options);
-    console.log(await runDetached(store, options));
-    return 0;
   },
 };
+
+/** run's last step (`handOff` undoes what the action did when the run goes outside): inside the container's namespaces when the launcher started us, else from outside. */
+async function runVerb(
+  store: Store,
+  options: RunOptions,
+  detach: boolean,
+  handOff: () => void,
+): Promise<number> {
+  // Started by lib/container/launcher.sh in the container's namespaces:
+  // this process becomes the container (lib/container/inside.ts).
+  const supervisor = launchedBy();
+  if (supervisor) {
+    try {
+      return await runInside(store, options, detach, supervisor);
+    } catch (e) {
+      if (!(e instanceof StartFromOutside)) throw e;
+      handOff(); // the CLI the launcher starts outside begins again
+      supervisor.send("B");
+      return 0;
+    }
+  }
+  const { runContainer, runDetached } = await import("../container/outside.ts");
+  if (!detach) return await runContainer(store, options);
+  console.log(await runDetached(store, options));
+  return 0;
+}
+
+/**
+ * `--cidfile`: a new id, written to a file made for it (O_EXCL), as
+ * docker refuses a file that exists.
+ *
+ * @throws {UsageError} docker's `Container ID file found, make sure the other container isn't running or delete FILE`
+ */
+function writeCidfile(path: string): string {
+  const id = newId();
+  try {
+    Deno.writeTextFileSync(path, id, { createNew: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new UsageError(
+        `Container ID file found, make sure the other container isn't running or delete ${path}`,
+      );
+    }
+    throw new UsageError(
+      `Cannot write --cidfile "${path}": ${(e as Error).message.replace(/ \(os error \d+\).*/, "")}`,
+    );
+  }
+  return id;
+}
+
+async function containerExists(store: Store, id: string): Promise<boolean> {
+  return (await listContainers(store)).some((r) => r.id === id);
+}
 
 /** A file a flag names, read whole, or a one-line error naming the flag. */
 function readFlagFile(flag: string, file: string): string {
@@ -302,24 +363,35 @@ const rm: Verb = {
 };
 
 const logs: Verb = {
-  usage: "logs [-f] [--tail N] [-t] CONTAINER",
+  usage: "logs [-f] [--tail N] [-t] [--since TIME] [--until TIME] CONTAINER",
   summary: "Show a detached container's output: stdout to stdout, stderr to stderr",
   args: { min: 1, max: 1 },
   options: [
     { long: "follow", short: "f", kind: "flag", help: "Keep printing until the container exits" },
     { long: "tail", kind: "value", arg: "N", help: "Only the last N lines" },
     { long: "timestamps", short: "t", kind: "flag", help: "Prefix each line with its time (RFC 3339)" },
+    {
+      long: "since",
+      kind: "value",
+      arg: "TIME",
+      help: "Lines from TIME on: RFC 3339, Unix seconds, or 10m ago",
+    },
+    { long: "until", kind: "value", arg: "TIME", help: "Lines before TIME (and -f stops there)" },
     HELP,
   ],
   async action(store, { options: o, positionals: [container] }) {
     const { containerLogs } = await import("../container/lifecycle.ts");
+    const { parseTimestamp } = await import("./when.ts");
+    const when = (flag: "since" | "until") =>
+      o[flag] === undefined ? undefined : parseTimestamp(String(o[flag]), flag);
     const { logTime } = await import("../container/supervise.ts");
     const tail = o.tail === undefined ? undefined : Number(o.tail);
     if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
       throw new UsageError(`Invalid --tail "${o.tail}": use a whole number of lines`);
     }
     const encoder = new TextEncoder();
-    await containerLogs(store, container, { follow: Boolean(o.follow), tail }, (line) => {
+    const opts = { follow: Boolean(o.follow), tail, since: when("since"), until: when("until") };
+    await containerLogs(store, container, opts, (line) => {
       const text = `${o.timestamps ? `${logTime(line.time)} ` : ""}${line.text}\n`;
       (line.stream === "stdout" ? Deno.stdout : Deno.stderr).writeSync(encoder.encode(text));
     });

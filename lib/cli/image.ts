@@ -10,6 +10,7 @@ import type { HistoryItem } from "../image/history.ts";
 import { findImage, imageLayers, importFile, listImages, removeImage, tarballName } from "../image/images.ts";
 import { confirmPrune, forEachName, HELP, type Verb } from "./verb.ts";
 import { repoDigests } from "../image/registry/digests.ts";
+import type { PruneReport } from "../image/prune.ts";
 
 const images: Verb = {
   usage: "images [OPTIONS]",
@@ -186,20 +187,25 @@ const image: Verb = {
     }
     const { pruneImages } = await import("../image/prune.ts");
     const report = await pruneImages(store, { all: Boolean(o.all) });
-    const lines = [
-      ...report.untagged.map((ref) => `untagged: ${ref}`),
-      ...report.deleted.map((id) => `deleted: sha256:${id}`),
-    ];
-    if (lines.length > 0) console.log(["Deleted Images:", ...lines, ""].join("\n"));
-    if (report.downloads.length > 0) {
-      console.log(
-        ["Deleted Downloads:", ...report.downloads.map((d) => `deleted: ${d.name}`), ""].join("\n"),
-      );
-    }
-    console.log(`Total reclaimed space: ${humanSize(report.reclaimed)}`);
+    console.log(
+      [...imagePruneLines(report), `Total reclaimed space: ${humanSize(report.reclaimed)}`].join("\n"),
+    );
     return 0;
   },
 };
+
+/** What an image prune removed, as docker prints it: `Deleted Images:`, `untagged: REF`, `deleted: sha256:ID`, a blank line. */
+export function imagePruneLines(report: PruneReport): string[] {
+  const lines = [
+    ...report.untagged.map((ref) => `untagged: ${ref}`),
+    ...report.deleted.map((id) => `deleted: sha256:${id}`),
+  ];
+  const downloads = report.downloads.map((d) => `deleted: ${d.name}`);
+  return [
+    ...(lines.length > 0 ? ["Deleted Images:", ...lines, ""] : []),
+    ...(downloads.length > 0 ? ["Deleted Downloads:", ...downloads, ""] : []),
+  ];
+}
 
 /** The image verbs, in the order help lists them. */
 export const IMAGE_VERBS: Record<string, Verb> = {

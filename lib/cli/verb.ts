@@ -53,7 +53,7 @@ export async function confirmPrune(command: string, warning: string, force: bool
 }
 
 /** What docker says before and after each prune. */
-const PRUNES = {
+export const PRUNES = {
   container: { warning: "This will remove all stopped containers.", title: "Deleted Containers" },
   volume: {
     warning: "This will remove all local volumes not used by at least one container.",

@@ -165,6 +165,10 @@ export interface LogOptions {
   follow?: boolean;
   /** Only the last N lines (before following). */
   tail?: number;
+  /** Only lines from this time on (seconds since the epoch). */
+  since?: number;
+  /** Only lines before this time (seconds since the epoch); following ends there. */
+  until?: number;
 }
 
 /**
@@ -218,7 +222,9 @@ export async function containerLogs(
       );
     }
     lineNumber += whole.length;
-    for (const line of limit === undefined ? lines : lines.slice(Math.max(0, lines.length - limit))) {
+    const { since = -Infinity, until = Infinity } = opts;
+    const timely = lines.filter((l) => l.time >= since && l.time < until);
+    for (const line of limit === undefined ? timely : timely.slice(Math.max(0, timely.length - limit))) {
       write(line);
     }
   };
@@ -226,7 +232,8 @@ export async function containerLogs(
   if (!opts.follow) return;
   const running = async () =>
     isRunning((await listContainers(store)).find((r) => r.id === record.id) ?? { status: "exited" });
-  while (await running()) {
+  const before = () => opts.until === undefined || Date.now() / 1000 < opts.until;
+  while (before() && await running()) {
     await sleep(100);
     await drain();
   }

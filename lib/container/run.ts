@@ -67,6 +67,8 @@ export interface RunOptions {
   stopTimeout?: number;
   /** `--label KEY=VALUE`s, kept in the record. */
   labels?: Record<string, string>;
+  /** The new container's id, when the caller chose it (`--cidfile` writes it first); a new one otherwise. */
+  id?: string;
   /** `--read-only`: the root read-only. */
   readOnly?: boolean;
   /** `--tmpfs PATH[:OPTIONS]` values (lib/container/tmpfs.ts). */
@@ -256,7 +258,7 @@ export function initSpecFor(
  * is made (the record names the cgroup from the start; it is made at start).
  */
 export function planContainer(image: Image, opts: RunOptions): { fields: NewContainer; cgroup: CgroupPlan } {
-  const id = newId();
+  const id = opts.id ?? newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
   const cgroup = cgroupFor(id, opts.limits ?? {}, opts.security?.privileged);
   const fields: NewContainer = {
