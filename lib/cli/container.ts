@@ -18,6 +18,7 @@ import {
   renameContainer,
 } from "../container/containers.ts";
 import { describeError, NotFoundError, UsageError } from "../errors.ts";
+import type { Parsed } from "./args.ts";
 import { ellipsis, escapeControls, humanBytes, humanDuration, humanSize, table, timeAgo } from "./format.ts";
 import { parseLimits } from "../host/cgroup/cgroups.ts";
 import { findImage } from "../image/images.ts";
@@ -117,6 +118,12 @@ const run: Verb = {
       help: "Write the container's id to FILE (which must not exist)",
     },
     {
+      long: "restart",
+      kind: "value",
+      arg: "POLICY",
+      help: "no, on-failure[:N], always or unless-stopped: restarts a detached container when it exits",
+    },
+    {
       long: "tmpfs",
       kind: "list",
       arg: "PATH[:OPTS]",
@@ -126,50 +133,7 @@ const run: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [image, ...command] }) {
-    const mounts = [
-      ...((o.volume as string[] | undefined) ?? []).map(parseVolumeFlag),
-      ...((o.mount as string[] | undefined) ?? []).map(parseMountFlag),
-    ];
-    const limits = parseLimits({
-      memory: o.memory as string | undefined,
-      memorySwap: o["memory-swap"] as string | undefined,
-      cpus: o.cpus as string | undefined,
-      cpuShares: o["cpu-shares"] as string | undefined,
-      cpusetCpus: o["cpuset-cpus"] as string | undefined,
-      pidsLimit: o["pids-limit"] as string | undefined,
-    }, navigator.hardwareConcurrency);
-    const security = await parseSecurityFlags({
-      securityOpt: o["security-opt"] as string[] | undefined,
-      capAdd: o["cap-add"] as string[] | undefined,
-      capDrop: o["cap-drop"] as string[] | undefined,
-      privileged: Boolean(o.privileged),
-    });
-    const options = {
-      mounts,
-      limits,
-      security,
-      image,
-      command,
-      name: o.name as string | undefined,
-      env: [
-        ...readEnvFiles(o["env-file"] as string[] | undefined),
-        ...((o.env as string[] | undefined) ?? []),
-      ],
-      workdir: o.workdir as string | undefined,
-      hostname: o.hostname as string | undefined,
-      entrypoint: o.entrypoint as string | undefined,
-      stopSignal: o["stop-signal"] as string | undefined,
-      stopTimeout: o["stop-timeout"] === undefined ? undefined : seconds("--stop-timeout", o["stop-timeout"]),
-      labels: readLabels(o.label as string[] | undefined, o["label-file"] as string[] | undefined),
-      readOnly: Boolean(o["read-only"]),
-      tmpfs: o.tmpfs as string[] | undefined,
-      network: networkOptions(o),
-      interactive: Boolean(o.interactive),
-      tty: Boolean(o.tty),
-      remove: Boolean(o.rm),
-      pull: o.pull as PullPolicy | undefined,
-      id: undefined as string | undefined,
-    };
+    const options = await runOptionsOf(o, image, command);
     // --cidfile: the id chosen and written first; the file goes again if the container is not made
     const cidfile = o.cidfile === undefined ? undefined : String(o.cidfile);
     if (cidfile !== undefined) options.id = writeCidfile(cidfile);
@@ -186,6 +150,78 @@ const run: Verb = {
     }
   },
 };
+
+const create: Verb = {
+  usage: "create [OPTIONS] IMAGE [COMMAND [ARG...]]",
+  summary: "Create a container, its record and writable layer, without starting it (start does)",
+  stopAtPositional: true,
+  args: { min: 1 },
+  // run's, but for what only a running container has
+  options: run.options.filter((spec) => !["detach", "rm", "interactive", "tty"].includes(spec.long)),
+  async action(store, { options: o, positionals: [image, ...command] }) {
+    const options = await runOptionsOf(o, image, command);
+    const cidfile = o.cidfile === undefined ? undefined : String(o.cidfile);
+    if (cidfile !== undefined) options.id = writeCidfile(cidfile);
+    const { createOnly } = await import("../container/create.ts");
+    try {
+      console.log(await createOnly(store, options));
+    } catch (e) {
+      if (cidfile !== undefined) Deno.removeSync(cidfile);
+      throw e;
+    }
+    return 0;
+  },
+};
+
+/** What run's (and create's) options ask for, parsed and read (env and label files). */
+async function runOptionsOf(o: Parsed["options"], image: string, command: string[]) {
+  const mounts = [
+    ...((o.volume as string[] | undefined) ?? []).map(parseVolumeFlag),
+    ...((o.mount as string[] | undefined) ?? []).map(parseMountFlag),
+  ];
+  const limits = parseLimits({
+    memory: o.memory as string | undefined,
+    memorySwap: o["memory-swap"] as string | undefined,
+    cpus: o.cpus as string | undefined,
+    cpuShares: o["cpu-shares"] as string | undefined,
+    cpusetCpus: o["cpuset-cpus"] as string | undefined,
+    pidsLimit: o["pids-limit"] as string | undefined,
+  }, navigator.hardwareConcurrency);
+  const security = await parseSecurityFlags({
+    securityOpt: o["security-opt"] as string[] | undefined,
+    capAdd: o["cap-add"] as string[] | undefined,
+    capDrop: o["cap-drop"] as string[] | undefined,
+    privileged: Boolean(o.privileged),
+  });
+  const options = {
+    mounts,
+    limits,
+    security,
+    image,
+    command,
+    name: o.name as string | undefined,
+    env: [
+      ...readEnvFiles(o["env-file"] as string[] | undefined),
+      ...((o.env as string[] | undefined) ?? []),
+    ],
+    workdir: o.workdir as string | undefined,
+    hostname: o.hostname as string | undefined,
+    entrypoint: o.entrypoint as string | undefined,
+    stopSignal: o["stop-signal"] as string | undefined,
+    stopTimeout: o["stop-timeout"] === undefined ? undefined : seconds("--stop-timeout", o["stop-timeout"]),
+    labels: readLabels(o.label as string[] | undefined, o["label-file"] as string[] | undefined),
+    readOnly: Boolean(o["read-only"]),
+    tmpfs: o.tmpfs as string[] | undefined,
+    network: networkOptions(o),
+    interactive: Boolean(o.interactive),
+    tty: Boolean(o.tty),
+    remove: Boolean(o.rm),
+    pull: o.pull as PullPolicy | undefined,
+    id: undefined as string | undefined,
+    restart: o.restart as string | undefined,
+  };
+  return options;
+}
 
 /** run's last step (`handOff` undoes what the action did when the run goes outside): inside the container's namespaces when the launcher started us, else from outside. */
 async function runVerb(
@@ -740,6 +776,7 @@ const unpause = freezerVerb("unpause", "Unpause paused containers");
 /** The container verbs, in the order help lists them. */
 export const CONTAINER_VERBS: Record<string, Verb> = {
   run,
+  create,
   ps,
   logs,
   exec,

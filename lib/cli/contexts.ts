@@ -184,7 +184,7 @@ export const STATS_TABLE = "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.
  * `State.Pid`, `Config.Labels`, `Mounts`...) over skiff's record, whose
  * own fields (lower-case) stay there too: what `inspect --format` sees.
  */
-export function inspectView(r: ContainerRecord, restartCount = 0): Record<string, unknown> {
+export function inspectView(r: ContainerRecord): Record<string, unknown> {
   const running = r.status === "running" || r.status === "paused";
   return {
     ...r,
@@ -207,7 +207,7 @@ export function inspectView(r: ContainerRecord, restartCount = 0): Record<string
     },
     Image: `sha256:${r.imageId}`,
     Name: `/${r.name}`,
-    RestartCount: restartCount,
+    RestartCount: r.restartCount ?? 0,
     Mounts: r.mounts.map((m) => ({
       Type: m.type,
       ...(m.name ? { Name: m.name } : {}),

@@ -99,6 +99,17 @@ export interface ContainerRecord {
   pidStartTime?: number;
   /** Its exit code once exited: the command's, or 128+N for signal N. */
   exitCode?: number;
+  /** Made by `create`, mounts and all: kept, `created`, until a start (which may fail, leaving it exited). */
+  ready?: boolean;
+  /** `--restart`: `no`, `on-failure[:N]`, `always` or `unless-stopped`, carried out by a detached container's supervisor. */
+  restart?: string;
+  /** How many times its supervisor restarted it since it was last started by hand. */
+  restartCount?: number;
+}
+
+/** Whether `start` may claim it: exited, or made by `create` and never claimed. */
+export function canStart(record: Pick<ContainerRecord, "status" | "owner">): boolean {
+  return record.status === "exited" || (record.status === "created" && record.owner === undefined);
 }
 
 /** One process for good: its pid and its start time. */
@@ -318,16 +329,21 @@ export async function claimForStart(
   store: Store,
   ref: string,
   owner: ProcessRef = self(),
+  restart = false,
 ): Promise<ContainerRecord> {
   return await store.locked(async () => {
     const record = findContainer(await readAll(store), ref);
-    if (record.status !== "exited") {
+    // a restart: the supervisor that owns it claims it again once its end is in DIR/exit
+    const again = restart && record.owner?.pid === owner.pid && record.owner.startTime === owner.startTime &&
+      readExitFile(`${store.container(record.id)}/exit`) !== null;
+    if (!canStart(record) && !again) {
       throw new InvalidStateError(`Cannot start container "${ref}": it is ${record.status}`);
     }
     const claimed: ContainerRecord = {
       ...record,
       status: "created",
       owner,
+      restartCount: again ? (record.restartCount ?? 0) + 1 : undefined,
       // the last run's keeper: gone, and not to be taken for this run's
       pid: undefined,
       pidStartTime: undefined,
@@ -335,11 +351,14 @@ export async function claimForStart(
       finishedAt: undefined,
       oomKilled: undefined,
     };
-    // The last run's end, so a start that dies is not taken for it.
-    try {
-      Deno.removeSync(`${store.container(record.id)}/exit`);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    // The last run's end, so a start that dies is not taken for it; and
+    // a start by hand undoes a stop's end of the restart policy.
+    for (const file of again ? ["exit"] : ["exit", "norestart"]) {
+      try {
+        Deno.removeSync(`${store.container(record.id)}/${file}`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
     }
     await writeAtomic(recordPath(store, record.id), JSON.stringify(claimed, null, 2));
     return claimed;
@@ -530,7 +549,7 @@ async function reconcile(
   if (record.cgroup) await removeCgroup(record.cgroup);
   // Never started (a new one whose maker died) is half-made; one claimed
   // by `start` (it has run before) is kept, and ends as exited below.
-  if ((record.status === "created" && record.startedAt === undefined) || record.autoRemove) {
+  if ((record.status === "created" && record.startedAt === undefined && !record.ready) || record.autoRemove) {
     await removeDir(store, record.id, record);
     return null;
   }
@@ -620,7 +639,7 @@ export async function removeContainer(
   const starting = target.status === "created" && target.owner !== undefined &&
     target.owner.pid !== selfPid();
   if (starting) throw new InvalidStateError(`Cannot remove container "${ref}": it is starting; try again`);
-  if (target.status !== "exited") {
+  if (!canStart(target)) {
     if (!force) {
       throw new InvalidStateError(
         `Cannot remove container "${ref}": it is ${target.status}; stop it first or use rm -f`,
@@ -628,6 +647,7 @@ export async function removeContainer(
     }
     // frozen, its PID 1 would take SIGKILL only once thawed
     if (target.status === "paused") await thawPaused(target.id);
+    endRestarts(store, target);
     await killAndWait(target);
     if (target.cgroup) await removeCgroup(target.cgroup);
   }
@@ -638,13 +658,38 @@ export async function removeContainer(
   await store.locked(async () => {
     const now = (await readAll(store)).find((r) => r.id === target.id);
     if (now === undefined) return; // another rm got there first
-    const same = now.status === "exited" || (target.status !== "exited" && now.pid === target.pid);
+    const same = canStart(now) || (!canStart(target) && now.pid === target.pid);
     if (!same) {
       throw new InvalidStateError(`Cannot remove container "${ref}": it is starting; try again`);
     }
     await removeDir(store, target.id, now);
   });
   return target;
+}
+
+/**
+ * Ends a restart policy's loop (`stop`, `rm -f`): DIR/norestart tells the
+ * supervisor not to start it again, and a supervisor waiting out a
+ * restart's delay is woken (SIGUSR1) to see it.
+ *
+ * @returns whether a supervisor was woken: the container is between two runs
+ */
+export function endRestarts(store: Store, record: ContainerRecord): boolean {
+  if (!record.restart) return false;
+  Deno.writeTextFileSync(`${store.container(record.id)}/norestart`, "");
+  const { owner } = record;
+  if (
+    owner === undefined || !isAlive(owner.pid, owner.startTime) ||
+    readExitFile(`${store.container(record.id)}/exit`) === null
+  ) {
+    return false;
+  }
+  try {
+    Deno.kill(owner.pid, "SIGUSR1");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A damaged record by full id or unique id prefix. */

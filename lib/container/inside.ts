@@ -38,6 +38,7 @@ import { type CgroupPlan, createCgroup } from "../host/cgroup/cgroups.ts";
 import { planSecurity, type SecurityPlan } from "./security.ts";
 import { prepareMounts } from "./volumes.ts";
 import { planNetwork } from "./network.ts";
+import { restartLine } from "./restart.ts";
 import {
   dupCloexec,
   mkfifo,
@@ -160,7 +161,8 @@ export async function startInside(
   supervisor: Supervisor,
 ): Promise<never> {
   armAgainstKeeperDeath(supervisor);
-  const record = await claimForStart(store, ref, ownerOf(supervisor));
+  // a restart by the supervisor that owns it (supervise.sh) is a claim of its own
+  const record = await claimForStart(store, ref, ownerOf(supervisor), Deno.env.get("SKIFF_RESTART") === "1");
   const config = await readJson<ImageConfig>(store.blob(record.imageId));
   if (config === null) throw new Error(`Cannot start "${ref}": its image's config is gone`);
   const security = await planSecurity(record.security, store.seccompDir);
@@ -221,6 +223,7 @@ function announce(
   supervisor.send(`M ${record.autoRemove ? 1 : 0}`);
   supervisor.send(`N ${isNew ? 1 : 0}`);
   for (const cg of cgroup.own) supervisor.send(`G ${cg}`);
+  if (record.restart) supervisor.send(`Y ${restartLine(record.restart)}`);
   offerRelays(runtime, mode, supervisor);
 }
 

@@ -27,6 +27,8 @@
 #   K SCRIPT       it holds something on the host's network: run
 #       `sh SCRIPT leave STORE ID` under the lock when it ends
 #       (lib/container/network.sh)
+#   Y POLICY MAX   its restart policy (`on-failure 3`, `always 0`): a
+#       detached one is started again when it exits (supervise.sh)
 #   O fg|fgi|log   its output goes through FIFOs in RUNTIME: relayed to
 #       ours (fgi: and our stdin to its stdin), or stamped into DIR/log (-d)
 #   B              the CLI can't start this one from inside (-t): the
@@ -84,7 +86,7 @@ skiff_one_start() { # ARGS after the verb: [-a|--attach] CONTAINER
 # run's options that take a value, long and short: what the CLI's parser
 # (lib/cli/args.ts) would skip, so that run's own options end at the image.
 # A test holds this to the run verb's options (tests/launcher_test.ts).
-SKIFF_RUN_VALUES="name env workdir hostname volume mount memory memory-swap cpus cpu-shares cpuset-cpus pids-limit pull security-opt cap-add cap-drop tmpfs entrypoint env-file label label-file stop-signal stop-timeout network net ip network-alias publish dns dns-search dns-option add-host cidfile"
+SKIFF_RUN_VALUES="name env workdir hostname volume mount memory memory-swap cpus cpu-shares cpuset-cpus pids-limit pull security-opt cap-add cap-drop tmpfs entrypoint env-file label label-file stop-signal stop-timeout network net ip network-alias publish dns dns-search dns-option add-host cidfile restart"
 SKIFF_RUN_SHORT_VALUES=ewvmlp
 skiff_tty() { # ARGS after the verb: whether run's own options ask for -t
   while [ $# -gt 0 ]; do

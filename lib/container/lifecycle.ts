@@ -16,6 +16,7 @@
 import {
   changeContainer,
   type ContainerRecord,
+  endRestarts,
   findContainer,
   isRunning,
   listContainers,
@@ -112,20 +113,32 @@ export async function killContainer(store: Store, ref: string, signal = "KILL"):
 export async function stopContainer(store: Store, ref: string, timeout?: number): Promise<ContainerRecord> {
   const record = findContainer(await listContainers(store), ref);
   const wait = timeout ?? record.stopTimeout ?? 10;
+  let current = record;
   const signal = (sig: Deno.Signal) => {
     try {
-      return signalPid1(record, sig);
+      return signalPid1(current, sig);
     } catch (e) {
       throw new Error(`Cannot stop container "${ref}"`, { cause: e });
     }
   };
   await unpauseIfPaused(store, record);
-  if (!signal((record.stopSignal as Deno.Signal | undefined) ?? "SIGTERM")) return record;
+  const first = (record.stopSignal as Deno.Signal | undefined) ?? "SIGTERM";
+  // A restart policy ends with stop, as docker's. Between two runs, or
+  // while its supervisor starts it again, it has no PID 1 to signal yet:
+  // wait until it has one, or its supervisor gave up.
+  endRestarts(store, record);
+  while (!signal(first)) {
+    if (!record.restart) return record;
+    const now = (await listContainers(store)).find((r) => r.id === record.id);
+    if (now === undefined || now.status === "exited") return now ?? record;
+    current = now;
+    await sleep(20);
+  }
   const until = Date.now() + wait * 1000;
-  while (keeperAlive(record) && Date.now() < until) await sleep(20);
-  if (keeperAlive(record)) {
+  while (keeperAlive(current) && Date.now() < until) await sleep(20);
+  if (keeperAlive(current)) {
     signal("SIGKILL");
-    while (keeperAlive(record)) await sleep(20);
+    while (keeperAlive(current)) await sleep(20);
   }
   // The owner (supervisor or foreground skiff) records the end; wait for it.
   for (let i = 0; i < 250; i++) {

@@ -12,6 +12,7 @@ import { capabilityName } from "../host/capabilities.ts";
 import type { SecurityOptions, SecurityPlan } from "./security.ts";
 import { type ContainerRecord, type NewContainer, newId } from "./containers.ts";
 import { UsageError } from "../errors.ts";
+import { parseRestart } from "./restart.ts";
 import type { Image } from "../image/images.ts";
 import type { PullPolicy } from "./resolve_image.ts";
 import { checkEnvFlags } from "./env.ts";
@@ -69,6 +70,8 @@ export interface RunOptions {
   labels?: Record<string, string>;
   /** The new container's id, when the caller chose it (`--cidfile` writes it first); a new one otherwise. */
   id?: string;
+  /** `--restart`: the policy a detached container's supervisor carries out (lib/container/restart.ts). */
+  restart?: string;
   /** `--read-only`: the root read-only. */
   readOnly?: boolean;
   /** `--tmpfs PATH[:OPTIONS]` values (lib/container/tmpfs.ts). */
@@ -123,8 +126,24 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
     throw new UsageError(`Invalid --stop-timeout "${opts.stopTimeout}": use a number of seconds`);
   }
   networkRequest(opts.network ?? {}, inUserNamespace());
+  if (opts.restart !== undefined) checkRestart(opts, detach);
   for (const cap of opts.security?.capAdd ?? []) capabilityName(cap, "--cap-add");
   for (const cap of opts.security?.capDrop ?? []) capabilityName(cap, "--cap-drop");
+}
+
+/**
+ * `--restart`: a policy docker knows, not with `--rm` (docker's conflict),
+ * and only detached: a foreground run ends with its command.
+ */
+function checkRestart(opts: RunOptions, detach: boolean): void {
+  const { name } = parseRestart(opts.restart!);
+  if (name === "no") return;
+  if (opts.remove) throw new UsageError("Conflicting options: --restart and --rm");
+  if (!detach) {
+    throw new UsageError(
+      `--restart ${opts.restart} needs -d: a detached container's supervisor restarts it, and a foreground run ends with its command`,
+    );
+  }
 }
 
 /**
@@ -278,6 +297,9 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     ...(opts.readOnly ? { readOnly: true } : {}),
     ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     ...stopFields(image, opts),
+    ...(opts.restart !== undefined && parseRestart(opts.restart).name !== "no"
+      ? { restart: opts.restart }
+      : {}),
     ...(opts.tmpfs?.length ? { tmpfs: opts.tmpfs } : {}),
     network: networkRequest(opts.network ?? {}, inUserNamespace()),
   };

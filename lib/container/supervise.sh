@@ -16,6 +16,12 @@
 # store lock (renamed to TRASH-PID-START-ID first: a sweep never deletes a
 # live process's entry). The record, whose owner is this shell, is brought
 # up to date from DIR/exit by the next command that reads it.
+#
+# A detached container with a restart policy (Y) is then started again, as
+# `skiff start ID` is, by a CLI the supervisor runs in a new keeper chain
+# (SKIFF_RESTART=1: the claim by its own owner, counted in RestartCount),
+# after docker's growing delay, until the policy says no or `stop` leaves
+# DIR/norestart (and wakes a delay with USR1).
 
 stamp() {
   while IFS= read -r line || [ -n "$line" ]; do
@@ -100,91 +106,142 @@ done'
 # shellcheck disable=SC2086
 set -- $SKIFF_TOOLS
 setpriv=$1 env=$2 flock=$3
-# (busybox's unshare: a static binary starts faster than util-linux's)
-SKIFF_SUPERVISOR=$$ "$setpriv" --pdeathsig SIGKILL -- \
-  /bin/busybox unshare --mount --uts --ipc --pid --propagation private \
-  "$env" --default-signal=INT,QUIT,TERM,HUP /bin/busybox sh -c "$keep" keeper \
-  "$SKIFF_DENO" run --quiet --allow-all --config "$SKIFF_HOME/deno.json" "$SKIFF_HOME/cli.ts" \
-  3<&- 6<&- &
-keeper=$!
-exec 4>&-
-mark "keeper started"
-dir= run= lock= trash= rm=0 new=0 cgroups= started=0 mode= relays= input= pid1= leave=
-while read -r kind value <&3; do
-  case $kind in
-    P) pid1=$value ;;
-    C) dir=$value ;;
-    R) run=$value ;;
-    L) lock=$value ;;
-    T) trash=$value ;;
-    M) rm=$value ;;
-    N) new=$value ;;
-    G) cgroups="$cgroups $value" ;;
-    K) leave=$value ;;
-    B) kill -USR2 "$SKIFF_LAUNCHER" 2>/dev/null ;;
-    O)
-      mode=$value
-      if [ "$mode" = log ]; then
-        # the caller's stderr kept (7) until X, for a start that fails
-        exec 7>&2 6<&- >/dev/null 2>&1
-        log stdout &
-        relays="$relays $!"
-        log stderr &
-        relays="$relays $!"
-      else
-        relay stdout &
-        relays="$relays $!"
-        relay stderr &
-        relays="$relays $!"
-        if [ "$mode" = fgi ]; then
-          (exec 0<&6 6<&- 3<&- > "$run/stdin.fifo" && exec cat) &
-          input=$!
-        fi
-        exec 6<&-
-      fi
-      ;;
-    X)
-      started=1
-      break
-      ;;
+# restart POLICY MAX CODE: whether a detached container that ran is to be
+# started again, as docker's restart manager decides, unless `stop` (or
+# `rm -f`) left DIR/norestart.
+again() {
+  [ "$mode" = log ] && [ "$started" = 1 ] && [ -d "$dir" ] && [ ! -e "$dir/norestart" ] || return 1
+  case $policy in
+    always | unless-stopped) return 0 ;;
+    on-failure) [ "$3" != 0 ] && { [ "$max" = 0 ] || [ "$restarts" -lt "$max" ]; } ;;
+    *) return 1 ;;
   esac
-done
-exec 3<&-
-[ "$started" = 1 ] && exec 7>&-
-mark "the CLI is executing the command"
-if [ "$started" = 1 ] && [ "$mode" = log ]; then
-  echo "$keeper" > "$run/keeper.tmp" && mv "$run/keeper.tmp" "$run/keeper"
-  kill -USR1 "$SKIFF_LAUNCHER" 2>/dev/null
-fi
-wait "$keeper"
-code=$?
-if [ "$started" != 1 ] && [ "$code" -gt 128 ]; then
-  # the CLI was killed before it could say why
-  msg="skiff: Cannot start the container: its init exited before reaching the command"
-  if [ "$mode" = log ]; then echo "$msg" >&7; else echo "$msg" >&2; fi
-  code=125
-fi
-# A CLI killed with its keeper may still be finishing a syscall (a mkdir
-# in a cgroup hierarchy): wait until it is gone, or a zombie (out of its
-# cgroups), before removing what it made. "PID STARTTIME", so a reused
-# pid is not waited for.
-gone() {
-  read -r stat 2>/dev/null < "/proc/$1/stat" || return 0
-  # shellcheck disable=SC2086
-  set -- "$2" ${stat##*) }
-  [ "$2" = Z ] || [ "${21}" != "$1" ]
 }
-# shellcheck disable=SC2086
-[ -z "$pid1" ] || while ! gone $pid1; do sleep 0.01; done
-mark "the container exited"
-# The relays end at the command's EOF; ones it never opened are stopped
-# (with KILL: they ignore the signals the launcher passes on).
-[ -n "$input" ] && kill -KILL "$input" 2>/dev/null
-if [ "$started" = 1 ]; then
-  for r in $relays; do wait "$r"; done
-else
-  for r in $relays; do kill -KILL "$r" 2>/dev/null; done
-fi
-[ -n "$dir" ] && finish "$code"
+# `stop` during the delay wakes us (USR1), and DIR/norestart says stop.
+trap 'kill "$sleeper" 2>/dev/null' USR1
+# reap PID: wait for a child and return its status, through a USR1's
+# interruption of wait (which returns 128+10 while the child lives).
+reap() {
+  while :; do
+    wait "$1"
+    set -- "$1" $?
+    [ "$2" -gt 128 ] && kill -0 "$1" 2>/dev/null && continue
+    return "$2"
+  done
+}
+restarts=0 restarting= delay=100 sleeper=
+while :; do
+  # (busybox's unshare: a static binary starts faster than util-linux's)
+  SKIFF_SUPERVISOR=$$ SKIFF_RESTART=$restarting "$setpriv" --pdeathsig SIGKILL -- \
+    /bin/busybox unshare --mount --uts --ipc --pid --propagation private \
+    "$env" --default-signal=INT,QUIT,TERM,HUP /bin/busybox sh -c "$keep" keeper \
+    "$SKIFF_DENO" run --quiet --allow-all --config "$SKIFF_HOME/deno.json" "$SKIFF_HOME/cli.ts" \
+    3<&- 6<&- &
+  keeper=$!
+  exec 4>&-
+  mark "keeper started"
+  dir= run= lock= trash= rm=0 new=0 cgroups= started=0 mode= relays= input= pid1= leave= policy=no max=0
+  while read -r kind value <&3; do
+    case $kind in
+      P) pid1=$value ;;
+      C) dir=$value ;;
+      R) run=$value ;;
+      L) lock=$value ;;
+      T) trash=$value ;;
+      M) rm=$value ;;
+      N) new=$value ;;
+      G) cgroups="$cgroups $value" ;;
+      K) leave=$value ;;
+      Y) policy=${value% *} max=${value#* } ;;
+      B) kill -USR2 "$SKIFF_LAUNCHER" 2>/dev/null ;;
+      O)
+        mode=$value
+        if [ "$mode" = log ]; then
+          # the caller's stderr kept (7) until X, for a start that fails
+          exec 7>&2 6<&- >/dev/null 2>&1
+          log stdout &
+          relays="$relays $!"
+          log stderr &
+          relays="$relays $!"
+        else
+          relay stdout &
+          relays="$relays $!"
+          relay stderr &
+          relays="$relays $!"
+          if [ "$mode" = fgi ]; then
+            (exec 0<&6 6<&- 3<&- > "$run/stdin.fifo" && exec cat) &
+            input=$!
+          fi
+          exec 6<&-
+        fi
+        ;;
+      X)
+        started=1
+        break
+        ;;
+    esac
+  done
+  exec 3<&-
+  [ "$started" = 1 ] && exec 7>&-
+  mark "the CLI is executing the command"
+  if [ "$started" = 1 ] && [ "$mode" = log ]; then
+    echo "$keeper" > "$run/keeper.tmp" && mv "$run/keeper.tmp" "$run/keeper"
+    # (the launcher waits for the first start only; its pid may be another's since)
+    [ "$restarts" -gt 0 ] || kill -USR1 "$SKIFF_LAUNCHER" 2>/dev/null
+  fi
+  began=${EPOCHREALTIME%.*}
+  reap "$keeper"
+  code=$?
+  if [ "$started" != 1 ] && [ "$code" -gt 128 ]; then
+    # the CLI was killed before it could say why
+    msg="skiff: Cannot start the container: its init exited before reaching the command"
+    if [ "$mode" = log ]; then echo "$msg" >&7; else echo "$msg" >&2; fi
+    code=125
+  fi
+  # A CLI killed with its keeper may still be finishing a syscall (a mkdir
+  # in a cgroup hierarchy): wait until it is gone, or a zombie (out of its
+  # cgroups), before removing what it made. "PID STARTTIME", so a reused
+  # pid is not waited for.
+  gone() {
+    read -r stat 2>/dev/null < "/proc/$1/stat" || return 0
+    # shellcheck disable=SC2086
+    set -- "$2" ${stat##*) }
+    [ "$2" = Z ] || [ "${21}" != "$1" ]
+  }
+  # shellcheck disable=SC2086
+  [ -z "$pid1" ] || while ! gone $pid1; do sleep 0.01; done
+  mark "the container exited"
+  # The relays end at the command's EOF; ones it never opened are stopped
+  # (with KILL: they ignore the signals the launcher passes on).
+  [ -n "$input" ] && kill -KILL "$input" 2>/dev/null
+  if [ "$started" = 1 ]; then
+    for r in $relays; do reap "$r"; done
+  else
+    for r in $relays; do kill -KILL "$r" 2>/dev/null; done
+  fi
+  [ -n "$dir" ] && finish "$code"
+
+  again "$policy" "$max" "$code" || break
+  # docker's delay: 100 ms, doubled at each restart up to a minute, and
+  # back to 100 ms after a run of 10 s or more
+  [ $((${EPOCHREALTIME%.*} - began)) -lt 10 ] || delay=100
+  sleep "$((delay / 1000)).$((delay % 1000 / 100))" &
+  sleeper=$!
+  wait "$sleeper"
+  [ -d "$dir" ] && [ ! -e "$dir/norestart" ] || break
+  delay=$((delay * 2))
+  [ "$delay" -le 60000 ] || delay=60000
+  restarts=$((restarts + 1))
+  # the claim by its own supervisor (SKIFF_RESTART) counts the restart
+  # shellcheck disable=SC2034
+  set -- --root "${dir%/containers/*}" --runroot "${run%/containers/*}" start "${dir##*/}"
+  SKIFF_ARGC=$# SKIFF_ARG_0=$1 SKIFF_ARG_1=$2 SKIFF_ARG_2=$3 SKIFF_ARG_3=$4 SKIFF_ARG_4=$5 SKIFF_ARG_5=$6
+  export SKIFF_ARGC SKIFF_ARG_0 SKIFF_ARG_1 SKIFF_ARG_2 SKIFF_ARG_3 SKIFF_ARG_4 SKIFF_ARG_5
+  restarting=1
+  # a new channel: a FIFO, read here, written by the next CLI alone
+  rm -f "$run/channel"
+  mkfifo -m 600 "$run/channel" && exec 4<>"$run/channel" 3<"$run/channel" || break
+  rm -f "$run/channel"
+done
 mark "cleaned up"
 exit "$code"
