@@ -43,6 +43,8 @@ test("cp copies out of and into a running container by docker's rules", async ()
     await withDir(async (host) => {
       await skiffOk(store, [
         "run",
+        "--network",
+        "none",
         "-d",
         "--name",
         "r",
@@ -82,7 +84,7 @@ test("cp copies out of and into a running container by docker's rules", async ()
 test("cp - streams a tar in and out, and a stopped container is copied into and out of", async () => {
   await withStore(async (store) => {
     await withDir(async (host) => {
-      await skiffOk(store, ["run", "--name", "s", "busybox", "sh", "-c", SETUP(host)]);
+      await skiffOk(store, ["run", "--network", "none", "--name", "s", "busybox", "sh", "-c", SETUP(host)]);
       const out = await new Deno.Command("sh", {
         args: ["-c", `deno task -q skiff --root ${store} cp s:/d - | tar -tvf -`],
         stdout: "piped",
@@ -115,7 +117,17 @@ test("a container's symlinks to the host's /etc, ../../.. or a host dir lead ins
   await withStore(async (store) => {
     await withDir(async (host) => {
       Deno.writeTextFileSync(`${host}/secret`, "host secret");
-      await skiffOk(store, ["run", "--name", "evil", "busybox", "sh", "-c", SETUP(host)]);
+      await skiffOk(store, [
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "evil",
+        "busybox",
+        "sh",
+        "-c",
+        SETUP(host),
+      ]);
       const name = `skiff-cp-probe-${Deno.pid}`;
       Deno.writeTextFileSync(`${host}/${name}`, "probe");
       // in: through /data (-> /etc) and /up (-> ../../../..) into the container's own /etc and /
@@ -150,7 +162,17 @@ test("a container's symlinks to the host's /etc, ../../.. or a host dir lead ins
 test("cp's bad input: one line each, exit 1, nothing made", async () => {
   await withStore(async (store) => {
     await withDir(async (host) => {
-      await skiffOk(store, ["run", "--name", "c", "busybox", "sh", "-c", "mkdir /dir && touch /file"]);
+      await skiffOk(store, [
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "c",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /dir && touch /file",
+      ]);
       Deno.writeTextFileSync(`${host}/f`, "f");
       const cases: [string[], string][] = [
         [["c:/nope", host], "Could not find the file /nope in container c"],

@@ -15,6 +15,8 @@ test("create makes a record and a layer, no process; start runs it; rm takes a c
   await withStore(async (store) => {
     const id = (await skiffOk(store, [
       "create",
+      "--network",
+      "none",
       "--name",
       "c",
       "-e",
@@ -41,9 +43,17 @@ test("create makes a record and a layer, no process; start runs it; rm takes a c
     assert.deepEqual([started.code, started.stdout], [4, "hi 1\n"]);
     assert.match(await skiffOk(store, ["ps", "-a"]), /Exited \(4\) .+c\n$/);
 
-    await skiffOk(store, ["create", "--name", "gone", "busybox", "true"]);
+    await skiffOk(store, ["create", "--network", "none", "--name", "gone", "busybox", "true"]);
     assert.equal(await skiffOk(store, ["rm", "gone"]), "gone\n", "no -f needed: nothing runs");
-    const bad = await skiff(store, ["create", "--restart", "sometimes", "busybox", "true"]);
+    const bad = await skiff(store, [
+      "create",
+      "--network",
+      "none",
+      "--restart",
+      "sometimes",
+      "busybox",
+      "true",
+    ]);
     assert.equal(bad.code, 125);
     assert.match(bad.stderr, /^skiff: invalid restart policy: unknown policy 'sometimes'/);
     assert.equal(
@@ -69,6 +79,8 @@ test("--restart on-failure:3 restarts a failing container three times, then leav
   await withStore(async (store) => {
     await skiffOk(store, [
       "run",
+      "--network",
+      "none",
       "-d",
       "--name",
       "r",
@@ -86,7 +98,18 @@ test("--restart on-failure:3 restarts a failing container three times, then leav
       "3 exited 2\n",
     );
     // a success ends on-failure's loop at once
-    await skiffOk(store, ["run", "-d", "--name", "ok", "--restart", "on-failure", "busybox", "true"]);
+    await skiffOk(store, [
+      "run",
+      "--network",
+      "none",
+      "-d",
+      "--name",
+      "ok",
+      "--restart",
+      "on-failure",
+      "busybox",
+      "true",
+    ]);
     await waitFor(() => supervisorGone(store, "ok"), "the supervisor to end");
     assert.equal(await skiffOk(store, ["inspect", "-f", "{{.RestartCount}}", "ok"]), "0\n");
   });
@@ -96,6 +119,8 @@ test("stop ends a restart loop, between two runs or during one; start by hand be
   await withStore(async (store) => {
     await skiffOk(store, [
       "run",
+      "--network",
+      "none",
       "-d",
       "--name",
       "loop",
@@ -121,6 +146,8 @@ test("stop ends a restart loop, between two runs or during one; start by hand be
 
     await skiffOk(store, [
       "run",
+      "--network",
+      "none",
       "-d",
       "--name",
       "long",
@@ -144,9 +171,27 @@ test("stop ends a restart loop, between two runs or during one; start by hand be
 
 test("--restart is refused with --rm and without -d, as docker's conflicts", async () => {
   await withStore(async (store) => {
-    const rm = await skiff(store, ["run", "-d", "--rm", "--restart", "always", "busybox", "true"]);
+    const rm = await skiff(store, [
+      "run",
+      "--network",
+      "none",
+      "-d",
+      "--rm",
+      "--restart",
+      "always",
+      "busybox",
+      "true",
+    ]);
     assert.deepEqual([rm.code, rm.stderr], [125, "skiff: Conflicting options: --restart and --rm\n"]);
-    const fg = await skiff(store, ["run", "--restart", "on-failure:x", "busybox", "true"]);
+    const fg = await skiff(store, [
+      "run",
+      "--network",
+      "none",
+      "--restart",
+      "on-failure:x",
+      "busybox",
+      "true",
+    ]);
     assert.equal(fg.stderr, "skiff: invalid restart policy format: maximum retry count must be an integer\n");
     assert.equal(await skiffOk(store, ["ps", "-aq"]), "");
   });

@@ -16,12 +16,25 @@ const lines = (text: string) => text.trim().split("\n").filter((l) => l !== "");
 test("ps --filter, -n, -l, -s and --format as docker's", async () => {
   await withStore(async (store) => {
     await skiffOk(store, ["volume", "create", "data"]);
-    const web =
-      (await skiffOk(store, ["run", "-d", "--name", "web", "-l", "tier=front", "busybox", "sleep", "300"]))
-        .trim();
+    const web = (await skiffOk(store, [
+      "run",
+      "--network",
+      "none",
+      "-d",
+      "--name",
+      "web",
+      "-l",
+      "tier=front",
+      "busybox",
+      "sleep",
+      "300",
+    ]))
+      .trim();
     assert.equal(
       (await skiff(store, [
         "run",
+        "--network",
+        "none",
         "--name",
         "db",
         "-l",
@@ -35,7 +48,7 @@ test("ps --filter, -n, -l, -s and --format as docker's", async () => {
       ])).code,
       3,
     );
-    await skiffOk(store, ["run", "--name", "last", "busybox", "true"]);
+    await skiffOk(store, ["run", "--network", "none", "--name", "last", "busybox", "true"]);
     const names = async (...args: string[]) =>
       lines(await skiffOk(store, ["ps", ...args, "--format", "{{.Names}}"]));
 
@@ -111,6 +124,8 @@ test("inspect -f, images --filter and --format, volume ls and stats --format", a
     await skiffOk(store, ["volume", "create", "vol1"]);
     await skiffOk(store, [
       "run",
+      "--network",
+      "none",
       "-d",
       "--name",
       "app",

@@ -13,6 +13,8 @@ test("logs --since and --until split a log at a time, RFC 3339 or relative", asy
   await withStore(async (store) => {
     const id = (await skiffOk(store, [
       "run",
+      "--network",
+      "none",
       "-d",
       "busybox",
       "sh",
@@ -39,8 +41,11 @@ test("system df prints docker's table; system prune removes what each prune woul
   await withStore(async (store) => {
     await skiffOk(store, ["volume", "create", "kept"]);
     await skiffOk(store, ["volume", "create", "loose"]);
-    const running = (await skiffOk(store, ["run", "-d", "-v", "kept:/k", "busybox", "sleep", "300"])).trim();
-    const stopped = (await skiffOk(store, ["run", "-d", "busybox", "sh", "-c", "echo x > /f"])).trim();
+    const running =
+      (await skiffOk(store, ["run", "--network", "none", "-d", "-v", "kept:/k", "busybox", "sleep", "300"]))
+        .trim();
+    const stopped =
+      (await skiffOk(store, ["run", "--network", "none", "-d", "busybox", "sh", "-c", "echo x > /f"])).trim();
     await skiffOk(store, ["wait", stopped]);
     const df = await skiffOk(store, ["system", "df"]);
     assert.match(
@@ -77,17 +82,37 @@ test("run --cidfile writes the id; a file that exists is refused and a failed ru
   await withStore(async (store) => {
     const dir = await Deno.makeTempDir({ prefix: "skiff-cid-" });
     try {
-      await skiffOk(store, ["run", "--cidfile", `${dir}/cid`, "--name", "c", "busybox", "true"]);
+      await skiffOk(store, [
+        "run",
+        "--network",
+        "none",
+        "--cidfile",
+        `${dir}/cid`,
+        "--name",
+        "c",
+        "busybox",
+        "true",
+      ]);
       const id = Deno.readTextFileSync(`${dir}/cid`);
       assert.match(id, /^[0-9a-f]{64}$/);
       assert.equal(await skiffOk(store, ["inspect", "-f", "{{.Id}}", "c"]), `${id}\n`);
-      const again = await skiff(store, ["run", "--cidfile", `${dir}/cid`, "busybox", "true"]);
+      const again = await skiff(store, [
+        "run",
+        "--network",
+        "none",
+        "--cidfile",
+        `${dir}/cid`,
+        "busybox",
+        "true",
+      ]);
       assert.deepEqual([again.code, again.stderr], [
         125,
         `skiff: Container ID file found, make sure the other container isn't running or delete ${dir}/cid\n`,
       ]);
       const failed = await skiff(store, [
         "run",
+        "--network",
+        "none",
         "--cidfile",
         `${dir}/bad`,
         "--pull",
