@@ -131,10 +131,13 @@ test("stop ends a restart loop, between two runs or during one; start by hand be
       "-c",
       "echo run; exit 1",
     ]);
-    await waitFor(
-      async () => Number(await skiffOk(store, ["inspect", "-f", "{{.RestartCount}}", "loop"])) >= 2,
-      "two restarts",
-    );
+    let state = "";
+    await waitFor(async () => {
+      state = await skiffOk(store, ["inspect", "loop"]);
+      return (JSON.parse(state)[0].restartCount ?? 0) >= 2;
+    }, "two restarts").catch((e) => {
+      throw new Error(`${e.message}; the record: ${state}`);
+    });
     assert.match(await skiffOk(store, ["stop", "loop"]), /^loop\n$/);
     assert.ok(await supervisorGone(store, "loop"), "stopped: no supervisor is left to restart it");
     const count = await skiffOk(store, ["inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "loop"]);

@@ -12,7 +12,7 @@ import { sweepFreezers, thawIfOrphaned, thawPaused } from "../host/cgroup/freeze
 import { isAlive, processStartTime } from "../host/proc.ts";
 import { selfPid } from "../../ffi/libc.ts";
 import { hasImage } from "../store/gc.ts";
-import { DamagedFileError, readJson, type Store, writeAtomic } from "../store/store.ts";
+import { DamagedFileError, exists, readJson, type Store, writeAtomic } from "../store/store.ts";
 import type { Mount } from "./volumes.ts";
 import type { SecurityOptions } from "./security.ts";
 import type { NetworkRequest, NetworkSettings } from "./network.ts";
@@ -336,6 +336,10 @@ export async function claimForStart(
     // a restart: the supervisor that owns it claims it again once its end is in DIR/exit
     const again = restart && record.owner?.pid === owner.pid && record.owner.startTime === owner.startTime &&
       readExitFile(`${store.container(record.id)}/exit`) !== null;
+    // a stop between the supervisor's last look and this claim ends the loop here
+    if (again && exists(`${store.container(record.id)}/norestart`)) {
+      throw new InvalidStateError(`Not restarting container "${ref}": it was stopped`);
+    }
     if (!canStart(record) && !again) {
       throw new InvalidStateError(`Cannot start container "${ref}": it is ${record.status}`);
     }
