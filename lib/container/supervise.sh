@@ -141,7 +141,11 @@ while :; do
   exec 4>&-
   mark "keeper started"
   dir= run= lock= trash= rm=0 new=0 cgroups= started=0 mode= relays= input= pid1= leave= policy=no max=0
-  while read -r kind value <&3; do
+  while :; do
+    # (a USR1 from stop cuts a read short: read again)
+    read -r kind value <&3
+    got=$?
+    [ "$got" = 0 ] || { [ "$got" -gt 128 ] && continue; break; }
     case $kind in
       P) pid1=$value ;;
       C) dir=$value ;;
