@@ -25,6 +25,7 @@ import { launchedBy, runInside, StartFromOutside, startInside } from "../contain
 import type { PullPolicy } from "../container/resolve_image.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
 import { parseSecurityFlags } from "../container/security.ts";
+import { inspectFields } from "../container/host_config.ts";
 import { parseEnvFile } from "../container/env.ts";
 import {
   ENV,
@@ -35,6 +36,7 @@ import {
   seconds,
   STOP_TIME,
   TTY,
+  USER,
   type Verb,
   WORKDIR,
 } from "./verb.ts";
@@ -96,6 +98,8 @@ const run: Verb = {
     { long: "cap-drop", kind: "list", arg: "CAP", help: "Drop a capability of the default set, or ALL" },
     { long: "privileged", kind: "flag", help: "All capabilities, no seccomp, /sys and /proc writable" },
     { long: "read-only", kind: "flag", help: "Mount the container's root read-only" },
+    USER,
+    { long: "group-add", kind: "list", arg: "GROUP", help: "Add a supplementary group (name or id)" },
     { long: "entrypoint", kind: "value", arg: "CMD", help: "Replace the image's entrypoint (and its CMD)" },
     { long: "stop-signal", kind: "value", arg: "SIGNAL", help: "What stop sends first (default SIGTERM)" },
     {
@@ -134,6 +138,8 @@ const run: Verb = {
       capAdd: o["cap-add"] as string[] | undefined,
       capDrop: o["cap-drop"] as string[] | undefined,
       privileged: Boolean(o.privileged),
+      user: o.user as string | undefined,
+      groupAdd: o["group-add"] as string[] | undefined,
     });
     const options = {
       mounts,
@@ -293,7 +299,7 @@ const logs: Verb = {
 
 const exec: Verb = {
   outsideUserNamespace: true,
-  usage: "exec [-d] [-i] [-t] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
+  usage: "exec [-d] [-i] [-t] [-u USER] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
   summary: "Run a command in a running container",
   stopAtPositional: true,
   args: { min: 2 },
@@ -303,12 +309,14 @@ const exec: Verb = {
     TTY,
     ENV,
     WORKDIR,
+    USER,
     HELP,
   ],
   async action(store, { options: o, positionals: [container, ...command] }) {
     const { execInContainer } = await import("../container/exec.ts");
     return await execInContainer(store, container, {
       command,
+      user: o.user as string | undefined,
       env: o.env as string[] | undefined,
       workdir: o.workdir as string | undefined,
       interactive: Boolean(o.interactive),
@@ -421,7 +429,7 @@ const inspect: Verb = {
     for (const ref of positionals) {
       try {
         const record = findContainer(records, ref);
-        found.push({ ...record, NetworkSettings: networkSettingsView(record) });
+        found.push({ ...record, ...inspectFields(record), NetworkSettings: networkSettingsView(record) });
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         const image = await findImage(store, ref);
@@ -453,7 +461,7 @@ const commit: Verb = {
       short: "c",
       kind: "list",
       arg: "INSTRUCTION",
-      help: "Set CMD, ENTRYPOINT, ENV or WORKDIR, e.g. -c 'CMD [\"sh\"]' (repeatable)",
+      help: "Set CMD, ENTRYPOINT, ENV, USER or WORKDIR, e.g. -c 'CMD [\"sh\"]' (repeatable)",
     },
     HELP,
   ],

@@ -45,6 +45,7 @@ import { close, inForeground, openPath, takeFd } from "../../ffi/libc.ts";
 import { openInRoot } from "../host/in_root.ts";
 import { capabilitiesToDrop } from "../host/capabilities.ts";
 import { planSecurity, type SecurityPlan } from "./security.ts";
+import { checkUserSpec } from "./user.ts";
 import { findContainer, listContainers } from "./containers.ts";
 import { type EnterSpec, SPEC_ENV } from "./enter.ts";
 import { describeError, InvalidStateError, UsageError } from "../errors.ts";
@@ -80,6 +81,8 @@ export interface ExecOptions {
   tty?: boolean;
   /** Run it in the background, output discarded, and return at once (`-d`). */
   detach?: boolean;
+  /** `-u`: the user (default: the container's). */
+  user?: string;
 }
 
 /** Everything the exec chain needs, resolved. */
@@ -165,6 +168,7 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
     dropCaps: plan.security?.dropCaps ?? capabilitiesToDrop(),
     ...(plan.security?.seccomp ? { seccomp: plan.security.seccomp } : {}),
     ...(plan.security?.noNewPrivileges ? { noNewPrivileges: true } : {}),
+    ...(plan.security?.user ? { user: plan.security.user } : {}),
     ...(plan.syncFifo === undefined ? {} : { syncFifo: plan.syncFifo }),
   };
 }
@@ -192,6 +196,7 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     throw new UsageError("A detached exec takes no terminal or stdin: drop -i and -t, or -d");
   }
   checkCommandOptions(opts);
+  if (opts.user !== undefined) checkUserSpec(opts.user);
   const record = findContainer(await listContainers(store), ref);
   const pid1 = pid1Of(record);
   if (pid1 === undefined) {
@@ -219,7 +224,10 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     argv: opts.command,
     env,
     tools: { nsenter: findCommand("nsenter"), busybox: BUSYBOX, deno: Deno.execPath(), enter: enterModule() },
-    security: await planSecurity(record.security, store.seccompDir),
+    security: await planSecurity(
+      { ...record.security, user: opts.user ?? record.security?.user },
+      store.seccompDir,
+    ),
     // One per exec: several may run at once.
     ...(opts.tty && !opts.detach
       ? { syncFifo: `${store.runtime(record.id)}/exec-${crypto.randomUUID()}.sync` }

@@ -119,9 +119,9 @@ export async function runInside(
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
   phase("cli: image resolved");
-  const security = await planSecurity(opts.security, store.seccompDir);
-  phase("cli: security planned");
   const { fields, cgroup } = planContainer(image, opts);
+  const security = await planSecurity(fields.security, store.seccompDir);
+  phase("cli: security planned");
   const record = await createContainer(store, { ...fields, owner: ownerOf(supervisor) });
   phase("cli: record created");
   // The relays start now, while the rest is made.

@@ -105,8 +105,8 @@ async function run(
   checkPrivileges();
   await store.init();
   const image = resolved ?? await resolveImage(store, opts.image, opts.pull);
-  const security = await planSecurity(opts.security, store.seccompDir);
   const { fields, cgroup } = planContainer(image, opts);
+  const security = await planSecurity(fields.security, store.seccompDir);
   const record = await createContainer(store, fields);
 
   let started = false;

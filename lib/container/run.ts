@@ -179,11 +179,17 @@ export function environmentFor(image: Image, hostname: string, opts: RunOptions)
   return mergeEnvironment([
     `PATH=${DEFAULT_PATH}`,
     `HOSTNAME=${hostname}`,
-    "HOME=/root",
+    // A user's HOME comes from its passwd entry, at start (lib/container/user.ts).
+    ...(userOf(image, opts) === undefined ? ["HOME=/root"] : []),
     ...(opts.tty ? ["TERM=xterm"] : []),
     ...(image.config.config.Env ?? []),
     ...(opts.env ?? []),
   ]);
+}
+
+/** The container's user: `--user`, else the image's USER; undefined for root by default. */
+export function userOf(image: Image, opts: RunOptions): string | undefined {
+  return opts.security?.user ?? (image.config.config.User || undefined);
 }
 
 /**
@@ -245,6 +251,7 @@ export function initSpecFor(
     dropCaps: security.dropCaps,
     ...(security.seccomp ? { seccomp: security.seccomp } : {}),
     ...(security.noNewPrivileges ? { noNewPrivileges: true } : {}),
+    ...(security.user ? { user: security.user } : {}),
     cgroupProcs,
     syncFifo: `${store.runtime(record.id)}/init.sync`,
     tty,
@@ -259,6 +266,8 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
   const id = newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
   const cgroup = cgroupFor(id, opts.limits ?? {}, opts.security?.privileged);
+  const user = userOf(image, opts);
+  const security = user === undefined ? opts.security : { ...opts.security, user };
   const fields: NewContainer = {
     id,
     name: opts.name,
@@ -272,7 +281,7 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     mounts: [],
     limits: opts.limits ?? {},
     cgroup: { version: cgroup.version, own: cgroup.own },
-    ...(opts.security && Object.keys(opts.security).length > 0 ? { security: opts.security } : {}),
+    ...(security && Object.keys(security).length > 0 ? { security } : {}),
     ...(opts.readOnly ? { readOnly: true } : {}),
     ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     ...stopFields(image, opts),

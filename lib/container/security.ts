@@ -1,6 +1,7 @@
 /**
  * A container's security settings: `--security-opt seccomp=...` and
- * `no-new-privileges`, `--cap-add`, `--cap-drop`, `--privileged`, parsed
+ * `no-new-privileges`, `--cap-add`, `--cap-drop`, `--privileged`, and
+ * the process's user: `--user`, `--group-add`; parsed
  * and checked before anything is created, kept in the container's record
  * (for `start` and `inspect`), and planned into what init carries out: the
  * capabilities to drop and the seccomp filter, as data.
@@ -15,6 +16,7 @@ import { UsageError } from "../errors.ts";
 import { processStartTime } from "../host/proc.ts";
 import { CAPABILITIES, capabilitiesToDrop, capabilityName, keptCapabilities } from "../host/capabilities.ts";
 import type { Profile } from "./seccomp/profile.ts";
+import { checkGroupAdd, checkUserSpec } from "./user.ts";
 import { SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, selfPid } from "../../ffi/libc.ts";
 
 /** What the user asked for, as the record keeps it. */
@@ -29,6 +31,10 @@ export interface SecurityOptions {
   capDrop?: string[];
   /** `--privileged`: every capability, no filter, /sys and /proc writable and unmasked. */
   privileged?: boolean;
+  /** `--user` (or the image's USER): `UID[:GID]` or `NAME[:GROUP]`, resolved in the container. */
+  user?: string;
+  /** `--group-add`: more supplementary groups, names or ids. */
+  groupAdd?: string[];
 }
 
 /** The flags as the CLI got them. */
@@ -37,6 +43,8 @@ export interface SecurityFlags {
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
+  user?: string;
+  groupAdd?: string[];
 }
 
 /**
@@ -66,6 +74,14 @@ export async function parseSecurityFlags(flags: SecurityFlags): Promise<Security
   if (capAdd.length > 0) options.capAdd = capAdd;
   if (capDrop.length > 0) options.capDrop = capDrop;
   if (flags.privileged) options.privileged = true;
+  if (flags.user !== undefined) {
+    checkUserSpec(flags.user);
+    options.user = flags.user;
+  }
+  if (flags.groupAdd?.length) {
+    checkGroupAdd(flags.groupAdd);
+    options.groupAdd = flags.groupAdd;
+  }
   return options;
 }
 
@@ -90,9 +106,20 @@ export interface SeccompFilter {
   flags: number;
 }
 
+/** The user a container's process becomes, resolved by init in the container's files. */
+export interface UserPlan {
+  /** `UID[:GID]` or `NAME[:GROUP]`. */
+  spec: string;
+  /** `--group-add`. */
+  groupAdd: string[];
+  /** Capabilities a non-root user keeps through execve (`--cap-add`), in the ambient set. */
+  ambient: number[];
+}
+
 /** What init does with the settings: capabilities to drop, the filter to install. */
 export interface SecurityPlan {
   dropCaps: number[];
+  user?: UserPlan;
   seccomp?: SeccompFilter;
   noNewPrivileges?: boolean;
 }
@@ -126,6 +153,7 @@ export async function planSecurity(
     ? Object.keys(CAPABILITIES)
     : keptCapabilities(options.capAdd ?? [], options.capDrop ?? []);
   const plan: SecurityPlan = { dropCaps: capabilitiesToDrop(kept) };
+  if (options.user !== undefined) plan.user = userPlan(options.user, options, kept);
   if (options.noNewPrivileges) plan.noNewPrivileges = true;
   if (options.privileged || options.seccomp === "unconfined") return plan;
   if (arch !== "x86_64" && arch !== "aarch64") {
@@ -156,6 +184,24 @@ export async function planSecurity(
   };
   if (cacheDir !== undefined) writeCached(cacheDir, `${key}.bpf`, plan.seccomp.flags, program);
   return plan;
+}
+
+/**
+ * The user to become, with `--cap-add`'s capabilities (those kept) as its
+ * ambient set: as podman, a non-root user keeps what was added for it
+ * (docker leaves it in the bounding set only); `--privileged` adds none.
+ */
+function userPlan(spec: string, options: SecurityOptions, kept: string[]): UserPlan {
+  const added = options.privileged
+    ? []
+    : (options.capAdd ?? []).includes("ALL")
+    ? kept
+    : options.capAdd ?? [];
+  return {
+    spec,
+    groupAdd: options.groupAdd ?? [],
+    ambient: added.filter((c) => kept.includes(c)).map((c) => CAPABILITIES[c]),
+  };
 }
 
 const DEFAULT_PROFILE = new URL("./seccomp/default.json", import.meta.url);
