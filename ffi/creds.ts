@@ -1,7 +1,8 @@
 /**
  * The calling thread's credentials and resource limits: setgroups,
  * setresgid and setresuid through syscall(2), the capability sets, the
- * keep-caps flag, the ambient set and the parent-death signal.
+ * keep-caps flag, the ambient set and the parent-death signal; and
+ * prlimit, which is the process's.
  *
  * Raw syscalls on purpose: glibc's setuid(), setgid() and setgroups()
  * change every thread of the process (they signal each one, the "setxid"
@@ -38,6 +39,8 @@ const SYMBOLS = {
   prctlPointer: { name: "prctl", parameters: ["i32", "buffer", "u64", "u64", "u64"], result: "i32" },
   // void
   getppid: { parameters: [], result: "i32" },
+  // pid_t pid, int resource, const struct rlimit *new, struct rlimit *old
+  prlimit: { parameters: ["i32", "i32", "buffer", "buffer"], result: "i32" },
   ...ERRNO_SYMBOL,
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -129,4 +132,11 @@ export function parentDeathSignal(): number {
 /** getppid(2). */
 export function parentPid(): number {
   return libc().getppid();
+}
+
+/** prlimit(2) on this process: the soft and hard limits of `resource` (RLIMIT_*); -1 is RLIM_INFINITY. */
+export function setRlimit(resource: number, soft: number, hard: number): void {
+  const value = (n: number) => n === -1 ? 0xffffffffffffffffn : BigInt(n);
+  const limit = new BigUint64Array([value(soft), value(hard)]);
+  check(libc().prlimit(0, resource, new Uint8Array(limit.buffer), null), "prlimit", String(resource));
 }

@@ -100,6 +100,10 @@ const run: Verb = {
     { long: "read-only", kind: "flag", help: "Mount the container's root read-only" },
     USER,
     { long: "group-add", kind: "list", arg: "GROUP", help: "Add a supplementary group (name or id)" },
+    { long: "ulimit", kind: "list", arg: "NAME=SOFT[:HARD]", help: "A resource limit, e.g. nofile=1024" },
+    { long: "sysctl", kind: "list", arg: "KEY=VALUE", help: "A namespaced sysctl (net.*, kernel.shm*...)" },
+    { long: "oom-score-adj", kind: "value", arg: "N", help: "The OOM killer's preference, -1000 to 1000" },
+    { long: "device", kind: "list", arg: "HOST[:CONTAINER][:rwm]", help: "Give the container a host device" },
     { long: "entrypoint", kind: "value", arg: "CMD", help: "Replace the image's entrypoint (and its CMD)" },
     { long: "stop-signal", kind: "value", arg: "SIGNAL", help: "What stop sends first (default SIGTERM)" },
     {
@@ -140,6 +144,10 @@ const run: Verb = {
       privileged: Boolean(o.privileged),
       user: o.user as string | undefined,
       groupAdd: o["group-add"] as string[] | undefined,
+      ulimit: o.ulimit as string[] | undefined,
+      sysctl: o.sysctl as string[] | undefined,
+      oomScoreAdj: o["oom-score-adj"] as string | undefined,
+      device: o.device as string[] | undefined,
     });
     const options = {
       mounts,

@@ -74,6 +74,7 @@ import {
 } from "./init.ts";
 import type { SeccompFilter, UserPlan } from "./security.ts";
 import { becomeUser, withHome } from "./user.ts";
+import type { Rlimit } from "./ulimits.ts";
 import { readFileInRoot } from "./sys.ts";
 
 /** The environment variable the spec comes in, as JSON. */
@@ -103,6 +104,9 @@ export interface EnterSpec {
   noNewPrivileges?: boolean;
   /** The user to become (`exec -u`, else the container's), resolved in its files; none: root. */
   user?: UserPlan;
+  /** The container's `--ulimit`s and `--oom-score-adj`, as its command has them. */
+  rlimits?: Rlimit[];
+  oomScoreAdj?: number;
   /** With -t: the host path of the sync FIFO the pty's master is offered on. */
   syncFifo?: string;
 }
@@ -195,6 +199,8 @@ function enter(spec: EnterSpec): never {
       throw new Error("Cannot make the command's terminal", { cause: e });
     }
   }
+  if (spec.oomScoreAdj !== undefined) writeFile("/proc/self/oom_score_adj", String(spec.oomScoreAdj));
+  for (const [resource, soft, hard] of spec.rlimits ?? []) realInitSys.setRlimit(resource, soft, hard);
   for (const cap of spec.dropCaps) {
     try {
       capbsetDrop(cap);

@@ -169,6 +169,8 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
     ...(plan.security?.seccomp ? { seccomp: plan.security.seccomp } : {}),
     ...(plan.security?.noNewPrivileges ? { noNewPrivileges: true } : {}),
     ...(plan.security?.user ? { user: plan.security.user } : {}),
+    ...(plan.security?.rlimits ? { rlimits: plan.security.rlimits } : {}),
+    ...(plan.security?.oomScoreAdj !== undefined ? { oomScoreAdj: plan.security.oomScoreAdj } : {}),
     ...(plan.syncFifo === undefined ? {} : { syncFifo: plan.syncFifo }),
   };
 }

@@ -7,6 +7,7 @@
  */
 
 import type { ContainerRecord } from "./containers.ts";
+import type { Ulimit } from "./ulimits.ts";
 
 /** docker's `HostConfig`, the fields skiff has. */
 export interface HostConfig {
@@ -17,6 +18,10 @@ export interface HostConfig {
   SecurityOpt: string[] | null;
   GroupAdd: string[] | null;
   Tmpfs: Record<string, string> | null;
+  Ulimits: Ulimit[] | null;
+  Sysctls: Record<string, string> | null;
+  OomScoreAdj: number;
+  Devices: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
 }
 
 /** The record's options as docker's `inspect` has them. */
@@ -44,6 +49,16 @@ export function inspectFields(record: ContainerRecord): { Config: { User: string
           return colon === -1 ? [t, ""] : [t.slice(0, colon), t.slice(colon + 1)];
         }))
         : null,
+      Ulimits: orNull(s.ulimits),
+      Sysctls: s.sysctls && Object.keys(s.sysctls).length > 0 ? s.sysctls : null,
+      OomScoreAdj: s.oomScoreAdj ?? 0,
+      Devices: orNull(
+        s.devices?.map(({ PathOnHost, PathInContainer, CgroupPermissions }) => ({
+          PathOnHost,
+          PathInContainer,
+          CgroupPermissions,
+        })),
+      ),
     },
   };
 }

@@ -56,6 +56,7 @@ import { interfaceUp, mkdirAll, readFileInRoot, realSys } from "./sys.ts";
 import type { SeccompFilter, UserPlan } from "./security.ts";
 import type { InitNet } from "./network.ts";
 import { helperFailure } from "../host/spawn.ts";
+import type { Rlimit } from "./ulimits.ts";
 import { becomeUser, type CredentialSys, resolveUser, UnknownUserError, withHome } from "./user.ts";
 import {
   parentDeathSignal,
@@ -66,6 +67,7 @@ import {
   setKeepCaps,
   setresgid,
   setresuid,
+  setRlimit,
 } from "../../ffi/creds.ts";
 
 /** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
@@ -87,6 +89,12 @@ export interface InitSpec {
   noNewPrivileges?: boolean;
   /** The user to become, resolved in the container's /etc/passwd and /etc/group (none: root). */
   user?: UserPlan;
+  /** prlimit calls (`--ulimit`), before the capabilities are dropped. */
+  rlimits?: Rlimit[];
+  /** /proc/sys files to write (`--sysctl`), from this thread, in the container's namespaces. */
+  sysctls?: [path: string, value: string][];
+  /** Written to /proc/self/oom_score_adj (`--oom-score-adj`). */
+  oomScoreAdj?: number;
   /** cgroup.procs files to join (write 0 to) before anything else. */
   cgroupProcs: string[];
   /** The pid the keeper's parent must have: the foreground skiff (a detached
@@ -205,6 +213,8 @@ export function keeperAlive(
  * its own sequence (the real one is {@link realInitSys}).
  */
 export interface InitSys extends Sys, CredentialSys {
+  /** prlimit(2) on this process; -1 is unlimited. */
+  setRlimit(resource: number, soft: number, hard: number): void;
   /** A file of the new root, read inside it (after the pivot: `/`); null when missing. */
   readInRoot(path: string): string | null;
   /** Reads a small /proc file. */
@@ -252,6 +262,7 @@ export interface InitSys extends Sys, CredentialSys {
 export const realInitSys: InitSys = {
   ...realSys,
   readInRoot: (path) => readFileInRoot("/", path),
+  setRlimit,
   setKeepCaps,
   setgroups,
   setresgid,
@@ -352,6 +363,12 @@ export function startInit(
   // Before the mounts: sysfs shows the devices of its mounter's network
   // namespace, and a user namespace may mount it only in a netns it owns.
   if (spec.net) joinNetwork(spec.net, Number(self.slice(0, self.indexOf(" "))), sys);
+  // This thread's /proc/sys: its network and IPC namespaces, the container's.
+  for (const [path, value] of spec.sysctls ?? []) step(`write "${path}"`, () => sys.writeFile(path, value));
+  const oom = spec.oomScoreAdj;
+  if (oom !== undefined) {
+    step("set oom_score_adj", () => sys.writeFile("/proc/self/oom_score_adj", String(oom)));
+  }
   applyRootfs(spec.steps, sys);
   // pivot_root(".", ".") stacks the old root on top of the new one, so no
   // put_old directory has to be made in the image (runc does the same).
@@ -380,6 +397,9 @@ export function startInit(
       sys.dup2(stdio.stdout, 1);
       sys.dup2(stdio.stderr, 2);
     });
+  }
+  for (const [resource, soft, hard] of spec.rlimits ?? []) {
+    step(`set resource limit ${resource}`, () => sys.setRlimit(resource, soft, hard));
   }
   // Capabilities past the kernel's last are not there to drop: skipped
   // rather than tried, since an EINVAL read through errno was seen misread.

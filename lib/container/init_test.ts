@@ -240,6 +240,9 @@ class FakeInitSys implements InitSys {
   parentPid() {
     return 4240;
   }
+  setRlimit(resource: number, soft: number, hard: number) {
+    this.record("setRlimit", resource, soft, hard);
+  }
   /** The environment execve got. */
   env: string[] = [];
 }
@@ -542,4 +545,20 @@ Deno.test("init fails with docker's words and 125 for a user the container lacks
   assert.equal(thrown.exitCode, 125);
   assert.equal(thrown.message, "unable to find user nobody2: no matching entries in passwd file");
   assert.ok(!calls.includes("setsid") && !calls.some((c) => c.startsWith("set")), calls.join("\n"));
+});
+
+Deno.test("init writes sysctls and oom_score_adj in the new namespaces before the mounts, and sets limits before dropping caps", () => {
+  const { calls, thrown } = runInit({
+    ...INIT_SPEC,
+    newNet: true,
+    keeperComm: "timeout",
+    sysctls: [["/proc/sys/net/ipv4/ip_forward", "1"]],
+    oomScoreAdj: 500,
+    rlimits: [[7, 1024, 2048]],
+  });
+  assert.ok(thrown instanceof Executed, String(thrown));
+  const at = (c: string) => calls.indexOf(c);
+  assert.ok(at("unshareNet") < at("writeFile /proc/sys/net/ipv4/ip_forward 1"), calls.join("\n"));
+  assert.ok(at("writeFile /proc/self/oom_score_adj 500") < at("mount overlay /s/c/merged overlay 0"));
+  assert.ok(at("setsid") < at("setRlimit 7 1024 2048") && at("setRlimit 7 1024 2048") < at("capbsetDrop 21"));
 });

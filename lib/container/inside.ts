@@ -164,7 +164,7 @@ export async function startInside(
   const config = await readJson<ImageConfig>(store.blob(record.imageId));
   if (config === null) throw new Error(`Cannot start "${ref}": its image's config is gone`);
   const security = await planSecurity(record.security, store.seccompDir);
-  const cgroup = cgroupFor(record.id, record.limits, record.security?.privileged);
+  const cgroup = cgroupFor(record.id, record.limits, record.security);
   await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
   const mode = attach ? "fg" : "log";
   announce(store, record, cgroup, false, mode, supervisor);

@@ -20,12 +20,14 @@ import { type NetworkOptions, type NetworkPlan, networkRequest } from "./network
 import { inUserNamespace, parseSignal } from "../host/proc.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { planRootfs } from "./rootfs.ts";
+import { deviceRule } from "./devices.ts";
 import { parseTmpfs } from "./tmpfs.ts";
 import type { Store } from "../store/store.ts";
 import { checkMounts, type MountRequest } from "./volumes.ts";
 import {
   CGROUP_ROOT,
   type CgroupPlan,
+  DEFAULT_DEVICE_RULES,
   detectVersion,
   type Limits,
   planCgroup,
@@ -227,6 +229,14 @@ export function initSpecFor(
       privileged: record.security?.privileged,
       readOnly: record.readOnly,
       tmpfs: (record.tmpfs ?? []).map(parseTmpfs),
+      devices: (record.security?.devices ?? []).map((d) => ({
+        host: d.PathOnHost,
+        path: d.PathInContainer,
+        block: d.type === "b",
+        major: d.major,
+        minor: d.minor,
+        mode: d.mode,
+      })),
       // /etc/hosts and the like first: a volume over one of them wins
       binds: [
         ...net.files.map((f) => ({
@@ -252,6 +262,9 @@ export function initSpecFor(
     ...(security.seccomp ? { seccomp: security.seccomp } : {}),
     ...(security.noNewPrivileges ? { noNewPrivileges: true } : {}),
     ...(security.user ? { user: security.user } : {}),
+    ...(security.rlimits ? { rlimits: security.rlimits } : {}),
+    ...(security.sysctls ? { sysctls: security.sysctls } : {}),
+    ...(security.oomScoreAdj !== undefined ? { oomScoreAdj: security.oomScoreAdj } : {}),
     cgroupProcs,
     syncFifo: `${store.runtime(record.id)}/init.sync`,
     tty,
@@ -265,7 +278,7 @@ export function initSpecFor(
 export function planContainer(image: Image, opts: RunOptions): { fields: NewContainer; cgroup: CgroupPlan } {
   const id = newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
-  const cgroup = cgroupFor(id, opts.limits ?? {}, opts.security?.privileged);
+  const cgroup = cgroupFor(id, opts.limits ?? {}, opts.security);
   const user = userOf(image, opts);
   const security = user === undefined ? opts.security : { ...opts.security, user };
   const fields: NewContainer = {
@@ -302,16 +315,19 @@ function stopFields(image: Image, opts: RunOptions): { stopSignal?: string; stop
 }
 
 /**
- * The container's cgroup, with the device rules unless `privileged`.
+ * The container's cgroup, with the device rules (docker's and `--device`'s) unless `--privileged`.
  * Rootless, there is none: the v1 hierarchies are root's, so limits are
  * refused rather than silently dropped.
  *
  * @throws {UsageError} for limits without cgroups
  */
-export function cgroupFor(id: string, limits: Limits, privileged = false): CgroupPlan {
+export function cgroupFor(id: string, limits: Limits, security: SecurityOptions = {}): CgroupPlan {
   if (!inUserNamespace()) {
     // --privileged: no device restriction, as docker
-    return planCgroup(detectVersion(), CGROUP_ROOT, id, limits, privileged ? null : undefined);
+    const devices = security.privileged
+      ? null
+      : [...DEFAULT_DEVICE_RULES, ...(security.devices ?? []).map(deviceRule)];
+    return planCgroup(detectVersion(), CGROUP_ROOT, id, limits, devices);
   }
   if (Object.keys(limits).length > 0) {
     throw new UsageError(

@@ -1,7 +1,8 @@
 /**
  * A container's security settings: `--security-opt seccomp=...` and
  * `no-new-privileges`, `--cap-add`, `--cap-drop`, `--privileged`, and
- * the process's user: `--user`, `--group-add`; parsed
+ * the process's: `--user`, `--group-add`, `--ulimit`, `--sysctl`,
+ * `--oom-score-adj`, `--device`; parsed
  * and checked before anything is created, kept in the container's record
  * (for `start` and `inspect`), and planned into what init carries out: the
  * capabilities to drop and the seccomp filter, as data.
@@ -17,6 +18,9 @@ import { processStartTime } from "../host/proc.ts";
 import { CAPABILITIES, capabilitiesToDrop, capabilityName, keptCapabilities } from "../host/capabilities.ts";
 import type { Profile } from "./seccomp/profile.ts";
 import { checkGroupAdd, checkUserSpec } from "./user.ts";
+import { parseUlimits, type Rlimit, rlimitsOf, type Ulimit } from "./ulimits.ts";
+import { parseOomScoreAdj, parseSysctls, sysctlPath } from "./sysctls.ts";
+import { type Device, parseDevices } from "./devices.ts";
 import { SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, selfPid } from "../../ffi/libc.ts";
 
 /** What the user asked for, as the record keeps it. */
@@ -35,6 +39,14 @@ export interface SecurityOptions {
   user?: string;
   /** `--group-add`: more supplementary groups, names or ids. */
   groupAdd?: string[];
+  /** `--ulimit`s, docker's shape. */
+  ulimits?: Ulimit[];
+  /** `--sysctl`s: namespaced keys (dotted) and their values. */
+  sysctls?: Record<string, string>;
+  /** `--oom-score-adj`. */
+  oomScoreAdj?: number;
+  /** `--device`s, looked at when the container was made. */
+  devices?: Device[];
 }
 
 /** The flags as the CLI got them. */
@@ -45,6 +57,10 @@ export interface SecurityFlags {
   privileged?: boolean;
   user?: string;
   groupAdd?: string[];
+  ulimit?: string[];
+  sysctl?: string[];
+  oomScoreAdj?: string;
+  device?: string[];
 }
 
 /**
@@ -82,6 +98,10 @@ export async function parseSecurityFlags(flags: SecurityFlags): Promise<Security
     checkGroupAdd(flags.groupAdd);
     options.groupAdd = flags.groupAdd;
   }
+  if (flags.ulimit?.length) options.ulimits = parseUlimits(flags.ulimit);
+  if (flags.sysctl?.length) options.sysctls = parseSysctls(flags.sysctl);
+  if (flags.oomScoreAdj !== undefined) options.oomScoreAdj = parseOomScoreAdj(flags.oomScoreAdj);
+  if (flags.device?.length) options.devices = parseDevices(flags.device);
   return options;
 }
 
@@ -120,6 +140,11 @@ export interface UserPlan {
 export interface SecurityPlan {
   dropCaps: number[];
   user?: UserPlan;
+  /** prlimit calls, right before the capabilities are dropped. */
+  rlimits?: Rlimit[];
+  /** /proc/sys files and what to write to them, in the container's namespaces. */
+  sysctls?: [path: string, value: string][];
+  oomScoreAdj?: number;
   seccomp?: SeccompFilter;
   noNewPrivileges?: boolean;
 }
@@ -154,6 +179,10 @@ export async function planSecurity(
     : keptCapabilities(options.capAdd ?? [], options.capDrop ?? []);
   const plan: SecurityPlan = { dropCaps: capabilitiesToDrop(kept) };
   if (options.user !== undefined) plan.user = userPlan(options.user, options, kept);
+  if (options.ulimits?.length) plan.rlimits = rlimitsOf(options.ulimits);
+  const sysctls = Object.entries(options.sysctls ?? {});
+  if (sysctls.length > 0) plan.sysctls = sysctls.map(([key, value]) => [sysctlPath(key), value]);
+  if (options.oomScoreAdj !== undefined) plan.oomScoreAdj = options.oomScoreAdj;
   if (options.noNewPrivileges) plan.noNewPrivileges = true;
   if (options.privileged || options.seccomp === "unconfined") return plan;
   if (arch !== "x86_64" && arch !== "aarch64") {

@@ -28,7 +28,7 @@ import {
   SOCK_DGRAM,
   socket,
 } from "../../ffi/libc.ts";
-import { mknod, S_IFCHR } from "../../ffi/xattr.ts";
+import { mknod, S_IFBLK, S_IFCHR } from "../../ffi/xattr.ts";
 import type { EntryKind, Resolved, Sys } from "./rootfs.ts";
 import { openInRoot } from "../host/in_root.ts";
 
@@ -59,9 +59,9 @@ export const realSys: Sys = {
   symlink(target: string, path: string) {
     Deno.symlinkSync(target, path);
   },
-  mknod(path: string, major: number, minor: number) {
-    mknod(path, S_IFCHR | 0o666, makedev(major, minor));
-    Deno.chmodSync(path, 0o666);
+  mknod(path: string, major: number, minor: number, block = false, mode = 0o666) {
+    mknod(path, (block ? S_IFBLK : S_IFCHR) | mode, makedev(major, minor));
+    Deno.chmodSync(path, mode);
   },
   resolveInRoot,
 };
