@@ -205,6 +205,39 @@ test("exec runs its command with the container's filter, capabilities and no_new
   });
 });
 
+test("exec --privileged: every capability, the container's filter still, none for a non-root user; as podman's", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "-d", "--name", "web", "busybox", "sleep", "600"]);
+    const dir = await Deno.makeTempDir({ prefix: "skiff-exec-priv-" });
+    const podman =
+      `d="$1"; shift; podman --root "$d/root" --runroot "$d/run" --storage-driver vfs --runtime /usr/sbin/runc --cgroup-manager cgroupfs`;
+    const cases = [[], ["--privileged"], ["--privileged", "-u", "nobody"]];
+    try {
+      await skiffOk(store, ["save", "--format", "oci", "-o", `${dir}/busybox.tar`, "busybox"]);
+      await sh(`${podman} load -q -i "$d/busybox.tar" >/dev/null`, dir);
+      await sh(
+        `${podman} run -d --name web --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 busybox sleep 600 >/dev/null`,
+        dir,
+      );
+      for (const flags of cases) {
+        const ours = status(await skiffOk(store, ["exec", ...flags, "web", "sh", "-c", STATUS]));
+        const theirs = status(await sh(`${podman} exec "$@"`, dir, ...flags, "web", "sh", "-c", STATUS));
+        for (const key of ["CapBnd", "CapEff", "CapPrm", "Seccomp", "NoNewPrivs"]) {
+          assert.equal(ours[key], theirs[key], `${flags.join(" ")}: ${key}`);
+        }
+        if (flags[0] === "--privileged") {
+          assert.equal(ours.Seccomp, "2", "the container's filter stays");
+          assert.notEqual(ours.CapBnd, DEFAULT_CAPBND);
+        }
+      }
+    } finally {
+      await sh(`${podman} rm -f -t 0 web >/dev/null 2>&1 || true`, dir);
+      await sh(`${podman} rmi -af >/dev/null 2>&1 || true`, dir);
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
 test("--cap-add SYS_ADMIN opens the mount group of the profile; --privileged has every capability and no filter", async () => {
   await withStore(async (store) => {
     const admin = await inBusybox(

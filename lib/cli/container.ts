@@ -307,7 +307,7 @@ const logs: Verb = {
 
 const exec: Verb = {
   outsideUserNamespace: true,
-  usage: "exec [-d] [-i] [-t] [-u USER] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
+  usage: "exec [-d] [-i] [-t] [-u USER] [--privileged] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
   summary: "Run a command in a running container",
   stopAtPositional: true,
   args: { min: 2 },
@@ -318,6 +318,7 @@ const exec: Verb = {
     ENV,
     WORKDIR,
     USER,
+    { long: "privileged", kind: "flag", help: "Every capability (the container's seccomp filter stays)" },
     HELP,
   ],
   async action(store, { options: o, positionals: [container, ...command] }) {
@@ -325,6 +326,7 @@ const exec: Verb = {
     return await execInContainer(store, container, {
       command,
       user: o.user as string | undefined,
+      privileged: Boolean(o.privileged),
       env: o.env as string[] | undefined,
       workdir: o.workdir as string | undefined,
       interactive: Boolean(o.interactive),

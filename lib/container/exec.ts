@@ -43,7 +43,7 @@
 
 import { close, inForeground, openPath, takeFd } from "../../ffi/libc.ts";
 import { openInRoot } from "../host/in_root.ts";
-import { capabilitiesToDrop } from "../host/capabilities.ts";
+import { CAPABILITIES, capabilitiesToDrop } from "../host/capabilities.ts";
 import { planSecurity, type SecurityPlan } from "./security.ts";
 import { checkUserSpec } from "./user.ts";
 import { findContainer, listContainers } from "./containers.ts";
@@ -83,6 +83,8 @@ export interface ExecOptions {
   detach?: boolean;
   /** `-u`: the user (default: the container's). */
   user?: string;
+  /** `--privileged`: every capability (the container's filter and device cgroup stay, as docker's). */
+  privileged?: boolean;
 }
 
 /** Everything the exec chain needs, resolved. */
@@ -180,6 +182,21 @@ export function execEnv(plan: ExecPlan): Record<string, string> {
   return { [SPEC_ENV]: JSON.stringify(enterSpec(plan)) };
 }
 
+/**
+ * The container's settings for an exec; `--privileged` keeps every
+ * capability but leaves the container's seccomp filter, which runc
+ * applies to every process of the container (docker's `exec
+ * --privileged` does the same), and adds no ambient one for a user.
+ */
+export function execSecurity(plan: SecurityPlan, privileged = false): SecurityPlan {
+  if (!privileged) return plan;
+  return {
+    ...plan,
+    dropCaps: capabilitiesToDrop(Object.keys(CAPABILITIES)),
+    ...(plan.user ? { user: { ...plan.user, ambient: [] } } : {}),
+  };
+}
+
 /** Where enter.ts lives: beside this module, whether that is a file or a URL. */
 function enterModule(): string {
   const url = new URL("./enter.ts", import.meta.url);
@@ -226,9 +243,9 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     argv: opts.command,
     env,
     tools: { nsenter: findCommand("nsenter"), busybox: BUSYBOX, deno: Deno.execPath(), enter: enterModule() },
-    security: await planSecurity(
-      { ...record.security, user: opts.user ?? record.security?.user },
-      store.seccompDir,
+    security: execSecurity(
+      await planSecurity({ ...record.security, user: opts.user ?? record.security?.user }, store.seccompDir),
+      opts.privileged,
     ),
     // One per exec: several may run at once.
     ...(opts.tty && !opts.detach
