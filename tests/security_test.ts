@@ -273,6 +273,61 @@ test("the device cgroup refuses a block device the container made, and --privile
   });
 });
 
+/** This host's unified hierarchy (a hybrid host: v1 controllers beside it), where the device program goes. */
+const UNIFIED = "/sys/fs/cgroup/unified";
+const hybrid = (() => {
+  try {
+    return Deno.statSync(`${UNIFIED}/cgroup.controllers`).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "[root] cgroup v2: the device program refuses a node the list lacks even once v1's rule allows it; --device opens it",
+  ignore: Deno.uid() !== 0 || !hybrid,
+  fn: async () => {
+    await withStore(async (store) => {
+      const id = (await skiffOk(store, [
+        "run",
+        "-d",
+        "--cap-add",
+        "MKNOD",
+        "busybox",
+        "sh",
+        "-c",
+        "mknod /dev/loopx b 7 0 && sleep 600",
+      ])).trim();
+      const open = `head -c 0 /dev/loopx 2>&1 && echo opened || true`;
+      const cgroup = await skiffOk(store, [
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "grep '^0::' /proc/1/cgroup /proc/self/cgroup",
+      ]);
+      assert.equal(
+        cgroup,
+        `/proc/1/cgroup:0::/skiff/${id}\n/proc/self/cgroup:0::/skiff/${id}\n`,
+        "the command and exec in the unified hierarchy",
+      );
+      assert.match(await skiffOk(store, ["exec", id, "sh", "-c", open]), /Operation not permitted/);
+      // Open v1's devices cgroup for loop0: only the program stands in the way now.
+      await Deno.writeTextFile(`/sys/fs/cgroup/devices/skiff/${id}/devices.allow`, "b 7:0 rwm");
+      assert.match(await skiffOk(store, ["exec", id, "sh", "-c", open]), /Operation not permitted/);
+      await skiffOk(store, ["rm", "-f", id]);
+      assert.throws(
+        () => Deno.statSync(`${UNIFIED}/skiff/${id}`),
+        Deno.errors.NotFound,
+        "its v2 cgroup is gone",
+      );
+      const allowed = await inBusybox(store, ["--device", "/dev/loop0:/dev/loopx:r"], open);
+      assert.equal(allowed, "opened\n", "both the program and v1 allow a --device");
+    });
+  },
+});
+
 test("a bad security option is a one-line error naming it, exit 125, and no container", async () => {
   await withStore(async (store) => {
     const dir = await Deno.makeTempDir({ prefix: "skiff-seccomp-" });

@@ -50,7 +50,7 @@ import { findContainer, listContainers } from "./containers.ts";
 import { type EnterSpec, SPEC_ENV } from "./enter.ts";
 import { describeError, InvalidStateError, UsageError } from "../errors.ts";
 import { EXIT_CANNOT_EXECUTE, EXIT_SKIFF, InitFailure, resolveCommand } from "./init.ts";
-import type { CgroupVersion } from "../host/cgroup/cgroups.ts";
+import { type CgroupVersion, joinFile } from "../host/cgroup/cgroups.ts";
 import { pid1Of } from "./lifecycle.ts";
 import { checkCommandOptions, mergeEnvironment, StartError } from "./run.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
@@ -158,10 +158,8 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
     pid1: plan.pid1,
     keeper: plan.keeper,
     // "0" in v1's `tasks` moves the writing thread only; v2 has no such file
-    // for a domain cgroup, so there the whole process moves.
-    cgroups: plan.cgroup.own.map((dir) =>
-      `${dir}/${plan.cgroup.version === "v1" ? "tasks" : "cgroup.procs"}`
-    ),
+    // for a domain cgroup (nor has a hybrid host's unified one), so there the whole process moves.
+    cgroups: plan.cgroup.own.map((dir) => joinFile(plan.cgroup.version, dir)),
     namespaces: (plan.namespaces ?? NAMESPACES).filter((ns) => !BEFORE_THREADS.has(ns)).map(namespaceFile),
     cwd: plan.cwd,
     path: plan.path,

@@ -31,6 +31,7 @@ import {
   detectVersion,
   type Limits,
   planCgroup,
+  UNIFIED,
 } from "../host/cgroup/cgroups.ts";
 
 /** What the user asked `run` for. */
@@ -327,7 +328,10 @@ export function cgroupFor(id: string, limits: Limits, security: SecurityOptions 
     const devices = security.privileged
       ? null
       : [...DEFAULT_DEVICE_RULES, ...(security.devices ?? []).map(deviceRule)];
-    return planCgroup(detectVersion(), CGROUP_ROOT, id, limits, devices);
+    const version = detectVersion();
+    // A hybrid host's unified hierarchy takes the device program (planCgroup).
+    const unified = version === "v1" && detectVersion(UNIFIED) === "v2" ? UNIFIED : undefined;
+    return planCgroup(version, CGROUP_ROOT, id, limits, devices, unified);
   }
   if (Object.keys(limits).length > 0) {
     throw new UsageError(
