@@ -333,6 +333,14 @@ export function cgroupFor(id: string, limits: Limits, security: SecurityOptions 
     const unified = version === "v1" && detectVersion(UNIFIED) === "v2" ? UNIFIED : undefined;
     return planCgroup(version, CGROUP_ROOT, id, limits, devices, unified);
   }
+  const partial = security.privileged
+    ? undefined
+    : security.devices?.find((d) => d.CgroupPermissions !== "rwm");
+  if (partial !== undefined) {
+    throw new UsageError(
+      `Device permissions need a device cgroup, and rootless skiff has none (the hierarchies are root's): drop ":${partial.CgroupPermissions}" from --device "${partial.PathOnHost}" (the host's permissions on the node decide), or run with sudo`,
+    );
+  }
   if (Object.keys(limits).length > 0) {
     throw new UsageError(
       "Resource limits need cgroups, and rootless skiff has none here (the cgroup v1 hierarchies are root's; a cgroup v2 hierarchy delegated to you, as systemd gives, would do): drop the limit options, or run with sudo",
