@@ -550,7 +550,7 @@ Deno.test("init fails with docker's words and 125 for a user the container lacks
 Deno.test("init writes sysctls and oom_score_adj in the new namespaces before the mounts, and sets limits before dropping caps", () => {
   const { calls, thrown } = runInit({
     ...INIT_SPEC,
-    newNet: true,
+    net: { kind: "none" },
     keeperComm: "timeout",
     sysctls: [["/proc/sys/net/ipv4/ip_forward", "1"]],
     oomScoreAdj: 500,

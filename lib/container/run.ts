@@ -123,7 +123,13 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
   if (opts.stopTimeout !== undefined && !(opts.stopTimeout >= 0)) {
     throw new UsageError(`Invalid --stop-timeout "${opts.stopTimeout}": use a number of seconds`);
   }
-  networkRequest(opts.network ?? {}, inUserNamespace());
+  const { mode } = networkRequest(opts.network ?? {}, inUserNamespace());
+  const net = Object.keys(opts.security?.sysctls ?? {}).find((k) => k.startsWith("net."));
+  if (net !== undefined && (mode === "host" || mode === "container")) {
+    throw new UsageError(
+      `Invalid --sysctl "${net}": the network namespace is not the container's own with --network ${opts.network?.network}; drop it or the --network`,
+    );
+  }
   for (const cap of opts.security?.capAdd ?? []) capabilityName(cap, "--cap-add");
   for (const cap of opts.security?.capDrop ?? []) capabilityName(cap, "--cap-drop");
 }
