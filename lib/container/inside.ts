@@ -35,6 +35,7 @@ import {
 } from "./init.ts";
 import { cgroupFor, initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
 import { type CgroupPlan, createCgroup } from "../host/cgroup/cgroups.ts";
+import { attachDeviceFilter } from "../host/cgroup/device_filter.ts";
 import { planSecurity, type SecurityPlan } from "./security.ts";
 import { prepareMounts } from "./volumes.ts";
 import { planNetwork } from "./network.ts";
@@ -241,7 +242,11 @@ async function become(
   print: string | null,
   supervisor: Supervisor,
 ): Promise<never> {
-  createCgroup(cgroup);
+  createCgroup(cgroup, (dir, rules) => {
+    phase("cli: cgroups written");
+    attachDeviceFilter(dir, rules);
+    phase("cli: device program attached");
+  });
   phase("cli: cgroups made");
   const net = await planNetwork(store, record, image.config.ExposedPorts);
   // What it holds on the host's network is let go by the supervisor when it ends.

@@ -16,7 +16,6 @@
 import { UsageError } from "../../errors.ts";
 import { Busy, classify } from "../../../ffi/errors.ts";
 import { attachDeviceFilter } from "./device_filter.ts";
-import { phase } from "../phases.ts";
 
 /** The cgroupfs mount point. */
 export const CGROUP_ROOT = "/sys/fs/cgroup";
@@ -376,11 +375,7 @@ export function createCgroup(plan: CgroupPlan, attach = attachDeviceFilter): voi
         });
       }
     }
-    if (plan.deviceFilter) {
-      phase("cli: cgroups written");
-      attach(plan.deviceFilter.dir, plan.deviceFilter.rules);
-      phase("cli: device program attached");
-    }
+    if (plan.deviceFilter) attach(plan.deviceFilter.dir, plan.deviceFilter.rules);
   } catch (e) {
     removeUnused(plan);
     throw e;
