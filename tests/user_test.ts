@@ -166,3 +166,19 @@ test("exec runs as the container's user unless -u says; start keeps the user; in
     assert.equal(await skiffOk(store, ["start", "-a", "s"]), nobody, "start keeps the user");
   });
 });
+
+test("a build's RUN after USER runs as that user, as docker's", async () => {
+  await withStore(async (store) => {
+    const ctx = await Deno.makeTempDir({ prefix: "skiff-user-build-" });
+    try {
+      Deno.writeTextFileSync(
+        `${ctx}/Dockerfile`,
+        'FROM busybox\nUSER nobody\nRUN id -u > /tmp/uid\nUSER 0\nCMD ["cat", "/tmp/uid"]\n',
+      );
+      await skiffOk(store, ["build", "--network", "none", "-q", "-t", "who", ctx]);
+      assert.equal(await skiffOk(store, ["run", "--rm", "who"]), "65534\n");
+    } finally {
+      await Deno.remove(ctx, { recursive: true });
+    }
+  });
+});
