@@ -64,6 +64,8 @@ export {
 } from "./lib/container/network.ts";
 export type { DnsOptions, HostEntry } from "./lib/host/net/etc.ts";
 export type { PortBinding, PortRequest, Protocol } from "./lib/host/net/ports.ts";
+export type { Ulimit } from "./lib/container/ulimits.ts";
+export type { Device } from "./lib/container/devices.ts";
 export type { Condition, Profile, ProfileArg, SyscallEntry } from "./lib/container/seccomp/profile.ts";
 export { buildBusyboxImage } from "./images/busybox.ts";
 export { commitContainer, type CommitOptions } from "./lib/container/commit.ts";

@@ -50,7 +50,8 @@ deno run --quiet --allow-read bench/table.ts "$work/results.json"
 # run (lib/host/phases.ts), which load on the machine blurs far less than
 # whole runs: planning (image resolved -> security planned: the cached
 # program read, or the profile compiled), the cgroups (record created ->
-# cgroups made: --privileged has no device cgroup) and the start (record
+# cgroups made: --privileged has no device cgroup; of it, the cgroup v2
+# device program: cgroups written -> program attached) and the start (record
 # running -> about to execve: mounts, pivot, capabilities, the filter's
 # seccomp(2)); medians of alternating runs.
 for i in $(seq 1 "$((rounds * 5))"); do
@@ -67,20 +68,22 @@ for i in $(seq 1 "$((rounds * 5))"); do
 done
 echo
 deno eval --quiet '
-  const spans = { default: [[], [], []], unconfined: [[], [], []], privileged: [[], [], []] };
+  const spans = { default: [[], [], [], []], unconfined: [[], [], [], []], privileged: [[], [], [], []] };
   for (const line of Deno.readTextFileSync(Deno.args[0]).trim().split("\n")) {
     const [mode, rest] = [line.slice(0, line.indexOf(" ")), line.slice(line.indexOf(" ") + 1)];
     const at = (name) => Number(rest.split("|").find((p) => p.endsWith(name))?.split(" ")[0]) * 1000;
     spans[mode][0].push(at("cli: security planned") - at("cli: image resolved"));
     spans[mode][1].push(at("cli: mounted, pivoted, about to execve") - at("cli: record running"));
     spans[mode][2].push(at("cli: cgroups made") - at("cli: record created"));
+    spans[mode][3].push(at("cli: device program attached") - at("cli: cgroups written"));
   }
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(2);
+  const med = (xs) => xs.some(isNaN) ? "-" : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(2);
   const row = (what, i) =>
     console.log(`| ${what} | ${med(spans.default[i])} | ${med(spans.unconfined[i])} | ${med(spans.privileged[i])} |`);
   console.log("| phase (median of " + spans.default[0].length + " runs each) | default ms | seccomp=unconfined ms | --privileged ms |");
   console.log("|:---|---:|---:|---:|");
   row("plan the security settings", 0);
-  row("make the cgroups (the device cgroup but with --privileged)", 2);
+  row("make the cgroups (the device cgroup and program but with --privileged)", 2);
+  row("of which the device program (cgroup v2: built, loaded, attached)", 3);
   row("mount, pivot, drop capabilities, install the filter", 1);
 ' "$work/spans"

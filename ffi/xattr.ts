@@ -12,6 +12,8 @@ import { classify, SyscallError } from "./errors.ts";
 
 /** S_IFCHR from sys/stat.h: mknod's file type for a character device. */
 export const S_IFCHR = 0o020000;
+/** S_IFBLK: a block device. */
+export const S_IFBLK = 0o060000;
 /** errno for "no such attribute". */
 const ENODATA = 61;
 

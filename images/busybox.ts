@@ -89,6 +89,9 @@ export async function buildBusyboxImage(store: Store): Promise<Image> {
   const dir = await Deno.makeTempDir({ dir: store.tmpDir, prefix: store.tempPrefix("busybox") });
   try {
     await makeBusyboxRootfs(dir);
+    // The tar's "./" is the container's root: a temporary dir's 0700 would
+    // let no user but root into it (podman and runc take it as it is).
+    await Deno.chmod(dir, 0o755);
     const { mtime } = await Deno.stat(BUSYBOX);
     const tarFile = `${dir}.tar`;
     await runHelper(

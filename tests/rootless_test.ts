@@ -424,3 +424,83 @@ test("build works rootless: COPY with --chown inside the user's mapping, RUN, an
     }
   });
 });
+
+test("the security options within a user namespace: --user, exec -u and --privileged, limits, sysctls, devices; what needs a cgroup refused", async () => {
+  await withUser(async (user) => {
+    const probe = "id; grep -E '^Cap(Eff|Amb)' /proc/self/status";
+    assert.equal(
+      await user.skiffOk(["run", "--rm", "-u", "nobody", "--group-add", "5", "busybox", "sh", "-c", probe]),
+      "uid=65534(nobody) gid=65534(nogroup) groups=5(tty),65534(nogroup)\nCapEff:\t0000000000000000\nCapAmb:\t0000000000000000\n",
+    );
+    assert.equal(
+      await user.skiffOk([
+        "run",
+        "--rm",
+        "-u",
+        "1000:1000",
+        "--cap-add",
+        "NET_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        probe,
+      ]),
+      "uid=1000 gid=1000 groups=1000\nCapEff:\t0000000000001000\nCapAmb:\t0000000000001000\n",
+      "a mapped uid; --cap-add as its ambient set",
+    );
+    const options = [
+      "--ulimit",
+      "nofile=512:1024",
+      "--sysctl",
+      "net.ipv4.tcp_fin_timeout=33",
+      "--sysctl",
+      "kernel.shmmax=123456",
+      "--oom-score-adj",
+      "500",
+      "--device",
+      "/dev/null:/dev/mynull",
+    ];
+    const script = [
+      `grep '^Max open files' /proc/self/limits | tr -s ' '`,
+      "cat /proc/sys/net/ipv4/tcp_fin_timeout /proc/sys/kernel/shmmax /proc/self/oom_score_adj",
+      "echo hi > /dev/mynull && echo null ok",
+    ].join("; ");
+    const expected = "Max open files 512 1024 files \n33\n123456\n500\nnull ok\n";
+    assert.equal(await user.skiffOk(["run", "--rm", ...options, "busybox", "sh", "-c", script]), expected);
+
+    await user.skiffOk(["run", "-d", "--name", "u", "-u", "nobody", ...options, "busybox", "sleep", "300"]);
+    assert.equal(await user.skiffOk(["exec", "u", "id", "-u"]), "65534\n", "exec as the container's user");
+    assert.equal(await user.skiffOk(["exec", "-u", "0", "u", "id", "-u"]), "0\n");
+    const privileged = await user.skiffOk([
+      "exec",
+      "-u",
+      "0",
+      "--privileged",
+      "u",
+      "grep",
+      "CapEff",
+      "/proc/self/status",
+    ]);
+    const eff = BigInt(`0x${privileged.trim().split("\t")[1]}`);
+    assert.equal((eff >> 21n) & 1n, 1n, `CAP_SYS_ADMIN of the user namespace: ${privileged}`);
+    assert.equal(await user.skiffOk(["exec", "u", "sh", "-c", script]), expected, "exec has the limits too");
+    await user.skiffOk(["rm", "-f", "u"]);
+
+    const refused: [string[], RegExp][] = [
+      [
+        ["--device", "/dev/null:/dev/x:r"],
+        /^skiff: Device permissions need a device cgroup, and rootless skiff has none/,
+      ],
+      [["--oom-score-adj", "-5"], /^skiff: Cannot set oom_score_adj: .*EACCES/],
+      [["--sysctl", "kernel.hostname=x"], /^skiff: Invalid --sysctl "kernel.hostname=x"/],
+      [["-u", "100000"], /^skiff: Cannot become user "100000": setresuid "100000": EINVAL/],
+    ];
+    for (const [flags, message] of refused) {
+      const r = await user.skiff(["run", "--rm", ...flags, "busybox", "true"]);
+      assert.equal(r.code, 125, `${flags.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    assert.equal(await user.skiffOk(["ps", "-aq"]), "", "nothing left");
+  });
+});

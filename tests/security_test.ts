@@ -205,6 +205,39 @@ test("exec runs its command with the container's filter, capabilities and no_new
   });
 });
 
+test("exec --privileged: every capability, the container's filter still, none for a non-root user; as podman's", async () => {
+  await withStore(async (store) => {
+    await skiffOk(store, ["run", "-d", "--name", "web", "busybox", "sleep", "600"]);
+    const dir = await Deno.makeTempDir({ prefix: "skiff-exec-priv-" });
+    const podman =
+      `d="$1"; shift; podman --root "$d/root" --runroot "$d/run" --storage-driver vfs --runtime /usr/sbin/runc --cgroup-manager cgroupfs`;
+    const cases = [[], ["--privileged"], ["--privileged", "-u", "nobody"]];
+    try {
+      await skiffOk(store, ["save", "--format", "oci", "-o", `${dir}/busybox.tar`, "busybox"]);
+      await sh(`${podman} load -q -i "$d/busybox.tar" >/dev/null`, dir);
+      await sh(
+        `${podman} run -d --name web --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 busybox sleep 600 >/dev/null`,
+        dir,
+      );
+      for (const flags of cases) {
+        const ours = status(await skiffOk(store, ["exec", ...flags, "web", "sh", "-c", STATUS]));
+        const theirs = status(await sh(`${podman} exec "$@"`, dir, ...flags, "web", "sh", "-c", STATUS));
+        for (const key of ["CapBnd", "CapEff", "CapPrm", "Seccomp", "NoNewPrivs"]) {
+          assert.equal(ours[key], theirs[key], `${flags.join(" ")}: ${key}`);
+        }
+        if (flags[0] === "--privileged") {
+          assert.equal(ours.Seccomp, "2", "the container's filter stays");
+          assert.notEqual(ours.CapBnd, DEFAULT_CAPBND);
+        }
+      }
+    } finally {
+      await sh(`${podman} rm -f -t 0 web >/dev/null 2>&1 || true`, dir);
+      await sh(`${podman} rmi -af >/dev/null 2>&1 || true`, dir);
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
 test("--cap-add SYS_ADMIN opens the mount group of the profile; --privileged has every capability and no filter", async () => {
   await withStore(async (store) => {
     const admin = await inBusybox(
@@ -238,6 +271,61 @@ test("the device cgroup refuses a block device the container made, and --privile
     assert.match(limited, /allowed-ok/, "docker's list still opens");
     assert.match(await inBusybox(store, ["--privileged"], script), /open=0/);
   });
+});
+
+/** This host's unified hierarchy (a hybrid host: v1 controllers beside it), where the device program goes. */
+const UNIFIED = "/sys/fs/cgroup/unified";
+const hybrid = (() => {
+  try {
+    return Deno.statSync(`${UNIFIED}/cgroup.controllers`).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "[root] cgroup v2: the device program refuses a node the list lacks even once v1's rule allows it; --device opens it",
+  ignore: Deno.uid() !== 0 || !hybrid,
+  fn: async () => {
+    await withStore(async (store) => {
+      const id = (await skiffOk(store, [
+        "run",
+        "-d",
+        "--cap-add",
+        "MKNOD",
+        "busybox",
+        "sh",
+        "-c",
+        "mknod /dev/loopx b 7 0 && sleep 600",
+      ])).trim();
+      const open = `head -c 0 /dev/loopx 2>&1 && echo opened || true`;
+      const cgroup = await skiffOk(store, [
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "grep '^0::' /proc/1/cgroup /proc/self/cgroup",
+      ]);
+      assert.equal(
+        cgroup,
+        `/proc/1/cgroup:0::/skiff/${id}\n/proc/self/cgroup:0::/skiff/${id}\n`,
+        "the command and exec in the unified hierarchy",
+      );
+      assert.match(await skiffOk(store, ["exec", id, "sh", "-c", open]), /Operation not permitted/);
+      // Open v1's devices cgroup for loop0: only the program stands in the way now.
+      await Deno.writeTextFile(`/sys/fs/cgroup/devices/skiff/${id}/devices.allow`, "b 7:0 rwm");
+      assert.match(await skiffOk(store, ["exec", id, "sh", "-c", open]), /Operation not permitted/);
+      await skiffOk(store, ["rm", "-f", id]);
+      assert.throws(
+        () => Deno.statSync(`${UNIFIED}/skiff/${id}`),
+        Deno.errors.NotFound,
+        "its v2 cgroup is gone",
+      );
+      const allowed = await inBusybox(store, ["--device", "/dev/loop0:/dev/loopx:r"], open);
+      assert.equal(allowed, "opened\n", "both the program and v1 allow a --device");
+    });
+  },
 });
 
 test("a bad security option is a one-line error naming it, exit 125, and no container", async () => {

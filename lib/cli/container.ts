@@ -29,6 +29,7 @@ import type { RunOptions } from "../container/run.ts";
 import type { Store } from "../store/store.ts";
 import { parseMountFlag, parseVolumeFlag } from "../container/volumes.ts";
 import { parseSecurityFlags } from "../container/security.ts";
+import { inspectFields } from "../container/host_config.ts";
 import { parseEnvFile } from "../container/env.ts";
 import {
   ENV,
@@ -39,6 +40,7 @@ import {
   seconds,
   STOP_TIME,
   TTY,
+  USER,
   type Verb,
   WORKDIR,
 } from "./verb.ts";
@@ -100,6 +102,12 @@ const run: Verb = {
     { long: "cap-drop", kind: "list", arg: "CAP", help: "Drop a capability of the default set, or ALL" },
     { long: "privileged", kind: "flag", help: "All capabilities, no seccomp, /sys and /proc writable" },
     { long: "read-only", kind: "flag", help: "Mount the container's root read-only" },
+    USER,
+    { long: "group-add", kind: "list", arg: "GROUP", help: "Add a supplementary group (name or id)" },
+    { long: "ulimit", kind: "list", arg: "NAME=SOFT[:HARD]", help: "A resource limit, e.g. nofile=1024" },
+    { long: "sysctl", kind: "list", arg: "KEY=VALUE", help: "A namespaced sysctl (net.*, kernel.shm*...)" },
+    { long: "oom-score-adj", kind: "value", arg: "N", help: "The OOM killer's preference, -1000 to 1000" },
+    { long: "device", kind: "list", arg: "HOST[:CONTAINER][:rwm]", help: "Give the container a host device" },
     { long: "entrypoint", kind: "value", arg: "CMD", help: "Replace the image's entrypoint (and its CMD)" },
     { long: "stop-signal", kind: "value", arg: "SIGNAL", help: "What stop sends first (default SIGTERM)" },
     {
@@ -192,6 +200,12 @@ async function runOptionsOf(o: Parsed["options"], image: string, command: string
     capAdd: o["cap-add"] as string[] | undefined,
     capDrop: o["cap-drop"] as string[] | undefined,
     privileged: Boolean(o.privileged),
+    user: o.user as string | undefined,
+    groupAdd: o["group-add"] as string[] | undefined,
+    ulimit: o.ulimit as string[] | undefined,
+    sysctl: o.sysctl as string[] | undefined,
+    oomScoreAdj: o["oom-score-adj"] as string | undefined,
+    device: o.device as string[] | undefined,
   });
   const options = {
     mounts,
@@ -437,7 +451,7 @@ const logs: Verb = {
 
 const exec: Verb = {
   outsideUserNamespace: true,
-  usage: "exec [-d] [-i] [-t] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
+  usage: "exec [-d] [-i] [-t] [-u USER] [--privileged] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]",
   summary: "Run a command in a running container",
   stopAtPositional: true,
   args: { min: 2 },
@@ -447,12 +461,16 @@ const exec: Verb = {
     TTY,
     ENV,
     WORKDIR,
+    USER,
+    { long: "privileged", kind: "flag", help: "Every capability (the container's seccomp filter stays)" },
     HELP,
   ],
   async action(store, { options: o, positionals: [container, ...command] }) {
     const { execInContainer } = await import("../container/exec.ts");
     return await execInContainer(store, container, {
       command,
+      user: o.user as string | undefined,
+      privileged: Boolean(o.privileged),
       env: o.env as string[] | undefined,
       workdir: o.workdir as string | undefined,
       interactive: Boolean(o.interactive),
@@ -584,8 +602,15 @@ const inspect: Verb = {
     for (const ref of positionals) {
       try {
         const record = findContainer(records, ref);
+        const fields = inspectFields(record);
         const view = contexts ? contexts.inspectView(record) : record;
-        found.push({ ...view, NetworkSettings: networkSettingsView(record) });
+        const config = (view as { Config?: Record<string, unknown> }).Config;
+        found.push({
+          ...view,
+          ...fields,
+          Config: { ...config, ...fields.Config },
+          NetworkSettings: networkSettingsView(record),
+        });
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         const image = await findImage(store, ref);
@@ -618,7 +643,7 @@ const commit: Verb = {
       short: "c",
       kind: "list",
       arg: "INSTRUCTION",
-      help: "Set CMD, ENTRYPOINT, ENV or WORKDIR, e.g. -c 'CMD [\"sh\"]' (repeatable)",
+      help: "Set CMD, ENTRYPOINT, ENV, USER or WORKDIR, e.g. -c 'CMD [\"sh\"]' (repeatable)",
     },
     HELP,
   ],

@@ -105,6 +105,15 @@ export const ENV: OptionSpec = {
   arg: "KEY=VALUE",
   help: "Set an environment variable (repeatable)",
 };
+/** `-u`/`--user`: run's and exec's user. */
+export const USER: OptionSpec = {
+  long: "user",
+  short: "u",
+  kind: "value",
+  arg: "USER[:GROUP]",
+  help: "Run as this user: a name or uid, and a group (the image's USER by default)",
+};
+
 export const WORKDIR: OptionSpec = {
   long: "workdir",
   short: "w",

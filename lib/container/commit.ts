@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkUserSpec } from "./user.ts";
 import { type ContainerRecord, findContainer, listContainers } from "./containers.ts";
 import { checkEnvFlags } from "./env.ts";
 import { InvalidStateError, UsageError } from "../errors.ts";
@@ -23,7 +24,7 @@ export interface CommitOptions {
   ref: string;
   /** A comment for the image's history (`-m`). */
   message?: string;
-  /** Dockerfile-style changes (`-c`): CMD, ENTRYPOINT, ENV, WORKDIR. */
+  /** Dockerfile-style changes (`-c`): CMD, ENTRYPOINT, ENV, USER, WORKDIR. */
   changes?: string[];
 }
 
@@ -76,7 +77,10 @@ export async function commitContainer(store: Store, opts: CommitOptions): Promis
     ...base.config,
     Entrypoint: keepsEntrypoint ? Entrypoint : undefined,
     Cmd: keepsEntrypoint ? record.command.slice(Entrypoint.length) : record.command,
-    Env: record.env.filter((e) => !RUNTIME_ENV.has(e.slice(0, e.indexOf("=")))),
+    // skiff's default HOME is the run's, as docker's (not baked in), unless the image had it.
+    Env: record.env.filter((e) =>
+      !RUNTIME_ENV.has(e.slice(0, e.indexOf("="))) && (e !== "HOME=/root" || base.config.Env?.includes(e))
+    ),
     WorkingDir: record.workdir,
   };
   for (const change of opts.changes ?? []) config = applyChange(config, change);
@@ -146,6 +150,9 @@ export function applyChange(config: ImageConfig["config"], change: string): Imag
     case "WORKDIR":
       if (!arg.startsWith("/")) throw new UsageError(`Invalid change "${change}": WORKDIR must be absolute`);
       return { ...config, WorkingDir: arg };
+    case "USER":
+      checkUserSpec(arg, "USER");
+      return { ...config, User: arg };
     case "ENV": {
       // One line, as a Dockerfile's: a newline or NUL would end up in the value.
       if (/[\0\n]/.test(change)) {
@@ -169,7 +176,7 @@ export function applyChange(config: ImageConfig["config"], change: string): Imag
     }
     default:
       throw new UsageError(
-        `Unsupported change "${change}": skiff commit -c takes CMD, ENTRYPOINT, ENV or WORKDIR`,
+        `Unsupported change "${change}": skiff commit -c takes CMD, ENTRYPOINT, ENV, USER or WORKDIR`,
       );
   }
 }

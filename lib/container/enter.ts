@@ -70,8 +70,12 @@ import {
   type InitMessage,
   installSeccomp,
   realInitSys,
+  resolveCredentials,
 } from "./init.ts";
-import type { SeccompFilter } from "./security.ts";
+import type { SeccompFilter, UserPlan } from "./security.ts";
+import { becomeUser, withHome } from "./user.ts";
+import type { Rlimit } from "./ulimits.ts";
+import { readFileInRoot } from "./sys.ts";
 
 /** The environment variable the spec comes in, as JSON. */
 export const SPEC_ENV = "SKIFF_EXEC_SPEC";
@@ -98,6 +102,11 @@ export interface EnterSpec {
   seccomp?: SeccompFilter;
   /** Set no_new_privs, as the container's command has it. */
   noNewPrivileges?: boolean;
+  /** The user to become (`exec -u`, else the container's), resolved in its files; none: root. */
+  user?: UserPlan;
+  /** The container's `--ulimit`s and `--oom-score-adj`, as its command has them. */
+  rlimits?: Rlimit[];
+  oomScoreAdj?: number;
   /** With -t: the host path of the sync FIFO the pty's master is offered on. */
   syncFifo?: string;
 }
@@ -178,6 +187,9 @@ function enter(spec: EnterSpec): never {
       EXIT_CANNOT_EXECUTE,
     );
   }
+  // In the container's root now: its own /etc/passwd and /etc/group.
+  const creds = spec.user && resolveCredentials(spec.user, { readInRoot: (p) => readFileInRoot("/", p) });
+  const env = creds ? withHome(spec.env, creds.home) : spec.env;
   // setsid(2) fails only for a group leader: we are the waiter's child, in its group.
   setsid();
   if (report !== undefined) {
@@ -187,6 +199,8 @@ function enter(spec: EnterSpec): never {
       throw new Error("Cannot make the command's terminal", { cause: e });
     }
   }
+  if (spec.oomScoreAdj !== undefined) writeFile("/proc/self/oom_score_adj", String(spec.oomScoreAdj));
+  for (const [resource, soft, hard] of spec.rlimits ?? []) realInitSys.setRlimit(resource, soft, hard);
   for (const cap of spec.dropCaps) {
     try {
       capbsetDrop(cap);
@@ -196,6 +210,8 @@ function enter(spec: EnterSpec): never {
     }
   }
   clearInheritableCaps();
+  // After the bounding set (CAP_SETPCAP), before the filter, as init.
+  if (creds && spec.user) becomeUser(creds, spec.user.ambient, realInitSys);
   resetSignals();
   closeOnExecFrom(3);
   // Last, on this thread, the one that execve()s, as run's init does.
@@ -207,7 +223,7 @@ function enter(spec: EnterSpec): never {
     throw new Error("Cannot install the seccomp filter", { cause: e });
   }
   try {
-    execve(spec.path, spec.argv, spec.env);
+    execve(spec.path, spec.argv, env);
   } catch (e) {
     throw new InitFailure(
       `exec: "${spec.argv[0]}": ${e instanceof Error ? e.message : e}`,

@@ -43,13 +43,14 @@
 
 import { close, inForeground, openPath, takeFd } from "../../ffi/libc.ts";
 import { openInRoot } from "../host/in_root.ts";
-import { capabilitiesToDrop } from "../host/capabilities.ts";
+import { CAPABILITIES, capabilitiesToDrop } from "../host/capabilities.ts";
 import { planSecurity, type SecurityPlan } from "./security.ts";
+import { checkUserSpec } from "./user.ts";
 import { findContainer, listContainers } from "./containers.ts";
 import { type EnterSpec, SPEC_ENV } from "./enter.ts";
 import { describeError, InvalidStateError, UsageError } from "../errors.ts";
 import { EXIT_CANNOT_EXECUTE, EXIT_SKIFF, InitFailure, resolveCommand } from "./init.ts";
-import type { CgroupVersion } from "../host/cgroup/cgroups.ts";
+import { type CgroupVersion, joinFile } from "../host/cgroup/cgroups.ts";
 import { pid1Of } from "./lifecycle.ts";
 import { checkCommandOptions, mergeEnvironment, StartError } from "./run.ts";
 import { exitCodeOf, forwardSignals } from "../host/signals.ts";
@@ -80,6 +81,10 @@ export interface ExecOptions {
   tty?: boolean;
   /** Run it in the background, output discarded, and return at once (`-d`). */
   detach?: boolean;
+  /** `-u`: the user (default: the container's). */
+  user?: string;
+  /** `--privileged`: every capability (the container's filter and device cgroup stay, as docker's). */
+  privileged?: boolean;
 }
 
 /** Everything the exec chain needs, resolved. */
@@ -153,10 +158,8 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
     pid1: plan.pid1,
     keeper: plan.keeper,
     // "0" in v1's `tasks` moves the writing thread only; v2 has no such file
-    // for a domain cgroup, so there the whole process moves.
-    cgroups: plan.cgroup.own.map((dir) =>
-      `${dir}/${plan.cgroup.version === "v1" ? "tasks" : "cgroup.procs"}`
-    ),
+    // for a domain cgroup (nor has a hybrid host's unified one), so there the whole process moves.
+    cgroups: plan.cgroup.own.map((dir) => joinFile(plan.cgroup.version, dir)),
     namespaces: (plan.namespaces ?? NAMESPACES).filter((ns) => !BEFORE_THREADS.has(ns)).map(namespaceFile),
     cwd: plan.cwd,
     path: plan.path,
@@ -165,6 +168,9 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
     dropCaps: plan.security?.dropCaps ?? capabilitiesToDrop(),
     ...(plan.security?.seccomp ? { seccomp: plan.security.seccomp } : {}),
     ...(plan.security?.noNewPrivileges ? { noNewPrivileges: true } : {}),
+    ...(plan.security?.user ? { user: plan.security.user } : {}),
+    ...(plan.security?.rlimits ? { rlimits: plan.security.rlimits } : {}),
+    ...(plan.security?.oomScoreAdj !== undefined ? { oomScoreAdj: plan.security.oomScoreAdj } : {}),
     ...(plan.syncFifo === undefined ? {} : { syncFifo: plan.syncFifo }),
   };
 }
@@ -172,6 +178,21 @@ export function enterSpec(plan: ExecPlan): EnterSpec {
 /** What the chain adds to skiff's environment: the spec, which only enter.ts reads. */
 export function execEnv(plan: ExecPlan): Record<string, string> {
   return { [SPEC_ENV]: JSON.stringify(enterSpec(plan)) };
+}
+
+/**
+ * The container's settings for an exec; `--privileged` keeps every
+ * capability but leaves the container's seccomp filter, which runc
+ * applies to every process of the container (docker's `exec
+ * --privileged` does the same), and adds no ambient one for a user.
+ */
+export function execSecurity(plan: SecurityPlan, privileged = false): SecurityPlan {
+  if (!privileged) return plan;
+  return {
+    ...plan,
+    dropCaps: capabilitiesToDrop(Object.keys(CAPABILITIES)),
+    ...(plan.user ? { user: { ...plan.user, ambient: [] } } : {}),
+  };
 }
 
 /** Where enter.ts lives: beside this module, whether that is a file or a URL. */
@@ -192,6 +213,7 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     throw new UsageError("A detached exec takes no terminal or stdin: drop -i and -t, or -d");
   }
   checkCommandOptions(opts);
+  if (opts.user !== undefined) checkUserSpec(opts.user);
   const record = findContainer(await listContainers(store), ref);
   const pid1 = pid1Of(record);
   if (pid1 === undefined) {
@@ -219,7 +241,10 @@ export async function execInContainer(store: Store, ref: string, opts: ExecOptio
     argv: opts.command,
     env,
     tools: { nsenter: findCommand("nsenter"), busybox: BUSYBOX, deno: Deno.execPath(), enter: enterModule() },
-    security: await planSecurity(record.security, store.seccompDir),
+    security: execSecurity(
+      await planSecurity({ ...record.security, user: opts.user ?? record.security?.user }, store.seccompDir),
+      opts.privileged,
+    ),
     // One per exec: several may run at once.
     ...(opts.tty && !opts.detach
       ? { syncFifo: `${store.runtime(record.id)}/exec-${crypto.randomUUID()}.sync` }

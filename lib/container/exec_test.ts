@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { enterSpec, execArgv, execEnv, type ExecPlan, WAITER } from "./exec.ts";
+import { enterSpec, execArgv, execEnv, type ExecPlan, execSecurity, WAITER } from "./exec.ts";
 import { SPEC_ENV } from "./enter.ts";
 import { type Namespace, namespaceFile, NAMESPACES } from "../host/spawn.ts";
 import { capabilitiesToDrop, KEPT_CAPABILITIES } from "../host/capabilities.ts";
@@ -126,4 +126,17 @@ Deno.test("with -t, enter.ts is told the sync FIFO to offer the pty's master on;
   const tty = enterSpec({ ...plan, syncFifo: "/run/skiff/containers/x/exec-1.sync" });
   assert.equal(tty.syncFifo, "/run/skiff/containers/x/exec-1.sync");
   assert.ok(!execArgv({ ...plan, syncFifo: "/f" }).includes("/f"), "in the spec, not in argv");
+});
+
+Deno.test("exec --privileged keeps every capability and the container's filter, and gives a user no ambient set", () => {
+  const plan = {
+    dropCaps: [12, 21],
+    seccomp: { program: "AAAAAAAAAAA=", flags: 0 },
+    user: { spec: "app", groupAdd: [], ambient: [12] },
+  };
+  assert.equal(execSecurity(plan), plan, "unchanged without --privileged");
+  const privileged = execSecurity(plan, true);
+  assert.ok(privileged.dropCaps.every((c) => c > 40), "only numbers beyond the last capability are dropped");
+  assert.deepEqual(privileged.seccomp, plan.seccomp);
+  assert.deepEqual(privileged.user?.ambient, []);
 });

@@ -41,6 +41,7 @@ import {
   setControllingTerminal,
   sethostname,
   setNoNewPrivs,
+  setParentDeathSignal,
   setsid,
   umount2,
   writeFd,
@@ -51,10 +52,23 @@ import { openReadOnly, resetSignals, setns, unshareNet } from "../../ffi/ns.ts";
 import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
-import { interfaceUp, mkdirAll, realSys } from "./sys.ts";
-import type { SeccompFilter } from "./security.ts";
+import { interfaceUp, mkdirAll, readFileInRoot, realSys } from "./sys.ts";
+import type { SeccompFilter, UserPlan } from "./security.ts";
 import type { InitNet } from "./network.ts";
 import { helperFailure } from "../host/spawn.ts";
+import type { Rlimit } from "./ulimits.ts";
+import { becomeUser, type CredentialSys, resolveUser, UnknownUserError, withHome } from "./user.ts";
+import {
+  parentDeathSignal,
+  parentPid,
+  raiseAmbientCap,
+  restoreEffectiveCaps,
+  setgroups,
+  setKeepCaps,
+  setresgid,
+  setresuid,
+  setRlimit,
+} from "../../ffi/creds.ts";
 
 /** Everything init needs, planned by the CLI and passed as a JSON file named in argv. */
 export interface InitSpec {
@@ -73,6 +87,14 @@ export interface InitSpec {
   seccomp?: SeccompFilter;
   /** Set no_new_privs before execve (`--security-opt no-new-privileges`). */
   noNewPrivileges?: boolean;
+  /** The user to become, resolved in the container's /etc/passwd and /etc/group (none: root). */
+  user?: UserPlan;
+  /** prlimit calls (`--ulimit`), before the capabilities are dropped. */
+  rlimits?: Rlimit[];
+  /** /proc/sys files to write (`--sysctl`), from this thread, in the container's namespaces. */
+  sysctls?: [path: string, value: string][];
+  /** Written to /proc/self/oom_score_adj (`--oom-score-adj`). */
+  oomScoreAdj?: number;
   /** cgroup.procs files to join (write 0 to) before anything else. */
   cgroupProcs: string[];
   /** The pid the keeper's parent must have: the foreground skiff (a detached
@@ -190,7 +212,11 @@ export function keeperAlive(
  * The kernel operations init uses, beyond a plan's: the fakeable seam of
  * its own sequence (the real one is {@link realInitSys}).
  */
-export interface InitSys extends Sys {
+export interface InitSys extends Sys, CredentialSys {
+  /** prlimit(2) on this process; -1 is unlimited. */
+  setRlimit(resource: number, soft: number, hard: number): void;
+  /** A file of the new root, read inside it (after the pivot: `/`); null when missing. */
+  readInRoot(path: string): string | null;
   /** Reads a small /proc file. */
   readFile(path: string): string;
   /** Writes a kernel interface file (cgroup.procs) in one write. */
@@ -235,6 +261,17 @@ export interface InitSys extends Sys {
 /** The running kernel's {@link InitSys}. */
 export const realInitSys: InitSys = {
   ...realSys,
+  readInRoot: (path) => readFileInRoot("/", path),
+  setRlimit,
+  setKeepCaps,
+  setgroups,
+  setresgid,
+  setresuid,
+  restoreEffectiveCaps,
+  raiseAmbientCap,
+  parentDeathSignal,
+  setParentDeathSignal,
+  parentPid,
   readFile,
   writeFile,
   chdir,
@@ -326,6 +363,12 @@ export function startInit(
   // Before the mounts: sysfs shows the devices of its mounter's network
   // namespace, and a user namespace may mount it only in a netns it owns.
   if (spec.net) joinNetwork(spec.net, Number(self.slice(0, self.indexOf(" "))), sys);
+  // This thread's /proc/sys: its network and IPC namespaces, the container's.
+  for (const [path, value] of spec.sysctls ?? []) step(`write "${path}"`, () => sys.writeFile(path, value));
+  const oom = spec.oomScoreAdj;
+  if (oom !== undefined) {
+    step("set oom_score_adj", () => sys.writeFile("/proc/self/oom_score_adj", String(oom)));
+  }
   applyRootfs(spec.steps, sys);
   // pivot_root(".", ".") stacks the old root on top of the new one, so no
   // put_old directory has to be made in the image (runc does the same).
@@ -337,11 +380,13 @@ export function startInit(
     sys.umount2(".", MNT_DETACH);
     sys.chdir("/");
   });
+  const creds = spec.user && resolveCredentials(spec.user, sys);
+  const env = creds ? withHome(spec.env, creds.home) : spec.env;
   step(`set the hostname "${spec.hostname}"`, () => sys.sethostname(spec.hostname));
   step("bring up the loopback interface", () => sys.interfaceUp("lo"));
   step(`make the working directory "${spec.cwd}"`, () => sys.mkdirAll(spec.cwd));
   step(`enter the working directory "${spec.cwd}"`, () => sys.chdir(spec.cwd));
-  const path = resolveCommand(spec.argv[0], spec.env, sys.stat);
+  const path = resolveCommand(spec.argv[0], env, sys.stat);
   // A session of its own: the caller's terminal, if skiff has one, is no
   // controlling terminal of the container's (its /dev/tty opens nothing).
   step("start a session", () => sys.setsid());
@@ -352,6 +397,9 @@ export function startInit(
       sys.dup2(stdio.stdout, 1);
       sys.dup2(stdio.stderr, 2);
     });
+  }
+  for (const [resource, soft, hard] of spec.rlimits ?? []) {
+    step(`set resource limit ${resource}`, () => sys.setRlimit(resource, soft, hard));
   }
   // Capabilities past the kernel's last are not there to drop: skipped
   // rather than tried, since an EINVAL read through errno was seen misread.
@@ -367,6 +415,11 @@ export function startInit(
       }
     });
   }
+  // After the bounding set (CAP_SETPCAP), before the filter.
+  if (creds && spec.user) {
+    const { ambient } = spec.user;
+    step(`become user "${spec.user.spec}"`, () => becomeUser(creds, ambient, sys));
+  }
   // execve keeps ignored signals ignored: Deno ignores SIGPIPE.
   step("reset signal dispositions and the mask", () => sys.resetSignals());
   step("mark descriptors close-on-exec", () => sys.closeOnExecFrom(3));
@@ -379,7 +432,7 @@ export function startInit(
   if (filter) step("install the seccomp filter", () => installSeccomp(filter, spec.noNewPrivileges, sys));
   report({ exec: true });
   try {
-    sys.execve(path, spec.argv, spec.env);
+    sys.execve(path, spec.argv, env);
   } catch (e) {
     if (!(e instanceof SyscallError || e instanceof ErrnoError)) throw e;
     throw new InitFailure(
@@ -429,6 +482,22 @@ export function joinNetwork(net: InitNet, pid: number, sys: InitSys): void {
   for (const argv of net.inside) step("configure the container's interfaces", () => sys.run(argv));
   sys.close(host);
   sys.close(own);
+}
+
+/**
+ * The user's ids in the container's files; a name they don't have is
+ * docker's one-line error, 125.
+ */
+export function resolveCredentials(
+  user: UserPlan,
+  sys: Pick<InitSys, "readInRoot">,
+): ReturnType<typeof resolveUser> {
+  try {
+    return resolveUser(user.spec, user.groupAdd, sys.readInRoot);
+  } catch (e) {
+    if (e instanceof UnknownUserError) throw new InitFailure(e.message, EXIT_SKIFF);
+    throw new Error(`Cannot resolve user "${user.spec}" in the container`, { cause: e });
+  }
 }
 
 /**

@@ -179,7 +179,8 @@ class FakeInitSys implements InitSys {
   closeOnExecFrom(first: number) {
     this.record("closeOnExecFrom", first);
   }
-  execve(path: string, argv: string[], _env: string[]): never {
+  execve(path: string, argv: string[], env: string[]): never {
+    this.env = env;
     this.record("execve", path, ...argv);
     throw new Executed();
   }
@@ -204,6 +205,46 @@ class FakeInitSys implements InitSys {
   mountFlags() {
     return 0;
   }
+  readInRoot(path: string): string | null {
+    const files: Record<string, string> = {
+      "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+      "/etc/group": "root:x:0:\nstaff:x:50:app\n",
+    };
+    return files[path] ?? null;
+  }
+  setKeepCaps(keep: boolean) {
+    this.record("setKeepCaps", keep);
+  }
+  setgroups(gids: number[]) {
+    this.record("setgroups", gids.join(","));
+  }
+  setresgid(gid: number) {
+    this.record("setresgid", gid);
+  }
+  setresuid(uid: number) {
+    this.record("setresuid", uid);
+  }
+  restoreEffectiveCaps(inheritable: number[]) {
+    this.record("restoreEffectiveCaps", inheritable.join(",") || "-");
+    return inheritable;
+  }
+  raiseAmbientCap(cap: number) {
+    this.record("raiseAmbientCap", cap);
+  }
+  parentDeathSignal() {
+    return 9;
+  }
+  setParentDeathSignal(signal: number) {
+    this.record("setParentDeathSignal", signal);
+  }
+  parentPid() {
+    return 4240;
+  }
+  setRlimit(resource: number, soft: number, hard: number) {
+    this.record("setRlimit", resource, soft, hard);
+  }
+  /** The environment execve got. */
+  env: string[] = [];
 }
 
 const INIT_SPEC: InitSpec = {
@@ -229,7 +270,7 @@ function runInit(spec: InitSpec, fail?: { call: string; errno: number }, stdio?:
   } catch (e) {
     thrown = e;
   }
-  return { calls: sys.calls, reports, thrown };
+  return { calls: sys.calls, reports, thrown, env: sys.env };
 }
 
 Deno.test("init joins the cgroup, mounts, pivots, detaches, names the host, drops caps, then executes", () => {
@@ -462,4 +503,62 @@ Deno.test("init drops no capability past the kernel's last (cap_last_cap), so no
   const { calls, thrown } = runInit({ ...INIT_SPEC, dropCaps: [21, 40, 41, 52] });
   assert.ok(thrown instanceof Executed, String(thrown));
   assert.deepEqual(calls.filter((c) => c.startsWith("capbsetDrop")), ["capbsetDrop 21", "capbsetDrop 40"]);
+});
+
+Deno.test("init becomes the user after the bounding set and before the filter: groups, gid, uid, caps back, pdeathsig again", () => {
+  const filter = { program: "AAAAAAAAAAA=", flags: 0 };
+  const { calls, thrown, env } = runInit({
+    ...INIT_SPEC,
+    seccomp: filter,
+    user: { spec: "app", groupAdd: ["7"], ambient: [12] },
+  });
+  assert.ok(thrown instanceof Executed, String(thrown));
+  const from = calls.indexOf("capbsetDrop 38") + 1;
+  assert.deepEqual(calls.slice(from, calls.indexOf("resetSignals")), [
+    "setKeepCaps true",
+    "setgroups 1000,50,7",
+    "setresgid 1000",
+    "setresuid 1000",
+    "setKeepCaps false",
+    "restoreEffectiveCaps 12",
+    "raiseAmbientCap 12",
+    "setParentDeathSignal 9",
+  ]);
+  assert.ok(calls.indexOf("seccompSetModeFilter 8 bytes 0") > from);
+  assert.deepEqual(env, ["PATH=/bin", "HOME=/home/app"], "HOME from the passwd entry");
+});
+
+Deno.test("init as root by name raises no ambient capability, and keeps a HOME the environment has", () => {
+  const { calls, env } = runInit({
+    ...INIT_SPEC,
+    env: ["PATH=/bin", "HOME=/x"],
+    user: { spec: "root", groupAdd: [], ambient: [12] },
+  });
+  assert.ok(calls.includes("restoreEffectiveCaps -"), calls.join("\n"));
+  assert.ok(!calls.some((c) => c.startsWith("raiseAmbientCap")));
+  assert.deepEqual(env, ["PATH=/bin", "HOME=/x"]);
+});
+
+Deno.test("init fails with docker's words and 125 for a user the container lacks, before the command is looked for", () => {
+  const { calls, thrown } = runInit({ ...INIT_SPEC, user: { spec: "nobody2", groupAdd: [], ambient: [] } });
+  assert.ok(thrown instanceof InitFailure, String(thrown));
+  assert.equal(thrown.exitCode, 125);
+  assert.equal(thrown.message, "unable to find user nobody2: no matching entries in passwd file");
+  assert.ok(!calls.includes("setsid") && !calls.some((c) => c.startsWith("set")), calls.join("\n"));
+});
+
+Deno.test("init writes sysctls and oom_score_adj in the new namespaces before the mounts, and sets limits before dropping caps", () => {
+  const { calls, thrown } = runInit({
+    ...INIT_SPEC,
+    net: { kind: "none" },
+    keeperComm: "timeout",
+    sysctls: [["/proc/sys/net/ipv4/ip_forward", "1"]],
+    oomScoreAdj: 500,
+    rlimits: [[7, 1024, 2048]],
+  });
+  assert.ok(thrown instanceof Executed, String(thrown));
+  const at = (c: string) => calls.indexOf(c);
+  assert.ok(at("unshareNet") < at("writeFile /proc/sys/net/ipv4/ip_forward 1"), calls.join("\n"));
+  assert.ok(at("writeFile /proc/self/oom_score_adj 500") < at("mount overlay /s/c/merged overlay 0"));
+  assert.ok(at("setsid") < at("setRlimit 7 1024 2048") && at("setRlimit 7 1024 2048") < at("capbsetDrop 21"));
 });

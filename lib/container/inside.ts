@@ -35,6 +35,7 @@ import {
 } from "./init.ts";
 import { cgroupFor, initSpecFor, planContainer, type RunOptions, validateRunOptions } from "./run.ts";
 import { type CgroupPlan, createCgroup } from "../host/cgroup/cgroups.ts";
+import { attachDeviceFilter } from "../host/cgroup/device_filter.ts";
 import { planSecurity, type SecurityPlan } from "./security.ts";
 import { prepareMounts } from "./volumes.ts";
 import { planNetwork } from "./network.ts";
@@ -120,9 +121,9 @@ export async function runInside(
   await store.init();
   const image = await resolveImage(store, opts.image, opts.pull);
   phase("cli: image resolved");
-  const security = await planSecurity(opts.security, store.seccompDir);
-  phase("cli: security planned");
   const { fields, cgroup } = planContainer(image, opts);
+  const security = await planSecurity(fields.security, store.seccompDir);
+  phase("cli: security planned");
   const record = await createContainer(store, { ...fields, owner: ownerOf(supervisor) });
   phase("cli: record created");
   // The relays start now, while the rest is made.
@@ -166,7 +167,7 @@ export async function startInside(
   const config = await readJson<ImageConfig>(store.blob(record.imageId));
   if (config === null) throw new Error(`Cannot start "${ref}": its image's config is gone`);
   const security = await planSecurity(record.security, store.seccompDir);
-  const cgroup = cgroupFor(record.id, record.limits, record.security?.privileged);
+  const cgroup = cgroupFor(record.id, record.limits, record.security);
   await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
   const mode = attach ? "fg" : "log";
   announce(store, record, cgroup, false, mode, supervisor);
@@ -244,7 +245,11 @@ async function become(
   print: string | null,
   supervisor: Supervisor,
 ): Promise<never> {
-  createCgroup(cgroup);
+  createCgroup(cgroup, (dir, rules) => {
+    phase("cli: cgroups written");
+    attachDeviceFilter(dir, rules);
+    phase("cli: device program attached");
+  });
   phase("cli: cgroups made");
   const net = await planNetwork(store, record, image.config.ExposedPorts);
   // What it holds on the host's network is let go by the supervisor when it ends.

@@ -86,8 +86,8 @@ skiff_one_start() { # ARGS after the verb: [-a|--attach] CONTAINER
 # run's options that take a value, long and short: what the CLI's parser
 # (lib/cli/args.ts) would skip, so that run's own options end at the image.
 # A test holds this to the run verb's options (tests/launcher_test.ts).
-SKIFF_RUN_VALUES="name env workdir hostname volume mount memory memory-swap cpus cpu-shares cpuset-cpus pids-limit pull security-opt cap-add cap-drop tmpfs entrypoint env-file label label-file stop-signal stop-timeout network net ip network-alias publish dns dns-search dns-option add-host cidfile restart"
-SKIFF_RUN_SHORT_VALUES=ewvmlp
+SKIFF_RUN_VALUES="name env workdir hostname volume mount memory memory-swap cpus cpu-shares cpuset-cpus pids-limit pull security-opt cap-add cap-drop tmpfs entrypoint env-file label label-file stop-signal stop-timeout network net ip network-alias publish dns dns-search dns-option add-host cidfile restart user group-add ulimit sysctl oom-score-adj device"
+SKIFF_RUN_SHORT_VALUES=ewvmlpu
 skiff_tty() { # ARGS after the verb: whether run's own options ask for -t
   while [ $# -gt 0 ]; do
     case $1 in

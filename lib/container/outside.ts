@@ -105,8 +105,8 @@ async function run(
   checkPrivileges();
   await store.init();
   const image = resolved ?? await resolveImage(store, opts.image, opts.pull);
-  const security = await planSecurity(opts.security, store.seccompDir);
   const { fields, cgroup } = planContainer(image, opts);
+  const security = await planSecurity(fields.security, store.seccompDir);
   const record = await createContainer(store, fields);
 
   let started = false;
@@ -292,7 +292,7 @@ export async function startContainer(store: Store, ref: string, attach = false):
       throw new StartError(`Cannot start "${ref}": its image's config is gone`, EXIT_SKIFF);
     }
     const security = await planSecurity(record.security, store.seccompDir);
-    const cgroup = cgroupFor(record.id, record.limits, record.security?.privileged);
+    const cgroup = cgroupFor(record.id, record.limits, record.security);
     await updateContainer(store, record.id, { cgroup: { version: cgroup.version, own: cgroup.own } });
     if (!attach) {
       await startDetached(store, record, config, cgroup, security);

@@ -55,8 +55,8 @@ export type Step =
    * overlay's nodev kept); what is mounted in it keeps its own flags.
    */
   | { op: "readonly"; root: string }
-  /** A character device node made in the container's /dev, mode 0666. */
-  | { op: "mknod"; path: string; major: number; minor: number }
+  /** A device node made in the container's /dev: a character one, mode 0666, unless said. */
+  | { op: "mknod"; path: string; major: number; minor: number; block?: boolean; mode?: number }
   | { op: "mkdir"; path: string; mode: number }
   | { op: "touch"; path: string }
   | { op: "symlink"; target: string; path: string };
@@ -93,6 +93,20 @@ export interface RootfsSpec {
    * the container's root (CAP_FOWNER) could chmod or chown for the host.
    */
   bindDevices?: boolean;
+  /** `--device`s: made (or, with bindDevices, bound) in the container's /dev after its own nodes. */
+  devices?: DeviceSpec[];
+}
+
+/** A device of the host's to give the container. */
+export interface DeviceSpec {
+  /** The host's node, bound when nodes can't be made. */
+  host: string;
+  /** Under /dev, inside the container. */
+  path: string;
+  block: boolean;
+  major: number;
+  minor: number;
+  mode: number;
 }
 
 /** One volume: a host file or directory and where it goes in the container. */
@@ -134,8 +148,8 @@ export interface Sys {
   mkdir(path: string, mode: number): void;
   /** Creates an empty regular file. */
   touch(path: string): void;
-  /** Makes a character device node, mode 0666 whatever the umask. */
-  mknod(path: string, major: number, minor: number): void;
+  /** Makes a device node (a character one unless `block`), mode `mode` (0666) whatever the umask. */
+  mknod(path: string, major: number, minor: number, block?: boolean, mode?: number): void;
   symlink(target: string, path: string): void;
   /**
    * Resolves `path`, absolute inside the container, within `root` as if
@@ -264,6 +278,7 @@ export function planRootfs(spec: RootfsSpec): Step[] {
     { op: "symlink", target: "/proc/self/fd/1", path: `${r}/dev/stdout` },
     { op: "symlink", target: "/proc/self/fd/2", path: `${r}/dev/stderr` },
   );
+  for (const d of spec.devices ?? []) steps.push(...deviceSteps(r, d, spec.bindDevices));
   // Parents before children, so /data/sub lands on the /data volume.
   const binds = [...(spec.binds ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
   for (const bind of binds) steps.push({ op: "bind", root: r, ...bind });
@@ -286,6 +301,20 @@ export function planRootfs(spec: RootfsSpec): Step[] {
     );
   }
   return steps;
+}
+
+/** A `--device` under the container's /dev: its parents made, then the node (or the host's bound). */
+function deviceSteps(r: string, d: DeviceSpec, bind?: boolean): Step[] {
+  const parts = d.path.split("/").filter((p) => p !== "").slice(1, -1); // under /dev, without the node
+  const parents = parts.map((_, i): Step => ({
+    op: "mkdir",
+    path: `${r}/dev/${parts.slice(0, i + 1).join("/")}`,
+    mode: 0o755,
+  }));
+  const target = `${r}${d.path}`;
+  if (bind) return [...parents, ...bindFile(d.host, target)];
+  const { major, minor, mode } = d;
+  return [...parents, { op: "mknod", path: target, major, minor, mode, ...(d.block ? { block: true } : {}) }];
 }
 
 function depth(path: string): number {
@@ -347,7 +376,9 @@ export function applyRootfs(steps: Step[], sys: Sys): void {
         break;
       case "mknod":
         refuseSymlink(step.path, sys.lstat(step.path));
-        sys.mknod(step.path, step.major, step.minor);
+        if (step.block || step.mode !== undefined) {
+          sys.mknod(step.path, step.major, step.minor, step.block ?? false, step.mode ?? 0o666);
+        } else sys.mknod(step.path, step.major, step.minor);
         break;
       case "mkdir": {
         const kind = sys.lstat(step.path);

@@ -304,3 +304,30 @@ Deno.test("a failed volume mount names the volume and keeps the cause", () => {
   );
   assert.equal(sys.calls.at(-1), "release 10", "the descriptor is released on failure too");
 });
+
+Deno.test("--device nodes go in the container's /dev after its own, parents made; rootless, the host's are bound", () => {
+  const device = {
+    host: "/dev/loop0",
+    path: "/dev/disk/by/xda",
+    block: true,
+    major: 7,
+    minor: 0,
+    mode: 0o600,
+  };
+  const steps = planRootfs({ ...SPEC, devices: [device] });
+  const from = steps.findIndex((s) => s.op === "symlink" && s.path.endsWith("/dev/stderr")) + 1;
+  assert.deepEqual(steps.slice(from, from + 3), [
+    { op: "mkdir", path: "/s/c/merged/dev/disk", mode: 0o755 },
+    { op: "mkdir", path: "/s/c/merged/dev/disk/by", mode: 0o755 },
+    { op: "mknod", path: "/s/c/merged/dev/disk/by/xda", major: 7, minor: 0, mode: 0o600, block: true },
+  ]);
+  const bound = planRootfs({ ...SPEC, devices: [{ ...device, path: "/dev/xda" }], bindDevices: true });
+  const at = bound.findIndex((s) => s.op === "touch" && s.path === "/s/c/merged/dev/xda");
+  assert.deepEqual(bound[at + 1], {
+    op: "mount",
+    source: "/dev/loop0",
+    target: "/s/c/merged/dev/xda",
+    fstype: "",
+    flags: MS_BIND,
+  });
+});

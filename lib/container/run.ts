@@ -21,15 +21,18 @@ import { type NetworkOptions, type NetworkPlan, networkRequest } from "./network
 import { inUserNamespace, parseSignal } from "../host/proc.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { planRootfs } from "./rootfs.ts";
+import { deviceRule } from "./devices.ts";
 import { parseTmpfs } from "./tmpfs.ts";
 import type { Store } from "../store/store.ts";
 import { checkMounts, type MountRequest } from "./volumes.ts";
 import {
   CGROUP_ROOT,
   type CgroupPlan,
+  DEFAULT_DEVICE_RULES,
   detectVersion,
   type Limits,
   planCgroup,
+  UNIFIED,
 } from "../host/cgroup/cgroups.ts";
 
 /** What the user asked `run` for. */
@@ -125,7 +128,13 @@ export function validateRunOptions(opts: RunOptions, detach = false): void {
   if (opts.stopTimeout !== undefined && !(opts.stopTimeout >= 0)) {
     throw new UsageError(`Invalid --stop-timeout "${opts.stopTimeout}": use a number of seconds`);
   }
-  networkRequest(opts.network ?? {}, inUserNamespace());
+  const { mode } = networkRequest(opts.network ?? {}, inUserNamespace());
+  const net = Object.keys(opts.security?.sysctls ?? {}).find((k) => k.startsWith("net."));
+  if (net !== undefined && (mode === "host" || mode === "container")) {
+    throw new UsageError(
+      `Invalid --sysctl "${net}": the network namespace is not the container's own with --network ${opts.network?.network}; drop it or the --network`,
+    );
+  }
   if (opts.restart !== undefined) checkRestart(opts, detach);
   for (const cap of opts.security?.capAdd ?? []) capabilityName(cap, "--cap-add");
   for (const cap of opts.security?.capDrop ?? []) capabilityName(cap, "--cap-drop");
@@ -200,11 +209,17 @@ export function environmentFor(image: Image, hostname: string, opts: RunOptions)
   return mergeEnvironment([
     `PATH=${DEFAULT_PATH}`,
     `HOSTNAME=${hostname}`,
-    "HOME=/root",
+    // A user's HOME comes from its passwd entry, at start (lib/container/user.ts).
+    ...(userOf(image, opts) === undefined ? ["HOME=/root"] : []),
     ...(opts.tty ? ["TERM=xterm"] : []),
     ...(image.config.config.Env ?? []),
     ...(opts.env ?? []),
   ]);
+}
+
+/** The container's user: `--user`, else the image's USER; undefined for root by default. */
+export function userOf(image: Image, opts: RunOptions): string | undefined {
+  return opts.security?.user ?? (image.config.config.User || undefined);
 }
 
 /**
@@ -242,6 +257,14 @@ export function initSpecFor(
       privileged: record.security?.privileged,
       readOnly: record.readOnly,
       tmpfs: (record.tmpfs ?? []).map(parseTmpfs),
+      devices: (record.security?.devices ?? []).map((d) => ({
+        host: d.PathOnHost,
+        path: d.PathInContainer,
+        block: d.type === "b",
+        major: d.major,
+        minor: d.minor,
+        mode: d.mode,
+      })),
       // /etc/hosts and the like first: a volume over one of them wins
       binds: [
         ...net.files.map((f) => ({
@@ -266,6 +289,10 @@ export function initSpecFor(
     dropCaps: security.dropCaps,
     ...(security.seccomp ? { seccomp: security.seccomp } : {}),
     ...(security.noNewPrivileges ? { noNewPrivileges: true } : {}),
+    ...(security.user ? { user: security.user } : {}),
+    ...(security.rlimits ? { rlimits: security.rlimits } : {}),
+    ...(security.sysctls ? { sysctls: security.sysctls } : {}),
+    ...(security.oomScoreAdj !== undefined ? { oomScoreAdj: security.oomScoreAdj } : {}),
     cgroupProcs,
     syncFifo: `${store.runtime(record.id)}/init.sync`,
     tty,
@@ -279,7 +306,9 @@ export function initSpecFor(
 export function planContainer(image: Image, opts: RunOptions): { fields: NewContainer; cgroup: CgroupPlan } {
   const id = opts.id ?? newId();
   const hostname = opts.hostname ?? id.slice(0, 12);
-  const cgroup = cgroupFor(id, opts.limits ?? {}, opts.security?.privileged);
+  const cgroup = cgroupFor(id, opts.limits ?? {}, opts.security);
+  const user = userOf(image, opts);
+  const security = user === undefined ? opts.security : { ...opts.security, user };
   const fields: NewContainer = {
     id,
     name: opts.name,
@@ -293,7 +322,7 @@ export function planContainer(image: Image, opts: RunOptions): { fields: NewCont
     mounts: [],
     limits: opts.limits ?? {},
     cgroup: { version: cgroup.version, own: cgroup.own },
-    ...(opts.security && Object.keys(opts.security).length > 0 ? { security: opts.security } : {}),
+    ...(security && Object.keys(security).length > 0 ? { security } : {}),
     ...(opts.readOnly ? { readOnly: true } : {}),
     ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     ...stopFields(image, opts),
@@ -317,16 +346,30 @@ function stopFields(image: Image, opts: RunOptions): { stopSignal?: string; stop
 }
 
 /**
- * The container's cgroup, with the device rules unless `privileged`.
+ * The container's cgroup, with the device rules (docker's and `--device`'s) unless `--privileged`.
  * Rootless, there is none: the v1 hierarchies are root's, so limits are
  * refused rather than silently dropped.
  *
  * @throws {UsageError} for limits without cgroups
  */
-export function cgroupFor(id: string, limits: Limits, privileged = false): CgroupPlan {
+export function cgroupFor(id: string, limits: Limits, security: SecurityOptions = {}): CgroupPlan {
   if (!inUserNamespace()) {
     // --privileged: no device restriction, as docker
-    return planCgroup(detectVersion(), CGROUP_ROOT, id, limits, privileged ? null : undefined);
+    const devices = security.privileged
+      ? null
+      : [...DEFAULT_DEVICE_RULES, ...(security.devices ?? []).map(deviceRule)];
+    const version = detectVersion();
+    // A hybrid host's unified hierarchy takes the device program (planCgroup).
+    const unified = version === "v1" && detectVersion(UNIFIED) === "v2" ? UNIFIED : undefined;
+    return planCgroup(version, CGROUP_ROOT, id, limits, devices, unified);
+  }
+  const partial = security.privileged
+    ? undefined
+    : security.devices?.find((d) => d.CgroupPermissions !== "rwm");
+  if (partial !== undefined) {
+    throw new UsageError(
+      `Device permissions need a device cgroup, and rootless skiff has none (the hierarchies are root's): drop ":${partial.CgroupPermissions}" from --device "${partial.PathOnHost}" (the host's permissions on the node decide), or run with sudo`,
+    );
   }
   if (Object.keys(limits).length > 0) {
     throw new UsageError(

@@ -75,3 +75,21 @@ Deno.test("the library refuses a non-root caller, pointing at sudo or the rootle
   checkPrivileges(0);
   assert.throws(() => checkPrivileges(1000), /run skiff with sudo, or rootless through its CLI/);
 });
+
+Deno.test("--sysctl net.* is refused where the network namespace is not the container's own", () => {
+  const base = { image: "busybox", command: [], security: { sysctls: { "net.ipv4.ip_forward": "1" } } };
+  for (const network of ["host", "container:web"]) {
+    assert.throws(
+      () => validateRunOptions({ ...base, network: { network } }),
+      new RegExp(
+        `Invalid --sysctl "net.ipv4.ip_forward": the network namespace is not the container's own with --network ${network}`,
+      ),
+    );
+  }
+  validateRunOptions({ ...base, network: { network: "none" } });
+  validateRunOptions({
+    ...base,
+    security: { sysctls: { "kernel.shmmax": "1" } },
+    network: { network: "host" },
+  });
+});

@@ -1,6 +1,8 @@
 /**
  * A container's security settings: `--security-opt seccomp=...` and
- * `no-new-privileges`, `--cap-add`, `--cap-drop`, `--privileged`, parsed
+ * `no-new-privileges`, `--cap-add`, `--cap-drop`, `--privileged`, and
+ * the process's: `--user`, `--group-add`, `--ulimit`, `--sysctl`,
+ * `--oom-score-adj`, `--device`; parsed
  * and checked before anything is created, kept in the container's record
  * (for `start` and `inspect`), and planned into what init carries out: the
  * capabilities to drop and the seccomp filter, as data.
@@ -15,6 +17,10 @@ import { UsageError } from "../errors.ts";
 import { processStartTime } from "../host/proc.ts";
 import { CAPABILITIES, capabilitiesToDrop, capabilityName, keptCapabilities } from "../host/capabilities.ts";
 import type { Profile } from "./seccomp/profile.ts";
+import { checkGroupAdd, checkUserSpec } from "./user.ts";
+import { parseUlimits, type Rlimit, rlimitsOf, type Ulimit } from "./ulimits.ts";
+import { parseOomScoreAdj, parseSysctls, sysctlPath } from "./sysctls.ts";
+import { type Device, parseDevices } from "./devices.ts";
 import { SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, selfPid } from "../../ffi/libc.ts";
 
 /** What the user asked for, as the record keeps it. */
@@ -29,6 +35,18 @@ export interface SecurityOptions {
   capDrop?: string[];
   /** `--privileged`: every capability, no filter, /sys and /proc writable and unmasked. */
   privileged?: boolean;
+  /** `--user` (or the image's USER): `UID[:GID]` or `NAME[:GROUP]`, resolved in the container. */
+  user?: string;
+  /** `--group-add`: more supplementary groups, names or ids. */
+  groupAdd?: string[];
+  /** `--ulimit`s, docker's shape. */
+  ulimits?: Ulimit[];
+  /** `--sysctl`s: namespaced keys (dotted) and their values. */
+  sysctls?: Record<string, string>;
+  /** `--oom-score-adj`. */
+  oomScoreAdj?: number;
+  /** `--device`s, looked at when the container was made. */
+  devices?: Device[];
 }
 
 /** The flags as the CLI got them. */
@@ -37,6 +55,12 @@ export interface SecurityFlags {
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
+  user?: string;
+  groupAdd?: string[];
+  ulimit?: string[];
+  sysctl?: string[];
+  oomScoreAdj?: string;
+  device?: string[];
 }
 
 /**
@@ -66,6 +90,18 @@ export async function parseSecurityFlags(flags: SecurityFlags): Promise<Security
   if (capAdd.length > 0) options.capAdd = capAdd;
   if (capDrop.length > 0) options.capDrop = capDrop;
   if (flags.privileged) options.privileged = true;
+  if (flags.user !== undefined) {
+    checkUserSpec(flags.user);
+    options.user = flags.user;
+  }
+  if (flags.groupAdd?.length) {
+    checkGroupAdd(flags.groupAdd);
+    options.groupAdd = flags.groupAdd;
+  }
+  if (flags.ulimit?.length) options.ulimits = parseUlimits(flags.ulimit);
+  if (flags.sysctl?.length) options.sysctls = parseSysctls(flags.sysctl);
+  if (flags.oomScoreAdj !== undefined) options.oomScoreAdj = parseOomScoreAdj(flags.oomScoreAdj);
+  if (flags.device?.length) options.devices = parseDevices(flags.device);
   return options;
 }
 
@@ -90,9 +126,25 @@ export interface SeccompFilter {
   flags: number;
 }
 
+/** The user a container's process becomes, resolved by init in the container's files. */
+export interface UserPlan {
+  /** `UID[:GID]` or `NAME[:GROUP]`. */
+  spec: string;
+  /** `--group-add`. */
+  groupAdd: string[];
+  /** Capabilities a non-root user keeps through execve (`--cap-add`), in the ambient set. */
+  ambient: number[];
+}
+
 /** What init does with the settings: capabilities to drop, the filter to install. */
 export interface SecurityPlan {
   dropCaps: number[];
+  user?: UserPlan;
+  /** prlimit calls, right before the capabilities are dropped. */
+  rlimits?: Rlimit[];
+  /** /proc/sys files and what to write to them, in the container's namespaces. */
+  sysctls?: [path: string, value: string][];
+  oomScoreAdj?: number;
   seccomp?: SeccompFilter;
   noNewPrivileges?: boolean;
 }
@@ -126,6 +178,11 @@ export async function planSecurity(
     ? Object.keys(CAPABILITIES)
     : keptCapabilities(options.capAdd ?? [], options.capDrop ?? []);
   const plan: SecurityPlan = { dropCaps: capabilitiesToDrop(kept) };
+  if (options.user !== undefined) plan.user = userPlan(options.user, options, kept);
+  if (options.ulimits?.length) plan.rlimits = rlimitsOf(options.ulimits);
+  const sysctls = Object.entries(options.sysctls ?? {});
+  if (sysctls.length > 0) plan.sysctls = sysctls.map(([key, value]) => [sysctlPath(key), value]);
+  if (options.oomScoreAdj !== undefined) plan.oomScoreAdj = options.oomScoreAdj;
   if (options.noNewPrivileges) plan.noNewPrivileges = true;
   if (options.privileged || options.seccomp === "unconfined") return plan;
   if (arch !== "x86_64" && arch !== "aarch64") {
@@ -156,6 +213,24 @@ export async function planSecurity(
   };
   if (cacheDir !== undefined) writeCached(cacheDir, `${key}.bpf`, plan.seccomp.flags, program);
   return plan;
+}
+
+/**
+ * The user to become, with `--cap-add`'s capabilities (those kept) as its
+ * ambient set: as podman, a non-root user keeps what was added for it
+ * (docker leaves it in the bounding set only); `--privileged` adds none.
+ */
+function userPlan(spec: string, options: SecurityOptions, kept: string[]): UserPlan {
+  const added = options.privileged
+    ? []
+    : (options.capAdd ?? []).includes("ALL")
+    ? kept
+    : options.capAdd ?? [];
+  return {
+    spec,
+    groupAdd: options.groupAdd ?? [],
+    ambient: added.filter((c) => kept.includes(c)).map((c) => CAPABILITIES[c]),
+  };
 }
 
 const DEFAULT_PROFILE = new URL("./seccomp/default.json", import.meta.url);

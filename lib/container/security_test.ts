@@ -92,6 +92,26 @@ Deno.test("the plan: the default filter and set; unconfined or privileged, no fi
   await assert.rejects(planSecurity({}, undefined, "riscv64"), /no seccomp filter for riscv64/);
 });
 
+Deno.test("the user's plan: --cap-add's kept capabilities as its ambient set, none with --privileged; --user checked", async () => {
+  const opts = { seccomp: "unconfined" as const, user: "app", groupAdd: ["7"] };
+  assert.equal((await planSecurity({ seccomp: "unconfined" })).user, undefined, "root: nothing to become");
+  assert.deepEqual((await planSecurity({ ...opts, capAdd: ["CAP_NET_ADMIN"] })).user, {
+    spec: "app",
+    groupAdd: ["7"],
+    ambient: [CAPABILITIES.CAP_NET_ADMIN],
+  });
+  assert.equal((await planSecurity({ ...opts, capAdd: ["ALL"] })).user?.ambient.length, 41);
+  assert.deepEqual((await planSecurity({ ...opts, privileged: true })).user?.ambient, []);
+  await assert.rejects(
+    parseSecurityFlags({ user: "a:b:c" }),
+    /Invalid --user "a:b:c": use UID\[:GID\] or NAME\[:GROUP\]/,
+  );
+  assert.deepEqual(await parseSecurityFlags({ user: "app:staff", groupAdd: ["audio"] }), {
+    user: "app:staff",
+    groupAdd: ["audio"],
+  });
+});
+
 Deno.test("a compiled filter is cached by what it is made from, and a damaged cache entry is made again", async () => {
   const dir = await Deno.makeTempDir({ prefix: "skiff-seccomp-cache-" });
   try {

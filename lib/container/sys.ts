@@ -17,13 +17,18 @@ import {
   mkdirAt,
   mount,
   mountFlags,
+  O_CLOEXEC,
+  openat2,
   openPath,
+  readFd,
+  RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
   setInterfaceFlags,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   socket,
 } from "../../ffi/libc.ts";
-import { mknod, S_IFCHR } from "../../ffi/xattr.ts";
+import { mknod, S_IFBLK, S_IFCHR } from "../../ffi/xattr.ts";
 import type { EntryKind, Resolved, Sys } from "./rootfs.ts";
 import { openInRoot } from "../host/in_root.ts";
 
@@ -54,9 +59,9 @@ export const realSys: Sys = {
   symlink(target: string, path: string) {
     Deno.symlinkSync(target, path);
   },
-  mknod(path: string, major: number, minor: number) {
-    mknod(path, S_IFCHR | 0o666, makedev(major, minor));
-    Deno.chmodSync(path, 0o666);
+  mknod(path: string, major: number, minor: number, block = false, mode = 0o666) {
+    mknod(path, (block ? S_IFBLK : S_IFCHR) | mode, makedev(major, minor));
+    Deno.chmodSync(path, mode);
   },
   resolveInRoot,
 };
@@ -130,6 +135,54 @@ export function resolveInRoot(root: string, path: string, kind: "dir" | "file"):
     }
     const held = fd === rootFd ? openInRoot(rootFd, ".") : fd;
     return { path: `/proc/self/fd/${held}`, release: () => close(held) };
+  } finally {
+    close(rootFd);
+  }
+}
+
+/** What the container's user files may weigh: more is no /etc/passwd. */
+const MAX_USER_FILE = 4 << 20;
+/** open(2) flags: a FIFO's open must not wait for a writer, nor a terminal become ours. */
+const O_RDONLY_NONBLOCK_NOCTTY = 0o4000 | 0o400;
+
+/**
+ * A file inside `root` (openat2 with RESOLVE_IN_ROOT, so no symlink or
+ * magic link of the image's leads out), as text, through libc (Deno reads
+ * /proc/self/fd only with --allow-all); null when it is missing. Opened
+ * non-blocking (a FIFO gives nothing) and read to 4 MiB at most.
+ */
+export function readFileInRoot(root: string, path: string): string | null {
+  const rootFd = openPath(root);
+  try {
+    let fd: number;
+    try {
+      fd = openat2(
+        rootFd,
+        path,
+        O_CLOEXEC | O_RDONLY_NONBLOCK_NOCTTY,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+      );
+    } catch (e) {
+      if (e instanceof NotFound) return null;
+      throw e;
+    }
+    try {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for (
+        let chunk = readFd(fd, 65536);
+        chunk.length > 0 && size < MAX_USER_FILE;
+        chunk = readFd(fd, 65536)
+      ) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      const bytes = new Uint8Array(size);
+      chunks.reduce((at, c) => (bytes.set(c, at), at + c.length), 0);
+      return new TextDecoder().decode(bytes);
+    } finally {
+      close(fd);
+    }
   } finally {
     close(rootFd);
   }

@@ -15,9 +15,12 @@
 
 import { UsageError } from "../../errors.ts";
 import { Busy, classify } from "../../../ffi/errors.ts";
+import { attachDeviceFilter } from "./device_filter.ts";
 
 /** The cgroupfs mount point. */
 export const CGROUP_ROOT = "/sys/fs/cgroup";
+/** Where a hybrid host (v1 controllers, as systemd's "hybrid" mode) mounts the unified hierarchy. */
+export const UNIFIED = `${CGROUP_ROOT}/unified`;
 
 /** Limits as the user gave them, validated. */
 export interface Limits {
@@ -49,6 +52,8 @@ export interface CgroupPlan {
   procs: string[];
   /** The container's own directories, removed when it is gone, children first. */
   own: string[];
+  /** A cgroup v2 directory to attach the device program of `rules` to (lib/host/cgroup/device_filter.ts). */
+  deviceFilter?: { dir: string; rules: readonly string[] };
 }
 
 const PERIOD_US = 100_000;
@@ -215,7 +220,14 @@ export function detectVersion(root = CGROUP_ROOT): CgroupVersion {
 /**
  * The cgroup of container `id` with `limits`. Memory, CPU accounting and
  * pids are always there (for `stats` and OOM detection); cpu and cpuset
- * only when limited.
+ * only when limited. The device rules go to v1's devices controller, and
+ * to a device program on the unified hierarchy: the v2 cgroup itself, or
+ * on a hybrid host (`unified`, v1 controllers and a v2 hierarchy beside
+ * them) a cgroup of its own there, which the container joins too, as
+ * runc does: the kernel asks both.
+ *
+ * @param devices devices.allow rules; null for none (`--privileged`)
+ * @param unified a hybrid host's unified hierarchy (e.g. /sys/fs/cgroup/unified)
  */
 export function planCgroup(
   version: CgroupVersion,
@@ -223,8 +235,31 @@ export function planCgroup(
   id: string,
   limits: Limits,
   devices: readonly string[] | null = DEFAULT_DEVICE_RULES,
+  unified?: string,
 ): CgroupPlan {
-  return version === "v1" ? planV1(root, id, limits, devices) : planV2(root, id, limits);
+  const plan = version === "v1" ? planV1(root, id, limits, devices) : planV2(root, id, limits);
+  if (devices === null) return plan;
+  if (version === "v2") return { ...plan, deviceFilter: { dir: plan.own[0], rules: devices } };
+  if (unified === undefined) return plan;
+  const dir = `${unified}/skiff/${id}`;
+  plan.dirs.push(`${unified}/skiff`, dir);
+  plan.procs.push(`${dir}/cgroup.procs`);
+  plan.own.push(dir);
+  return { ...plan, deviceFilter: { dir, rules: devices } };
+}
+
+/** The file a process (v2, or a hybrid host's unified hierarchy) or, on v1, a thread joins a cgroup by. */
+export function joinFile(version: CgroupVersion, dir: string): string {
+  return `${dir}/${version === "v2" || existsFile(`${dir}/cgroup.threads`) ? "cgroup.procs" : "tasks"}`;
+}
+
+function existsFile(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -233,8 +268,8 @@ export function planCgroup(
  * and read, write and mknod of null, zero, full, random, urandom, tty,
  * console, ptmx and the pty slaves (136:*). Everything else, the host's
  * disks among them, is refused to open, whatever node an image or a
- * capability gives the container. v1 only, so far: cgroup v2 wants a
- * BPF_PROG_TYPE_CGROUP_DEVICE program (docs/security.md).
+ * capability gives the container. On cgroup v2 they become a
+ * BPF_PROG_TYPE_CGROUP_DEVICE program (device_filter.ts).
  */
 export const DEFAULT_DEVICE_RULES: readonly string[] = [
   "c *:* m",
@@ -322,11 +357,12 @@ function planV2(root: string, id: string, l: Limits): CgroupPlan {
 
 /**
  * Makes the planned directories and writes the planned values. A value
- * `@PATH` is copied from that file. On failure, what was made is removed.
+ * `@PATH` is copied from that file; then the device program is attached
+ * (`attach`: a test's fake). On failure, what was made is removed.
  *
  * @throws {Error} naming the file the kernel refused and why
  */
-export function createCgroup(plan: CgroupPlan): void {
+export function createCgroup(plan: CgroupPlan, attach = attachDeviceFilter): void {
   try {
     for (const dir of plan.dirs) Deno.mkdirSync(dir, { recursive: true });
     for (const [path, value] of plan.writes) {
@@ -339,6 +375,7 @@ export function createCgroup(plan: CgroupPlan): void {
         });
       }
     }
+    if (plan.deviceFilter) attach(plan.deviceFilter.dir, plan.deviceFilter.rules);
   } catch (e) {
     removeUnused(plan);
     throw e;

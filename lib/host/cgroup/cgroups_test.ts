@@ -11,6 +11,10 @@ import {
 } from "./cgroups.ts";
 import { UsageError } from "../../errors.ts";
 
+/** A fake cgroupfs takes no BPF program: its attachments are recorded instead. */
+const attached: string[] = [];
+const noAttach = (dir: string) => void attached.push(dir);
+
 Deno.test("sizes take b, k, m and g, in any case, with an optional trailing b", () => {
   assert.equal(parseBytes("512", "-m"), 512);
   assert.equal(parseBytes("4k", "-m"), 4096);
@@ -125,7 +129,7 @@ Deno.test("v1: each limit goes to its controller's file; memory, cpuacct and pid
       cpusetCpus: "1",
       pidsLimit: 50,
     });
-    createCgroup(plan);
+    createCgroup(plan, noAttach);
     assert.equal(read(`${root}/memory/skiff/c1/memory.limit_in_bytes`), "104857600");
     assert.equal(read(`${root}/memory/skiff/c1/memory.memsw.limit_in_bytes`), "209715200");
     assert.equal(read(`${root}/cpu/skiff/c1/cpu.cfs_quota_us`), "50000");
@@ -189,7 +193,8 @@ Deno.test("v2: controllers are delegated and limits use the unified files", asyn
       cpusetCpus: "0",
       pidsLimit: 7,
     });
-    createCgroup(plan);
+    createCgroup(plan, noAttach);
+    assert.ok(attached.includes(`${root}/skiff/c1`), "the device program is attached to it");
     assert.equal(read(`${root}/cgroup.subtree_control`), "+memory +pids +cpu +cpuset");
     assert.equal(read(`${root}/skiff/cgroup.subtree_control`), "+memory +pids +cpu +cpuset");
     assert.equal(read(`${root}/skiff/c1/memory.max`), "100");
@@ -205,7 +210,7 @@ Deno.test("v2: controllers are delegated and limits use the unified files", asyn
 Deno.test("v2: stats come from cpu.stat, memory.current and memory.events", async () => {
   await withFakeRoot("v2", (root) => {
     const plan = planCgroup("v2", root, "c1", {});
-    createCgroup(plan);
+    createCgroup(plan, noAttach);
     const dir = `${root}/skiff/c1`;
     Deno.writeTextFileSync(`${dir}/cpu.stat`, "usage_usec 2500\nuser_usec 2000\n");
     Deno.writeTextFileSync(`${dir}/memory.current`, "4096\n");
@@ -226,8 +231,25 @@ Deno.test("a refused write names the file, and what was made is removed", async 
   await withFakeRoot("v1", async (root) => {
     Deno.removeSync(`${root}/cpuset/cpuset.mems`);
     const plan = planCgroup("v1", root, "c1", { cpusetCpus: "0" });
-    assert.throws(() => createCgroup(plan), /cpuset/);
+    assert.throws(() => createCgroup(plan, noAttach), /cpuset/);
     for (const dir of plan.own) assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
     await removeCgroup(plan);
   });
+});
+
+Deno.test("the device program: on v2 for the container's cgroup; on a hybrid host for one of its own in the unified hierarchy, joined too; none for --privileged", () => {
+  const v2 = planCgroup("v2", "/cg", "c1", {});
+  assert.deepEqual(v2.deviceFilter, { dir: "/cg/skiff/c1", rules: DEFAULT_DEVICE_RULES });
+  assert.equal(planCgroup("v2", "/cg", "c1", {}, null).deviceFilter, undefined);
+  assert.equal(planCgroup("v1", "/cg", "c1", {}).deviceFilter, undefined, "v1 alone: the controller only");
+  const hybrid = planCgroup("v1", "/cg", "c1", {}, [...DEFAULT_DEVICE_RULES, "b 7:0 r"], "/cg/unified");
+  assert.deepEqual(hybrid.deviceFilter, {
+    dir: "/cg/unified/skiff/c1",
+    rules: [...DEFAULT_DEVICE_RULES, "b 7:0 r"],
+  });
+  assert.deepEqual(hybrid.dirs.slice(-2), ["/cg/unified/skiff", "/cg/unified/skiff/c1"]);
+  assert.ok(hybrid.procs.includes("/cg/unified/skiff/c1/cgroup.procs"), "the container joins it");
+  assert.ok(hybrid.own.includes("/cg/unified/skiff/c1"), "and it is removed with the container");
+  const privileged = planCgroup("v1", "/cg", "c1", {}, null, "/cg/unified");
+  assert.ok(!privileged.own.some((d) => d.includes("/unified/")), "--privileged: nothing there");
 });
