@@ -89,9 +89,27 @@ const MAX_CAP = 63;
  *
  * @param kept capability names (default: podman's set)
  */
-export function capabilitiesToDrop(kept: readonly string[] = DEFAULT_CAPABILITIES): number[] {
+export function capabilitiesToDrop(
+  kept: readonly string[] = DEFAULT_CAPABILITIES,
+  last = kernelLastCap(),
+): number[] {
   const numbers = new Set(kept.map((name) => CAPABILITIES[name]));
-  return Array.from({ length: MAX_CAP + 1 }, (_, i) => i).filter((c) => !numbers.has(c));
+  return Array.from({ length: Math.min(MAX_CAP, last) + 1 }, (_, i) => i).filter((c) => !numbers.has(c));
+}
+
+/**
+ * The running kernel's highest capability (/proc/sys/kernel/cap_last_cap;
+ * MAX_CAP when it can't be read). The ones past it are not there to drop,
+ * and are not tried: prctl's EINVAL for them was seen read back as ENOENT
+ * under load, failing the start.
+ */
+export function kernelLastCap(): number {
+  try {
+    const n = Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
+    return Number.isInteger(n) && n >= 0 ? n : MAX_CAP;
+  } catch {
+    return MAX_CAP;
+  }
 }
 
 /**
