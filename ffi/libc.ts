@@ -75,6 +75,13 @@ const SYS_PIDFD_OPEN = 434;
 const SYS_PIDFD_GETFD = 438;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
+const SIOCSIFADDR = 0x8916;
+const SIOCSIFNETMASK = 0x891c;
+const SIOCADDRT = 0x890b;
+/** struct rtentry on LP64 (x86_64, aarch64): rt_dst at 8, rt_gateway at 24, rt_genmask at 40, rt_flags at 56. */
+const RTENTRY_SIZE = 120;
+const RTF_UP = 0x1;
+const RTF_GATEWAY = 0x2;
 /** Interface flag (net/if.h): the interface is up. */
 export const IFF_UP = 0x1;
 /** sizeof(struct ifreq) on 64-bit Linux; ifr_flags sits right after the name. */
@@ -281,6 +288,41 @@ export function setInterfaceFlags(fd: number, name: string, flags: number): void
   const ifreq = ifreqFor(name);
   new DataView(ifreq.buffer).setUint16(IFNAMSIZ, flags, true);
   check(libc().ioctl(fd, BigInt(SIOCSIFFLAGS), ifreq), "ioctl SIOCSIFFLAGS", name);
+}
+
+/** A struct sockaddr_in for an IPv4 address (a number), written into `buf` at `at`. */
+function putSockaddrIn(buf: Uint8Array<ArrayBuffer>, at: number, address: number): void {
+  const view = new DataView(buf.buffer);
+  view.setUint16(at, AF_INET, true);
+  view.setUint32(at + 4, address, false); // network byte order
+}
+
+/**
+ * ioctl(SIOCSIFADDR) then ioctl(SIOCSIFNETMASK): an interface's IPv4
+ * address and mask (a number each), as `ifconfig NAME A netmask M` sets them.
+ */
+export function setInterfaceAddress(fd: number, name: string, address: number, mask: number): void {
+  for (
+    const [request, value, what] of [[SIOCSIFADDR, address, "SIOCSIFADDR"], [
+      SIOCSIFNETMASK,
+      mask,
+      "SIOCSIFNETMASK",
+    ]] as const
+  ) {
+    const ifreq = ifreqFor(name);
+    putSockaddrIn(ifreq, IFNAMSIZ, value);
+    check(libc().ioctl(fd, BigInt(request), ifreq), `ioctl ${what}`, name);
+  }
+}
+
+/** ioctl(SIOCADDRT): a default route through `gateway` (an IPv4 address, a number). */
+export function addDefaultRoute(fd: number, gateway: number): void {
+  const rt = new Uint8Array(RTENTRY_SIZE);
+  putSockaddrIn(rt, 8, 0); // rt_dst 0.0.0.0
+  putSockaddrIn(rt, 24, gateway);
+  putSockaddrIn(rt, 40, 0); // rt_genmask 0.0.0.0
+  new DataView(rt.buffer).setUint16(56, RTF_UP | RTF_GATEWAY, true);
+  check(libc().ioctl(fd, BigInt(SIOCADDRT), rt), "ioctl SIOCADDRT", "default");
 }
 
 /** Opens `path` as an O_PATH descriptor: a handle on the entry, not its data. */

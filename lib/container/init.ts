@@ -52,7 +52,7 @@ import { openReadOnly, resetSignals, setns, unshareNet } from "../../ffi/ns.ts";
 import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
-import { interfaceUp, mkdirAll, readFileInRoot, realSys } from "./sys.ts";
+import { configureInterface, interfaceUp, mkdirAll, readFileInRoot, realSys } from "./sys.ts";
 import type { SeccompFilter, UserPlan } from "./security.ts";
 import type { InitNet } from "./network.ts";
 import { helperFailure } from "../host/spawn.ts";
@@ -236,6 +236,8 @@ export interface InitSys extends Sys, CredentialSys {
   openPath(path: string): number;
   /** Runs a tool (ip, nft) to completion; throws its first stderr line. */
   run(argv: string[]): void;
+  /** An interface's address and prefix, up, and a default route through `gateway` when given. */
+  configureInterface(name: string, address: string, prefix: number, gateway?: string): void;
   /** Makes a directory and its missing parents. */
   mkdirAll(path: string): void;
   /** For finding the command: null when nothing is there. */
@@ -294,6 +296,7 @@ export const realInitSys: InitSys = {
     if (!out.success) throw new Error(helperFailure(argv[0].split("/").pop()!, out));
   },
   mkdirAll,
+  configureInterface,
   stat: statOrNull,
   openPty,
   awaitParent() {
@@ -479,7 +482,12 @@ export function joinNetwork(net: InitNet, pid: number, sys: InitSys): void {
   } finally {
     step("enter the network namespace", () => sys.setNetns(own));
   }
-  for (const argv of net.inside) step("configure the container's interfaces", () => sys.run(argv));
+  for (const i of net.inside) {
+    step(
+      `configure the container's interface "${i.name}"`,
+      () => sys.configureInterface(i.name, i.address, i.prefix, i.gateway),
+    );
+  }
   sys.close(host);
   sys.close(own);
 }

@@ -133,6 +133,9 @@ class FakeInitSys implements InitSys {
   run(argv: string[]) {
     this.record("run", ...argv);
   }
+  configureInterface(name: string, address: string, prefix: number, gateway?: string) {
+    this.record("configureInterface", name, address, prefix, gateway ?? "-");
+  }
   interfaceUp(name: string) {
     this.record("interfaceUp", name);
   }
@@ -315,7 +318,7 @@ Deno.test("on a bridge, init makes the veth from the host's namespace, then addr
   const net = {
     kind: "bridge" as const,
     host: [["/sbin/ip", "link", "add", "vethX", "type", "veth", "peer", "name", "eth0", "netns", "{netns}"]],
-    inside: [["/sbin/ip", "-batch", "/s/c/net.batch"]],
+    inside: [{ name: "eth0", address: "172.17.0.2", prefix: 16, gateway: "172.17.0.1" }],
   };
   const { calls, thrown } = runInit({ ...INIT_SPEC, net });
   assert.ok(thrown instanceof Executed, String(thrown));
@@ -328,7 +331,7 @@ Deno.test("on a bridge, init makes the veth from the host's namespace, then addr
     // our pid in the host's /proc (the fake's /proc/self/stat), our descriptor of the new namespace
     "run /sbin/ip link add vethX type veth peer name eth0 netns /proc/4242/fd/21",
     "setNetns 21",
-    "run /sbin/ip -batch /s/c/net.batch",
+    "configureInterface eth0 172.17.0.2 16 172.17.0.1",
     "close 20",
   ]);
   assert.ok(first + 8 < calls.indexOf("mount overlay /s/c/merged overlay 0"), calls.join("\n"));

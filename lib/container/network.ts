@@ -149,7 +149,19 @@ export type InitNet =
    * (`{netns}` in an argument becomes a path to the new namespace) and
    * `inside` in the new one.
    */
-  | { kind: "bridge"; host: string[][]; inside: string[][] };
+  | { kind: "bridge"; host: string[][]; inside: InsideInterface[] };
+
+/** An interface of the container's, as init configures it in its namespace. */
+export interface InsideInterface {
+  /** eth0, eth1, … */
+  name: string;
+  /** Its IPv4 address. */
+  address: string;
+  /** Its prefix length. */
+  prefix: number;
+  /** A default route through this address (the first interface's, unless --internal). */
+  gateway?: string;
+}
 
 /** The network options as the CLI takes them, before they are checked. */
 export interface NetworkOptions {
@@ -677,20 +689,20 @@ export async function planNetwork(
       Deno.writeTextFileSync(`${dir}/ports.del.nft`, deleteTable(containerTable(record.id)));
       host.push([findCommand("nft", PATH), "-f", `${dir}/ports.nft`]);
     }
-    const batch = attachments.flatMap((a) => [
-      `addr add ${a.ip}/${a.prefix} dev ${a.ifname}`,
-      `link set ${a.ifname} up`,
-    ]);
     const first = networks.find((n) => n.name === own.network)!;
-    if (!first.internal) batch.push(`route add default via ${own.gateway}`);
-    Deno.writeTextFileSync(`${dir}/net.batch`, batch.join("\n") + "\n");
+    const inside: InsideInterface[] = attachments.map((a, i) => ({
+      name: a.ifname,
+      address: a.ip,
+      prefix: a.prefix,
+      ...(i === 0 && !first.internal ? { gateway: a.gateway } : {}),
+    }));
     await writeAtomic(
       store.record(record.id),
       JSON.stringify({ ...record, networkSettings: settings }, null, 2),
     );
     record.networkSettings = settings;
     return {
-      init: { kind: "bridge", host, inside: [[findCommand("ip", PATH), "-batch", `${dir}/net.batch`]] },
+      init: { kind: "bridge", host, inside },
       files: etcBinds(hostsPath, `${dir}/resolv.conf`, `${dir}/hostname`),
       settings,
       leave: holdsHostState(settings),

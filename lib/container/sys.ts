@@ -8,6 +8,7 @@
 
 import { AlreadyExists, NotFound } from "../../ffi/errors.ts";
 import {
+  addDefaultRoute,
   AF_INET,
   AT_FDCWD,
   close,
@@ -23,6 +24,7 @@ import {
   readFd,
   RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS,
+  setInterfaceAddress,
   setInterfaceFlags,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
@@ -70,6 +72,27 @@ export const realSys: Sys = {
 export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major), mi = BigInt(minor);
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+/**
+ * An interface's IPv4 address and prefix, up, and with `gateway` a default
+ * route through it: what `ip addr add`, `ip link set up` and `ip route add
+ * default` do, through ioctls on this thread's network namespace (no `ip`
+ * to start).
+ */
+export function configureInterface(name: string, address: string, prefix: number, gateway?: string): void {
+  const fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  try {
+    setInterfaceAddress(fd, name, ipv4(address), prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+    setInterfaceFlags(fd, name, interfaceFlags(fd, name) | IFF_UP);
+    if (gateway !== undefined) addDefaultRoute(fd, ipv4(gateway));
+  } finally {
+    close(fd);
+  }
+}
+
+function ipv4(text: string): number {
+  return text.split(".").reduce((n, part) => n * 256 + Number(part), 0);
 }
 
 /** Sets IFF_UP on a network interface (`lo`, in a new network namespace), as `ip link set NAME up` does. */
