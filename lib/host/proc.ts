@@ -17,7 +17,10 @@ export function processStartTime(pid: number): number | null {
     // Only "no such file" means no such process, or ESRCH: it exited
     // between the open and the read. Anything else (Deno's permission
     // checks among them) must not pass for a dead process.
-    if (e instanceof Deno.errors.NotFound || (e as { code?: string }).code === "ESRCH") return null;
+    // (Deno has no class for ESRCH, nor a code: its message names the errno)
+    if (e instanceof Deno.errors.NotFound || (e instanceof Error && e.message.includes("(os error 3)"))) {
+      return null;
+    }
     throw e;
   }
   return startTimeOf(stat);

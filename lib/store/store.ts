@@ -378,7 +378,11 @@ function startTimeOf(pid: number): number | null {
   try {
     stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    // ESRCH: it exited between the open and the read
+    // (Deno has no class for ESRCH, nor a code: its message names the errno)
+    if (e instanceof Deno.errors.NotFound || (e instanceof Error && e.message.includes("(os error 3)"))) {
+      return null;
+    }
     throw e;
   }
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
