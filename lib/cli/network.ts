@@ -98,18 +98,15 @@ const network: Verb = {
         return 0;
       }
       case "ls": {
-        const networks = await lib.listNetworks(store);
-        if (!networks.some((n) => n.name === lib.DEFAULT_NETWORK)) {
-          // the default network is there before its first use, as docker's
-          networks.unshift({ name: lib.DEFAULT_NETWORK, id: "", driver: "bridge" } as never);
+        const rows = (await lib.listNetworks(store)).map((
+          n,
+        ) => [n.id.slice(0, 12), n.name, n.driver, "local"]);
+        // the default network is listed before its first use (made then), as docker's always is
+        if (!rows.some((r) => r[1] === lib.DEFAULT_NETWORK)) {
+          rows.unshift(["", lib.DEFAULT_NETWORK, "bridge", "local"]);
         }
-        if (o.quiet) console.log(networks.map((n) => n.name).join("\n"));
-        else {
-          console.log(table(
-            ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
-            networks.map((n) => [n.id.slice(0, 12), n.name, n.driver, "local"]),
-          ));
-        }
+        if (o.quiet) console.log(rows.map((r) => r[1]).join("\n"));
+        else console.log(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows));
         return 0;
       }
       case "inspect": {

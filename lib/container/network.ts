@@ -33,6 +33,7 @@ import {
   firstFree,
   formatAddress,
   formatSubnet,
+  hostRange,
   macFor,
   overlaps,
   parseAddress,
@@ -52,7 +53,7 @@ import {
 } from "../host/net/ports.ts";
 import { containerTable, deleteTable, networkRuleset, networkTable, portsRuleset } from "../host/net/nft.ts";
 import { type DnsOptions, type HostEntry, hostsFile, resolvConf } from "../host/net/etc.ts";
-import { findCommand, helperFailure } from "../host/spawn.ts";
+import { findCommand, runHelper } from "../host/spawn.ts";
 
 /** The network a container is on without --network, as root: docker's `bridge`. */
 export const DEFAULT_NETWORK = "bridge";
@@ -528,21 +529,10 @@ function setSysctl(name: string, value: string): void {
   if (Deno.readTextFileSync(path).trim() !== value) Deno.writeTextFileSync(path, value);
 }
 
-/** Runs ip or nft, with a one-line error naming what it was for. */
+/** Runs ip, nft or network.sh (tied to skiff's life), with a one-line error naming what it was for. */
 async function tool(argv: string[], what: string, stdin?: string): Promise<void> {
-  const child = new Deno.Command(findCommand(argv[0], PATH), {
-    args: argv.slice(1),
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  if (!out.success) throw new Error(`Cannot ${what}: ${helperFailure(argv[0], out)}`);
+  const [cmd, ...args] = argv;
+  await runHelper(findCommand(cmd, PATH), args, `Cannot ${what}`, { name: cmd, stdin });
 }
 
 /** Where ip and nft are, whatever the caller's PATH. */
@@ -649,10 +639,7 @@ export async function planNetwork(
     Deno.writeTextFileSync(`${dir}/hosts.base`, base);
     Deno.writeTextFileSync(hostsPath, base);
     const named = attachments.filter((a) => a.network !== DEFAULT_NETWORK); // docker's default bridge has no names
-    for (const a of named) {
-      const names = [record.name, ...a.aliases, record.id.slice(0, 12)];
-      Deno.writeTextFileSync(`${membersDir(store, a.network)}/${record.id}`, `${a.ip}\t${names.join(" ")}\n`);
-    }
+    for (const a of named) writeMember(store, record, a);
     if (named.length) {
       await tool(["sh", NETWORK_SCRIPT, "join", store.root, record.id], "write the containers' /etc/hosts")
         .catch((e) => {
@@ -662,24 +649,7 @@ export async function planNetwork(
     }
     const host: string[][] = attachments.map((a) => {
       const network = networks.find((n) => n.name === a.network)!;
-      return [
-        "ip",
-        "link",
-        "add",
-        a.hostIf,
-        "up",
-        "master",
-        network.bridge,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        a.ifname,
-        "address",
-        a.mac,
-        "netns",
-        "{netns}",
-      ].map((s, j) => j === 0 ? findCommand(s, PATH) : s);
+      return vethArgv(a, network.bridge, "{netns}");
     });
     if (ports.length) {
       for (const a of attachments) {
@@ -708,6 +678,25 @@ export async function planNetwork(
       leave: holdsHostState(settings),
     };
   });
+}
+
+/**
+ * The argv that makes a container's veth: its host end up on the bridge,
+ * its other end (`ifname`, the MAC) made directly in `netns` (a path, or
+ * init's `{netns}` placeholder).
+ */
+function vethArgv(a: Attachment, bridge: string, netns: string): string[] {
+  return [
+    findCommand("ip", PATH),
+    ...["link", "add", a.hostIf, "up", "master", bridge, "type", "veth"],
+    ...["peer", "name", a.ifname, "address", a.mac, "netns", netns],
+  ];
+}
+
+/** A container's line among a network's members (network.sh): its address, name, aliases and short id. */
+function writeMember(store: Store, record: ContainerRecord, a: Attachment): void {
+  const names = [record.name, ...a.aliases, record.id.slice(0, 12)];
+  Deno.writeTextFileSync(`${membersDir(store, a.network)}/${record.id}`, `${a.ip}\t${names.join(" ")}\n`);
 }
 
 function networkBridge(networks: NetworkRecord[], a: Attachment): string {
@@ -749,7 +738,7 @@ function allocate(
   let address: number | null;
   if (want.ip !== undefined) {
     address = parseAddress(want.ip);
-    const { first, last } = { first: subnet.base + 1, last: subnet.base + 2 ** (32 - subnet.prefix) - 2 };
+    const { first, last } = hostRange(subnet);
     if (address === null || !contains(subnet, address) || address < first || address > last) {
       throw new UsageError(
         `Invalid --ip "${want.ip}": it is not in network ${network.name}'s subnet ${network.subnet}`,
@@ -929,38 +918,14 @@ export async function connectNetwork(
       const a = allocate(network, others, want, record.id, settings.attachments.length);
       await ensureBridge(network);
       const netns = `/proc/${pid1}/ns/net`;
-      await tool(
-        [
-          "ip",
-          "link",
-          "add",
-          a.hostIf,
-          "up",
-          "master",
-          network.bridge,
-          "type",
-          "veth",
-          "peer",
-          "name",
-          a.ifname,
-          "address",
-          a.mac,
-          "netns",
-          netns,
-        ],
-        `connect the container to network ${network.name}`,
-      );
+      await tool(vethArgv(a, network.bridge, netns), `connect the container to network ${network.name}`);
       await tool(
         ["nsenter", `--net=${netns}`, "--", findCommand("ip", PATH), "-batch", "-"],
         "configure its interface",
         `addr add ${a.ip}/${a.prefix} dev ${a.ifname}\nlink set ${a.ifname} up\n`,
       );
       Deno.mkdirSync(membersDir(store, network.name), { recursive: true, mode: 0o700 });
-      const names = [record.name, ...a.aliases, record.id.slice(0, 12)];
-      Deno.writeTextFileSync(
-        `${membersDir(store, network.name)}/${record.id}`,
-        `${a.ip}\t${names.join(" ")}\n`,
-      );
+      writeMember(store, record, a);
       await tool(["sh", NETWORK_SCRIPT, "join", store.root, record.id], "write the containers' /etc/hosts");
       changed.networkSettings = { ...settings, attachments: [...settings.attachments, a] };
     }

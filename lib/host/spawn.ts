@@ -165,7 +165,7 @@ export function helperFailure(name: string, end: HelperEnd): string {
 
 /**
  * Runs a helper tool to completion ({@link helperCommand}), its stdin
- * closed, checking its exit status.
+ * closed (or fed `stdin`), checking its exit status.
  *
  * @param context what skiff was doing, put in front of the failure
  * @returns its stdout when `stdout` is true, else an empty array
@@ -175,14 +175,20 @@ export async function runHelper(
   cmd: string,
   args: string[],
   context: string,
-  { stdout = false, name = cmd }: { stdout?: boolean; name?: string } = {},
+  { stdout = false, name = cmd, stdin }: { stdout?: boolean; name?: string; stdin?: string } = {},
 ): Promise<Uint8Array> {
-  const out = await helperCommand(cmd, {
+  const child = helperCommand(cmd, {
     args,
-    stdin: "null",
+    stdin: stdin === undefined ? "null" : "piped",
     stdout: stdout ? "piped" : "null",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
   if (!out.success) throw new Error(`${context}: ${helperFailure(name, out)}`);
   return stdout ? out.stdout : new Uint8Array();
 }
