@@ -27,7 +27,7 @@ export const ERRNO_SYMBOL = {
  */
 export function lazyLibc<S extends typeof ERRNO_SYMBOL & Deno.ForeignLibraryInterface>(
   symbols: S,
-): { (): Deno.DynamicLibrary<S>["symbols"]; errno(): number } {
+): { (): Deno.DynamicLibrary<S>["symbols"]; errno(): number; bindErrno(): void } {
   type Symbols = Deno.DynamicLibrary<S>["symbols"];
   const bound = new Map<string, unknown>();
   const bind = (name: string) => {
@@ -39,16 +39,29 @@ export function lazyLibc<S extends typeof ERRNO_SYMBOL & Deno.ForeignLibraryInte
       if (!(name in symbols)) return undefined;
       // errno's reader is bound with the first call, before it: bound
       // after a failed call, dlopen's own lookups could overwrite errno
-      // (seen: prctl's EINVAL read as ENOENT, under load)
-      bind("__errno_location");
+      bindErrno();
       return bind(name);
     },
   });
   const get = () => lib;
+  // errno's address is the thread's for good (skiff calls libc from its
+  // main thread only): asked once, with the first call, so reading errno
+  // after a failed call is a plain memory read, no second native call
+  // that could change it (seen under load: EINVAL and ENODATA read as ENOENT)
+  let where: Deno.UnsafePointerView | null = null;
+  const errnoView = () => {
+    const p = (bound.get("__errno_location") as () => Deno.PointerValue)();
+    return p === null ? null : new Deno.UnsafePointerView(p);
+  };
+  const bindErrno = () => {
+    bind("__errno_location");
+    where ??= errnoView();
+  };
   return Object.assign(get, {
     errno(): number {
-      const p = (get() as unknown as { __errno_location(): Deno.PointerValue }).__errno_location();
-      return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+      if (where === null) bindErrno();
+      return where === null ? 0 : where.getInt32();
     },
+    bindErrno,
   });
 }
