@@ -61,6 +61,9 @@ const CLOSE_RANGE_CLOEXEC = 1 << 2;
 // socket(2) arguments (bits/socket.h).
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const AF_NETLINK = 16;
+export const NETLINK_ROUTE = 0;
 export const SOCK_CLOEXEC = 0x80000;
 const O_RDWR = 0o2;
 const O_NONBLOCK = 0o4000;
@@ -74,6 +77,7 @@ const TIOCGPTPEER = 0x5441;
 const SYS_PIDFD_OPEN = 434;
 const SYS_PIDFD_GETFD = 438;
 const SIOCGIFFLAGS = 0x8913;
+const SIOCGIFINDEX = 0x8933;
 const SIOCSIFFLAGS = 0x8914;
 const SIOCSIFADDR = 0x8916;
 const SIOCSIFNETMASK = 0x891c;
@@ -281,6 +285,13 @@ export function interfaceFlags(fd: number, name: string): number {
   const ifreq = ifreqFor(name);
   check(libc().ioctl(fd, BigInt(SIOCGIFFLAGS), ifreq), "ioctl SIOCGIFFLAGS", name);
   return new DataView(ifreq.buffer).getUint16(IFNAMSIZ, true);
+}
+
+/** ioctl(SIOCGIFINDEX): a network interface's index in the namespace of the socket `fd`. */
+export function interfaceIndex(fd: number, name: string): number {
+  const ifreq = ifreqFor(name);
+  check(libc().ioctl(fd, BigInt(SIOCGIFINDEX), ifreq), "ioctl SIOCGIFINDEX", name);
+  return new DataView(ifreq.buffer).getInt32(IFNAMSIZ, true);
 }
 
 /** ioctl(SIOCSIFFLAGS): sets a network interface's flags (IFF_*), through a socket `fd`. */

@@ -52,10 +52,17 @@ import { openReadOnly, resetSignals, setns, unshareNet } from "../../ffi/ns.ts";
 import { describeError } from "../errors.ts";
 import { DEFAULT_PATH } from "../image/default_path.ts";
 import { applyRootfs, type Step, type Sys } from "./rootfs.ts";
-import { configureInterface, interfaceUp, mkdirAll, readFileInRoot, realSys } from "./sys.ts";
+import {
+  configureInterface,
+  interfaceUp,
+  makeVeth,
+  mkdirAll,
+  readFileInRoot,
+  realSys,
+  routeSocket,
+} from "./sys.ts";
 import type { SeccompFilter, UserPlan } from "./security.ts";
-import type { InitNet } from "./network.ts";
-import { helperFailure } from "../host/spawn.ts";
+import type { InitNet, VethPlan } from "./network.ts";
 import type { Rlimit } from "./ulimits.ts";
 import { becomeUser, type CredentialSys, resolveUser, UnknownUserError, withHome } from "./user.ts";
 import {
@@ -234,8 +241,10 @@ export interface InitSys extends Sys, CredentialSys {
   setNetns(fd: number): void;
   /** Opens another network namespace by path (/proc/PID/ns/net). */
   openPath(path: string): number;
-  /** Runs a tool (ip, nft) to completion; throws its first stderr line. */
-  run(argv: string[]): void;
+  /** An rtnetlink socket in this thread's network namespace. */
+  routeSocket(): number;
+  /** Makes a veth through the netlink socket `sock`, its container end in the namespace `netnsFd`. */
+  makeVeth(sock: number, veth: VethPlan, netnsFd: number): void;
   /** An interface's address and prefix, up, and a default route through `gateway` when given. */
   configureInterface(name: string, address: string, prefix: number, gateway?: string): void;
   /** Makes a directory and its missing parents. */
@@ -285,16 +294,8 @@ export const realInitSys: InitSys = {
   openNetns: () => openReadOnly("/proc/thread-self/ns/net"),
   setNetns: (fd) => setns(fd, "the network namespace"),
   openPath: openReadOnly,
-  run(argv) {
-    const out = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    })
-      .outputSync();
-    if (!out.success) throw new Error(helperFailure(argv[0].split("/").pop()!, out));
-  },
+  routeSocket,
+  makeVeth,
   mkdirAll,
   configureInterface,
   stat: statOrNull,
@@ -365,7 +366,7 @@ export function startInit(
   for (const procs of spec.cgroupProcs) step(`join the cgroup "${procs}"`, () => sys.writeFile(procs, "0"));
   // Before the mounts: sysfs shows the devices of its mounter's network
   // namespace, and a user namespace may mount it only in a netns it owns.
-  if (spec.net) joinNetwork(spec.net, Number(self.slice(0, self.indexOf(" "))), sys);
+  if (spec.net) joinNetwork(spec.net, sys);
   // This thread's /proc/sys: its network and IPC namespaces, the container's.
   for (const [path, value] of spec.sysctls ?? []) step(`write "${path}"`, () => sys.writeFile(path, value));
   const oom = spec.oomScoreAdj;
@@ -447,13 +448,12 @@ export function startInit(
 
 /**
  * Gives this thread (the one that execve()s) its network namespace. For a
- * bridge: a new one, then back in the host's for the veth (made with its
- * end already in the new namespace, named by our descriptor of it) and the
- * port rules, then in the new one for its address and route.
- *
- * @param pid this process's pid in the host's /proc (still mounted here)
+ * bridge: a netlink socket first, in the host's namespace, then a new
+ * namespace, the veths made through that socket with their ends already in
+ * the new one (named by our descriptor of it), then their addresses and
+ * route from inside. The port rules were written by the CLI before.
  */
-export function joinNetwork(net: InitNet, pid: number, sys: InitSys): void {
+export function joinNetwork(net: InitNet, sys: InitSys): void {
   if (net.kind === "host") return;
   if (net.kind === "join") {
     step(`join the network namespace "${net.path}"`, () => {
@@ -467,20 +467,18 @@ export function joinNetwork(net: InitNet, pid: number, sys: InitSys): void {
     step("make the network namespace", () => sys.unshareNet());
     return;
   }
-  const host = step("open the host's network namespace", () => sys.openNetns());
+  // The socket belongs to the namespace it was opened in, the host's: the
+  // veths are made through it with no setns back and forth.
+  const sock = net.veths.length ? step("open a netlink socket", () => sys.routeSocket()) : -1;
   step("make the network namespace", () => sys.unshareNet());
   const own = step("open the network namespace", () => sys.openNetns());
-  step("return to the host's network namespace", () => sys.setNetns(host));
-  const path = `/proc/${pid}/fd/${own}`;
   try {
-    for (const argv of net.host) {
-      step(
-        `connect the container to its network`,
-        () => sys.run(argv.map((a) => a === "{netns}" ? path : a)),
-      );
+    for (const veth of net.veths) {
+      step(`connect the container to bridge "${veth.bridge}"`, () => sys.makeVeth(sock, veth, own));
     }
   } finally {
-    step("enter the network namespace", () => sys.setNetns(own));
+    if (sock !== -1) sys.close(sock);
+    sys.close(own);
   }
   for (const i of net.inside) {
     step(
@@ -488,8 +486,6 @@ export function joinNetwork(net: InitNet, pid: number, sys: InitSys): void {
       () => sys.configureInterface(i.name, i.address, i.prefix, i.gateway),
     );
   }
-  sys.close(host);
-  sys.close(own);
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type Stdio,
 } from "./init.ts";
 import type { EntryKind, Resolved } from "./rootfs.ts";
+import type { VethPlan } from "./network.ts";
 
 function fakeStat(files: Record<string, number | "dir">) {
   return (path: string): Deno.FileInfo | null => {
@@ -130,8 +131,12 @@ class FakeInitSys implements InitSys {
     this.record("openPath", path);
     return this.fds++;
   }
-  run(argv: string[]) {
-    this.record("run", ...argv);
+  routeSocket() {
+    this.record("routeSocket");
+    return this.fds++;
+  }
+  makeVeth(sock: number, veth: VethPlan, netnsFd: number) {
+    this.record("makeVeth", sock, veth.hostIf, veth.bridge, veth.ifname, veth.mac, netnsFd);
   }
   configureInterface(name: string, address: string, prefix: number, gateway?: string) {
     this.record("configureInterface", name, address, prefix, gateway ?? "-");
@@ -314,34 +319,39 @@ Deno.test("launched inside, init makes the network namespace before the mounts a
   assert.deepEqual(wired, ["dup2 7 0", "dup2 8 1", "dup2 9 2"]);
 });
 
-Deno.test("on a bridge, init makes the veth from the host's namespace, then addresses it in its own, before the mounts", () => {
+const VETH = { hostIf: "vethX", bridge: "skiff0", ifname: "eth0", mac: "02:42:ac:11:00:02" };
+
+Deno.test("on a bridge, init makes the veth through a socket of the host's namespace, then addresses it in its own, before the mounts", () => {
   const net = {
     kind: "bridge" as const,
-    host: [["/sbin/ip", "link", "add", "vethX", "type", "veth", "peer", "name", "eth0", "netns", "{netns}"]],
+    veths: [VETH],
     inside: [{ name: "eth0", address: "172.17.0.2", prefix: 16, gateway: "172.17.0.1" }],
   };
   const { calls, thrown } = runInit({ ...INIT_SPEC, net });
   assert.ok(thrown instanceof Executed, String(thrown));
-  const first = calls.indexOf("openNetns");
-  assert.deepEqual(calls.slice(first, first + 8), [
-    "openNetns",
+  const first = calls.indexOf("routeSocket");
+  assert.deepEqual(calls.slice(first, first + 7), [
+    "routeSocket",
     "unshareNet",
     "openNetns",
-    "setNetns 20",
-    // our pid in the host's /proc (the fake's /proc/self/stat), our descriptor of the new namespace
-    "run /sbin/ip link add vethX type veth peer name eth0 netns /proc/4242/fd/21",
-    "setNetns 21",
-    "configureInterface eth0 172.17.0.2 16 172.17.0.1",
+    // the socket (20), opened before the unshare, and our descriptor of the new namespace (21)
+    "makeVeth 20 vethX skiff0 eth0 02:42:ac:11:00:02 21",
     "close 20",
+    "close 21",
+    "configureInterface eth0 172.17.0.2 16 172.17.0.1",
   ]);
-  assert.ok(first + 8 < calls.indexOf("mount overlay /s/c/merged overlay 0"), calls.join("\n"));
+  assert.ok(!calls.some((c) => c.startsWith("setNetns")), "no setns: the socket is the host's");
+  assert.ok(first + 6 < calls.indexOf("mount overlay /s/c/merged overlay 0"), calls.join("\n"));
 });
 
-Deno.test("on a bridge, a failed veth still returns init to its own namespace, and the failure is named", () => {
-  const net = { kind: "bridge" as const, host: [["/sbin/ip", "link", "add"]], inside: [] };
-  const { calls, thrown } = runInit({ ...INIT_SPEC, net }, { call: "run", errno: 17 });
-  assert.ok(thrown instanceof Error && /Cannot connect the container to its network/.test(thrown.message));
-  assert.equal(calls.at(-1), "setNetns 21", "back in the container's namespace");
+Deno.test("on a bridge, a refused veth closes what init opened, and the failure is named", () => {
+  const net = { kind: "bridge" as const, veths: [VETH], inside: [] };
+  const { calls, thrown } = runInit({ ...INIT_SPEC, net }, { call: "makeVeth", errno: 17 });
+  assert.ok(
+    thrown instanceof Error && /Cannot connect the container to bridge "skiff0"/.test(thrown.message),
+    String(thrown),
+  );
+  assert.deepEqual(calls.slice(-2), ["close 20", "close 21"]);
   assert.ok(!calls.some((c) => c.startsWith("mount")), "nothing mounted");
 });
 

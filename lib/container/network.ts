@@ -146,11 +146,23 @@ export type InitNet =
   /** Another container's: setns into it. */
   | { kind: "join"; path: string }
   /**
-   * A namespace of its own, then `host` run in the host's namespace
-   * (`{netns}` in an argument becomes a path to the new namespace) and
-   * `inside` in the new one.
+   * A namespace of its own, its `veths` made from the host's namespace
+   * (through a netlink socket opened there first) and `inside` configured
+   * in the new one.
    */
-  | { kind: "bridge"; host: string[][]; inside: InsideInterface[] };
+  | { kind: "bridge"; veths: VethPlan[]; inside: InsideInterface[] };
+
+/** A container's veth: its host end on `bridge`, its other end `ifname` in the container. */
+export interface VethPlan {
+  /** The host end's name. */
+  hostIf: string;
+  /** The bridge the host end joins. */
+  bridge: string;
+  /** The container end's name: eth0, eth1, … */
+  ifname: string;
+  /** The container end's MAC. */
+  mac: string;
+}
 
 /** An interface of the container's, as init configures it in its namespace. */
 export interface InsideInterface {
@@ -647,17 +659,27 @@ export async function planNetwork(
           throw e;
         });
     }
-    const host: string[][] = attachments.map((a) => {
-      const network = networks.find((n) => n.name === a.network)!;
-      return vethArgv(a, network.bridge, "{netns}");
-    });
+    const veths: VethPlan[] = attachments.map((a) => ({
+      hostIf: a.hostIf,
+      bridge: networkBridge(networks, a),
+      ifname: a.ifname,
+      mac: a.mac,
+    }));
     if (ports.length) {
       for (const a of attachments) {
         setSysctl(`net/ipv4/conf/${networkBridge(networks, a)}/route_localnet`, "1");
       }
-      Deno.writeTextFileSync(`${dir}/ports.nft`, portsRuleset(containerTable(record.id), own.ip, ports));
+      // Now, from the host's namespace, rather than in init: the rules
+      // name the container's address, not its namespace, and a run that
+      // fails later takes them away with the rest (network.sh leave).
+      await nft(portsRuleset(containerTable(record.id), own.ip, ports), "publish the container's ports")
+        .catch(async (e) => {
+          if (named.length) {
+            await tool(["sh", NETWORK_SCRIPT, "leave", store.root, record.id], "leave").catch(() => {});
+          }
+          throw e;
+        });
       Deno.writeTextFileSync(`${dir}/ports.del.nft`, deleteTable(containerTable(record.id)));
-      host.push([findCommand("nft", PATH), "-f", `${dir}/ports.nft`]);
     }
     const first = networks.find((n) => n.name === own.network)!;
     const inside: InsideInterface[] = attachments.map((a, i) => ({
@@ -672,7 +694,7 @@ export async function planNetwork(
     );
     record.networkSettings = settings;
     return {
-      init: { kind: "bridge", host, inside },
+      init: { kind: "bridge", veths, inside },
       files: etcBinds(hostsPath, `${dir}/resolv.conf`, `${dir}/hostname`),
       settings,
       leave: holdsHostState(settings),

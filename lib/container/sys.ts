@@ -6,18 +6,21 @@
  * @module
  */
 
-import { AlreadyExists, NotFound } from "../../ffi/errors.ts";
+import { AlreadyExists, classify, NotFound, SyscallError } from "../../ffi/errors.ts";
 import {
   addDefaultRoute,
   AF_INET,
+  AF_NETLINK,
   AT_FDCWD,
   close,
   createFileAt,
   IFF_UP,
   interfaceFlags,
+  interfaceIndex,
   mkdirAt,
   mount,
   mountFlags,
+  NETLINK_ROUTE,
   O_CLOEXEC,
   openat2,
   openPath,
@@ -28,11 +31,15 @@ import {
   setInterfaceFlags,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
+  SOCK_RAW,
   socket,
+  writeFd,
 } from "../../ffi/libc.ts";
 import { mknod, S_IFBLK, S_IFCHR } from "../../ffi/xattr.ts";
 import type { EntryKind, Resolved, Sys } from "./rootfs.ts";
 import { openInRoot } from "../host/in_root.ts";
+import { ackErrno, vethRequest } from "../host/net/netlink.ts";
+import type { VethPlan } from "./network.ts";
 
 /** The operations of the running kernel. */
 export const realSys: Sys = {
@@ -72,6 +79,28 @@ export const realSys: Sys = {
 export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major), mi = BigInt(minor);
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+/** An rtnetlink socket, in the network namespace of the calling thread, for {@link makeVeth}. */
+export function routeSocket(): number {
+  return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+}
+
+let netlinkSeq = 0;
+
+/**
+ * Makes `veth` through the rtnetlink socket `sock`: its host end up on its
+ * bridge in the socket's namespace, its other end in the namespace `netnsFd`
+ * refers to. One request and its acknowledgement; a refusal is the
+ * kernel's errno (EEXIST: the host end's name is taken).
+ */
+export function makeVeth(sock: number, veth: VethPlan, netnsFd: number): void {
+  const master = interfaceIndex(sock, veth.bridge);
+  const seq = ++netlinkSeq;
+  const request = { hostIf: veth.hostIf, master, peer: veth.ifname, mac: veth.mac, netnsFd };
+  writeFd(sock, vethRequest(request, seq));
+  const errno = ackErrno(readFd(sock, 4096), seq);
+  if (errno !== 0) throw classify(new SyscallError("netlink RTM_NEWLINK", errno, veth.hostIf));
 }
 
 /**
