@@ -115,6 +115,25 @@ test("a container on the default bridge has eth0, a default route and resolv.con
   });
 });
 
+test("where another tool's FORWARD chain drops by policy, as docker's does, skiff accepts its subnet there and takes only that away", async () => {
+  await sandboxed(async (s) => {
+    const docker =
+      'table ip filter { chain FORWARD { type filter hook forward priority 0; policy drop; iifname "docker0" accept; }; }';
+    assert.equal((await s.sh("host", `nft -f - <<'EOF'\n${docker}\nEOF`)).code, 0);
+    s.spawn("outside", ["python3", "-c", ADDRESS_SERVER, s.outsideIp, "7000"]);
+    await waitFor(() => answers(s, "outside", s.outsideIp, 7000), "the server");
+    const out = await s.skiffOk(["run", "--rm", "busybox", "nc", "-w", "5", s.outsideIp, "7000"]);
+    assert.equal(out.trim(), s.hostIp, "forwarded through docker's chain, masqueraded");
+    const forward = async () => (await s.sh("host", "nft -a list chain ip filter FORWARD")).stdout;
+    assert.match(await forward(), /ip saddr 172\.17\.0\.0\/16 accept comment "skiff-net-bridge"/);
+    await s.skiffOk(["network", "prune", "-f"]);
+    const after = await forward();
+    assert.doesNotMatch(after, /skiff/, "skiff's accepts are gone");
+    assert.match(after, /policy drop;/);
+    assert.match(after, /iifname "docker0" accept/, "docker's own rule stays");
+  });
+});
+
 test("-p publishes a port on the host's 127.0.0.1, its address and to the outside, which the container sees as itself", async () => {
   const www = await webRoot();
   try {

@@ -51,7 +51,18 @@ import {
   type PortRequest,
   type Protocol,
 } from "../host/net/ports.ts";
-import { containerTable, deleteTable, networkRuleset, networkTable, portsRuleset } from "../host/net/nft.ts";
+import {
+  containerTable,
+  deleteRules,
+  deleteTable,
+  droppingForwardChains,
+  forwardAccepts,
+  type Listing,
+  markedRules,
+  networkRuleset,
+  networkTable,
+  portsRuleset,
+} from "../host/net/nft.ts";
 import { type DnsOptions, type HostEntry, hostsFile, resolvConf } from "../host/net/etc.ts";
 import { findCommand, runHelper } from "../host/spawn.ts";
 
@@ -494,6 +505,8 @@ export async function pruneNetworks(store: Store): Promise<string[]> {
 async function tearDown(store: Store, network: NetworkRecord): Promise<void> {
   if (interfaceExists(network.bridge)) await tool(["ip", "link", "del", network.bridge], "remove the bridge");
   await nft(deleteTable(networkTable(network.name)), "remove the network's rules");
+  const ours = markedRules(await nftListing("ruleset"), networkTable(network.name));
+  if (ours.length) await nft(deleteRules(ours), "remove the network's accepts from other tools' chains");
   await Deno.remove(membersDir(store, network.name), { recursive: true }).catch(() => {});
 }
 
@@ -528,11 +541,44 @@ async function ensureBridge(network: NetworkRecord): Promise<void> {
       }),
       "set up the network's rules",
     );
+    if (!network.internal) await acceptInDroppingChains(network);
   } catch (e) {
     await tool(["ip", "link", "del", network.bridge], "remove the bridge").catch(() => {});
+    await nft(deleteTable(networkTable(network.name)), "remove the network's rules").catch(() => {});
     throw e;
   }
   if (!network.internal) setSysctl("net/ipv4/ip_forward", "1");
+}
+
+/**
+ * Where another tool's forward chain drops by policy (docker sets its
+ * FORWARD so), accepts for the network's subnet at its head: else the
+ * containers' forwarded packets, accepted by skiff's own chain, are
+ * dropped by that one. Marked with the network's table name, they go with
+ * the bridge ({@link tearDown}), found again by that mark, never by a
+ * handle kept across a firewall reload.
+ */
+async function acceptInDroppingChains(network: NetworkRecord): Promise<void> {
+  const chains = droppingForwardChains(await nftListing("chains"));
+  if (chains.length === 0) return;
+  await nft(
+    forwardAccepts(chains, network.subnet, networkTable(network.name)),
+    "accept the network's packets",
+  );
+}
+
+/** `nft -j list WHAT`, parsed. */
+async function nftListing(what: "chains" | "ruleset"): Promise<Listing> {
+  const out = await runHelper(
+    findCommand("nft", PATH),
+    ["-j", "list", what],
+    `Cannot list the ${what} of nftables`,
+    {
+      name: "nft",
+      stdout: true,
+    },
+  );
+  return JSON.parse(new TextDecoder().decode(out));
 }
 
 /** Sets a sysctl of this network namespace when it differs. */

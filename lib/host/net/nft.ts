@@ -112,3 +112,67 @@ export function deleteTable(table: string): string {
 function chain(name: string, head: string, rules: string[]): string {
   return [`  chain ${name} {`, `    ${head}`, ...rules.map((r) => `    ${r}`), "  }"].join("\n");
 }
+
+/** A base chain of another tool's at the forward hook whose policy drops (docker's FORWARD, say). */
+export interface DroppingChain {
+  family: string;
+  table: string;
+  name: string;
+}
+
+/** One rule of skiff's in a chain of another's, as `nft -j list ruleset` shows it. */
+export interface ForeignRule extends DroppingChain {
+  handle: number;
+}
+
+/** The JSON of `nft -j list …`: one object per item, keyed by its kind (chain, rule, metainfo…). */
+export type Listing = { nftables?: Partial<Record<string, Record<string, unknown>>>[] };
+
+/**
+ * The forward base chains in `listing` (the JSON of `nft -j list chains`)
+ * that drop by policy and are not skiff's: forwarded packets of a skiff
+ * network must be accepted there too, since an accept in skiff's own
+ * chain does not stop another base chain at the same hook from dropping.
+ */
+export function droppingForwardChains(listing: Listing): DroppingChain[] {
+  return (listing.nftables ?? []).flatMap(({ chain: c }) =>
+    c && c.hook === "forward" && c.policy === "drop" && (c.family === "ip" || c.family === "inet") &&
+      !String(c.table).startsWith("skiff-")
+      ? [{ family: String(c.family), table: String(c.table), name: String(c.name) }]
+      : []
+  );
+}
+
+/**
+ * The `nft -f` text that puts, at the head of each of `chains`, accepts
+ * for a network's subnet both ways, marked with `comment` (the network's
+ * table name) so that {@link markedRules} finds them again.
+ */
+export function forwardAccepts(chains: DroppingChain[], subnet: string, comment: string): string {
+  return chains.flatMap((c) =>
+    ["daddr", "saddr"].map((dir) =>
+      `insert rule ${c.family} ${c.table} ${c.name} ip ${dir} ${subnet} accept comment ${
+        JSON.stringify(comment)
+      }`
+    )
+  ).join("\n") + "\n";
+}
+
+/** The rules in `listing` (the JSON of `nft -j list ruleset`) that carry `comment`. */
+export function markedRules(listing: Listing, comment: string): ForeignRule[] {
+  return (listing.nftables ?? []).flatMap(({ rule: r }) =>
+    r && r.comment === comment
+      ? [{
+        family: String(r.family),
+        table: String(r.table),
+        name: String(r.chain),
+        handle: Number(r.handle),
+      }]
+      : []
+  );
+}
+
+/** The `nft -f` text that deletes `rules` by their handles. */
+export function deleteRules(rules: ForeignRule[]): string {
+  return rules.map((r) => `delete rule ${r.family} ${r.table} ${r.name} handle ${r.handle}\n`).join("");
+}
