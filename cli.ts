@@ -21,6 +21,7 @@ import { SUPERVISOR_ENV } from "./lib/container/inside.ts";
 import { hostUid } from "./lib/host/proc.ts";
 import { OUTER_ENV, runInUserNamespace } from "./lib/host/rootless.ts";
 import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
+import { later } from "./lib/host/later.ts";
 
 /**
  * The verbs. Started by lib/container/launcher.sh inside a container's
@@ -29,12 +30,14 @@ import { defaultRunRoot, defaultStoreRoot, Store } from "./lib/store/store.ts";
  */
 const VERBS: Record<string, Verb> = Deno.env.get(SUPERVISOR_ENV) ? { ...CONTAINER_VERBS } : {
   ...CONTAINER_VERBS,
-  ...(await import("./lib/cli/image.ts")).IMAGE_VERBS,
-  ...(await import("./lib/cli/registry.ts")).REGISTRY_VERBS,
-  ...(await import("./lib/cli/volume.ts")).VOLUME_VERBS,
-  ...(await import("./lib/cli/network.ts")).NETWORK_VERBS,
-  ...(await import("./lib/cli/build.ts")).BUILD_VERBS,
-  ...(await import("./lib/cli/system.ts")).SYSTEM_VERBS,
+  ...(await later<typeof import("./lib/cli/image.ts")>("./lib/cli/image.ts", import.meta.url)).IMAGE_VERBS,
+  ...(await later<typeof import("./lib/cli/registry.ts")>("./lib/cli/registry.ts", import.meta.url))
+    .REGISTRY_VERBS,
+  ...(await later<typeof import("./lib/cli/volume.ts")>("./lib/cli/volume.ts", import.meta.url)).VOLUME_VERBS,
+  ...(await later<typeof import("./lib/cli/network.ts")>("./lib/cli/network.ts", import.meta.url))
+    .NETWORK_VERBS,
+  ...(await later<typeof import("./lib/cli/build.ts")>("./lib/cli/build.ts", import.meta.url)).BUILD_VERBS,
+  ...(await later<typeof import("./lib/cli/system.ts")>("./lib/cli/system.ts", import.meta.url)).SYSTEM_VERBS,
 };
 
 const GLOBAL: OptionSpec[] = [

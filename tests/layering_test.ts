@@ -128,3 +128,18 @@ Deno.test("the import parser tells type imports from runtime ones", () => {
   ].join("\n");
   deepStrictEqual(runtimeImports(source).sort(), ["./b.ts", "./e.ts", "./g.ts", "./h.ts"]);
 });
+
+Deno.test("modules are imported on demand through later(), never a literal import() Deno loads at start-up", () => {
+  const wrong: string[] = [];
+  for (const file of sourceFiles()) {
+    if (file === "lib/host/later.ts") continue;
+    const source = Deno.readTextFileSync(`${REPO}/${file}`);
+    for (const m of source.matchAll(/(?<!typeof )\bimport\(\s*["']([^"']+)["']\s*\)/g)) {
+      wrong.push(`${file}: import("${m[1]}")`);
+    }
+    for (const m of source.matchAll(/\blater<typeof import\("([^"]+)"\)>\(\s*"([^"]+)"/g)) {
+      if (m[1] !== m[2]) wrong.push(`${file}: later of "${m[2]}" typed as "${m[1]}"`);
+    }
+  }
+  deepStrictEqual(wrong, []);
+});

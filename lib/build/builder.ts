@@ -40,6 +40,7 @@ import {
 import { expandWord, expandWords, type Vars } from "./expand.ts";
 import { cleanPath, IgnoreRules } from "./ignore.ts";
 import { ContextTree, EMPTY_TREE, LayerTree, type Tree } from "./tree.ts";
+import { later } from "../host/later.ts";
 
 /** What the user asked `build` for. */
 export interface BuildOptions {
@@ -336,7 +337,10 @@ class Builder {
   }
 
   async #resolve(ref: string): Promise<Image> {
-    const { resolveImage } = await import("../container/resolve_image.ts");
+    const { resolveImage } = await later<typeof import("../container/resolve_image.ts")>(
+      "../container/resolve_image.ts",
+      import.meta.url,
+    );
     return await resolveImage(this.store, ref, this.opts.pull ? "always" : "missing");
   }
 
@@ -567,8 +571,14 @@ class Builder {
     title: string,
     network?: string,
   ): Promise<Layer> {
-    const { runImage } = await import("../container/outside.ts");
-    const { containerLayer } = await import("../container/commit.ts");
+    const { runImage } = await later<typeof import("../container/outside.ts")>(
+      "../container/outside.ts",
+      import.meta.url,
+    );
+    const { containerLayer } = await later<typeof import("../container/commit.ts")>(
+      "../container/commit.ts",
+      import.meta.url,
+    );
     const name = `${this.store.tempPrefix(BUILD_CONTAINER)}${crypto.randomUUID().slice(0, 8)}`;
     let id: string | undefined;
     try {
@@ -720,7 +730,10 @@ const BUILD_NAME = /^skiff-build-(\d+)-(\d+)-/;
  * build killed mid-step cannot remove its own), never a live build's.
  */
 async function sweepBuildContainers(store: Store): Promise<void> {
-  const { listContainers } = await import("../container/containers.ts");
+  const { listContainers } = await later<typeof import("../container/containers.ts")>(
+    "../container/containers.ts",
+    import.meta.url,
+  );
   for (const r of await listContainers(store)) {
     const m = BUILD_NAME.exec(r.name);
     if (m && r.status === "exited" && !isAlive(Number(m[1]), Number(m[2]))) {
@@ -730,7 +743,10 @@ async function sweepBuildContainers(store: Store): Promise<void> {
 }
 
 async function findByName(store: Store, name: string): Promise<string | undefined> {
-  const { listContainers } = await import("../container/containers.ts");
+  const { listContainers } = await later<typeof import("../container/containers.ts")>(
+    "../container/containers.ts",
+    import.meta.url,
+  );
   return (await listContainers(store)).find((r) => r.name === name)?.id;
 }
 

@@ -6,6 +6,7 @@
 
 import { UsageError } from "../errors.ts";
 import { HELP, type Verb } from "./verb.ts";
+import { later } from "../host/later.ts";
 
 const build: Verb = {
   usage: "build [OPTIONS] CONTEXT",
@@ -39,7 +40,10 @@ const build: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [context] }) {
-    const { buildImage, StepError } = await import("../build/builder.ts");
+    const { buildImage, StepError } = await later<typeof import("../build/builder.ts")>(
+      "../build/builder.ts",
+      import.meta.url,
+    );
     const network = o.network as string | undefined;
     const buildArgs: Record<string, string> = {};
     for (const arg of (o["build-arg"] as string[] | undefined) ?? []) {

@@ -46,6 +46,7 @@ import {
 } from "./verb.ts";
 import { NETWORK_OPTIONS, networkOptions } from "./network.ts";
 import { networkSettingsView, portsColumn } from "../container/network.ts";
+import { later } from "../host/later.ts";
 
 const run: Verb = {
   usage: "run [OPTIONS] IMAGE [COMMAND [ARG...]]",
@@ -170,7 +171,10 @@ const create: Verb = {
     const options = await runOptionsOf(o, image, command);
     const cidfile = o.cidfile === undefined ? undefined : String(o.cidfile);
     if (cidfile !== undefined) options.id = writeCidfile(cidfile);
-    const { createOnly } = await import("../container/create.ts");
+    const { createOnly } = await later<typeof import("../container/create.ts")>(
+      "../container/create.ts",
+      import.meta.url,
+    );
     try {
       console.log(await createOnly(store, options));
     } catch (e) {
@@ -257,7 +261,10 @@ async function runVerb(
       return 0;
     }
   }
-  const { runContainer, runDetached } = await import("../container/outside.ts");
+  const { runContainer, runDetached } = await later<typeof import("../container/outside.ts")>(
+    "../container/outside.ts",
+    import.meta.url,
+  );
   if (!detach) return await runContainer(store, options);
   console.log(await runDetached(store, options));
   return 0;
@@ -354,7 +361,7 @@ const ps: Verb = {
     const template = o.format !== undefined && o.format !== "json";
     // what goes beyond the plain table is loaded only when asked for
     const more = o.filter || o.last !== undefined || o.latest || o.size || template
-      ? await import("./listing.ts")
+      ? await later<typeof import("./listing.ts")>("./listing.ts", import.meta.url)
       : null;
     const listed = await listContainers(store);
     const records = more
@@ -430,11 +437,17 @@ const logs: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [container] }) {
-    const { containerLogs } = await import("../container/lifecycle.ts");
-    const { parseTimestamp } = await import("./when.ts");
+    const { containerLogs } = await later<typeof import("../container/lifecycle.ts")>(
+      "../container/lifecycle.ts",
+      import.meta.url,
+    );
+    const { parseTimestamp } = await later<typeof import("./when.ts")>("./when.ts", import.meta.url);
     const when = (flag: "since" | "until") =>
       o[flag] === undefined ? undefined : parseTimestamp(String(o[flag]), flag);
-    const { logTime } = await import("../container/supervise.ts");
+    const { logTime } = await later<typeof import("../container/supervise.ts")>(
+      "../container/supervise.ts",
+      import.meta.url,
+    );
     const tail = o.tail === undefined ? undefined : Number(o.tail);
     if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
       throw new UsageError(`Invalid --tail "${o.tail}": use a whole number of lines`);
@@ -466,7 +479,10 @@ const exec: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [container, ...command] }) {
-    const { execInContainer } = await import("../container/exec.ts");
+    const { execInContainer } = await later<typeof import("../container/exec.ts")>(
+      "../container/exec.ts",
+      import.meta.url,
+    );
     return await execInContainer(store, container, {
       command,
       user: o.user as string | undefined,
@@ -486,7 +502,10 @@ const stop: Verb = {
   args: { min: 1 },
   options: [STOP_TIME, HELP],
   async action(store, { options: o, positionals }) {
-    const { stopContainer } = await import("../container/lifecycle.ts");
+    const { stopContainer } = await later<typeof import("../container/lifecycle.ts")>(
+      "../container/lifecycle.ts",
+      import.meta.url,
+    );
     // without -t, each container's own --stop-timeout (else 10)
     const timeout = o.time === undefined ? undefined : seconds("-t", o.time);
     return await forEachName(positionals, (ref) => stopContainer(store, ref, timeout));
@@ -509,7 +528,10 @@ const start: Verb = {
     if (supervisor && positionals.length === 1) {
       return await startInside(store, positionals[0], Boolean(o.attach), supervisor);
     }
-    const { startContainer } = await import("../container/outside.ts");
+    const { startContainer } = await later<typeof import("../container/outside.ts")>(
+      "../container/outside.ts",
+      import.meta.url,
+    );
     if (o.attach) {
       if (positionals.length > 1) throw new UsageError('"skiff start -a" takes one container');
       return await startContainer(store, positionals[0], true);
@@ -524,8 +546,14 @@ const restart: Verb = {
   args: { min: 1 },
   options: [STOP_TIME, HELP],
   async action(store, { options: o, positionals }) {
-    const { stopContainer } = await import("../container/lifecycle.ts");
-    const { startContainer } = await import("../container/outside.ts");
+    const { stopContainer } = await later<typeof import("../container/lifecycle.ts")>(
+      "../container/lifecycle.ts",
+      import.meta.url,
+    );
+    const { startContainer } = await later<typeof import("../container/outside.ts")>(
+      "../container/outside.ts",
+      import.meta.url,
+    );
     const timeout = o.time === undefined ? undefined : seconds("-t", o.time);
     return await forEachName(positionals, async (ref) => {
       await stopContainer(store, ref, timeout);
@@ -540,7 +568,10 @@ const kill: Verb = {
   args: { min: 1 },
   options: [{ long: "signal", short: "s", kind: "value", arg: "SIGNAL", help: "e.g. TERM, HUP, 9" }, HELP],
   async action(store, { options: o, positionals }) {
-    const { killContainer } = await import("../container/lifecycle.ts");
+    const { killContainer } = await later<typeof import("../container/lifecycle.ts")>(
+      "../container/lifecycle.ts",
+      import.meta.url,
+    );
     return await forEachName(positionals, (ref) => killContainer(store, ref, (o.signal as string) ?? "KILL"));
   },
 };
@@ -555,7 +586,10 @@ const stats: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals }) {
-    const { sampleStats } = await import("../container/stats.ts");
+    const { sampleStats } = await later<typeof import("../container/stats.ts")>(
+      "../container/stats.ts",
+      import.meta.url,
+    );
     const pick = async () => {
       const running = (await listContainers(store)).filter((r) => isRunning(r) && r.cgroup);
       return positionals.length === 0 ? running : positionals.map((ref) => findContainer(running, ref));
@@ -563,7 +597,7 @@ const stats: Verb = {
     do {
       const samples = await sampleStats(await pick(), 1000);
       if (o.format !== undefined) {
-        const c = await import("./contexts.ts");
+        const c = await later<typeof import("./contexts.ts")>("./contexts.ts", import.meta.url);
         c.printFormatted(String(o.format), samples.map(c.statsContext), c.STATS_HEADERS, c.STATS_TABLE);
         continue;
       }
@@ -598,7 +632,9 @@ const inspect: Verb = {
   async action(store, { options: o, positionals }) {
     const records = await listContainers(store);
     const found: unknown[] = [];
-    const contexts = o.format === undefined ? null : await import("./contexts.ts");
+    const contexts = o.format === undefined
+      ? null
+      : await later<typeof import("./contexts.ts")>("./contexts.ts", import.meta.url);
     for (const ref of positionals) {
       try {
         const record = findContainer(records, ref);
@@ -648,7 +684,10 @@ const commit: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [container, ref] }) {
-    const { commitContainer } = await import("../container/commit.ts");
+    const { commitContainer } = await later<typeof import("../container/commit.ts")>(
+      "../container/commit.ts",
+      import.meta.url,
+    );
     const image = await commitContainer(store, {
       container,
       ref,
@@ -666,7 +705,10 @@ const exportVerb: Verb = {
   args: { min: 1, max: 1 },
   options: [{ long: "output", short: "o", kind: "value", arg: "FILE", help: "Write to FILE" }, HELP],
   async action(store, { options: o, positionals: [container] }) {
-    const { exportContainer } = await import("../container/export.ts");
+    const { exportContainer } = await later<typeof import("../container/export.ts")>(
+      "../container/export.ts",
+      import.meta.url,
+    );
     const path = o.output as string | undefined;
     if (path === undefined) {
       if (Deno.stdout.isTerminal()) {
@@ -692,7 +734,10 @@ const wait: Verb = {
   args: { min: 1 },
   options: [HELP],
   async action(store, { positionals }) {
-    const { waitContainer } = await import("../container/lifecycle.ts");
+    const { waitContainer } = await later<typeof import("../container/lifecycle.ts")>(
+      "../container/lifecycle.ts",
+      import.meta.url,
+    );
     return await forEachName(positionals, (ref) => waitContainer(store, ref), (_, code) => String(code));
   },
 };
@@ -715,7 +760,10 @@ const top: Verb = {
   args: { min: 1 },
   options: [HELP],
   async action(store, { positionals: [container, ...psArgs] }) {
-    const { containerTop, DEFAULT_PS_ARGS } = await import("../container/top.ts");
+    const { containerTop, DEFAULT_PS_ARGS } = await later<typeof import("../container/top.ts")>(
+      "../container/top.ts",
+      import.meta.url,
+    );
     const { titles, processes } = await containerTop(
       store,
       container,
@@ -732,7 +780,10 @@ const diff: Verb = {
   args: { min: 1, max: 1 },
   options: [HELP],
   async action(store, { positionals: [container] }) {
-    const { containerDiff } = await import("../container/diff.ts");
+    const { containerDiff } = await later<typeof import("../container/diff.ts")>(
+      "../container/diff.ts",
+      import.meta.url,
+    );
     // one change a line: a path's control characters (a newline among them) escaped
     for (const c of await containerDiff(store, container)) console.log(`${c.kind} ${escapeControls(c.path)}`);
     return 0;
@@ -750,7 +801,10 @@ const cp: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [src, dst] }) {
-    const { copy, parseCpArg } = await import("../container/cp.ts");
+    const { copy, parseCpArg } = await later<typeof import("../container/cp.ts")>(
+      "../container/cp.ts",
+      import.meta.url,
+    );
     if (dst === "-" && Deno.stdout.isTerminal()) {
       throw new UsageError("Refusing to write a tar to the terminal: redirect stdout");
     }
@@ -787,7 +841,10 @@ function freezerVerb(name: "pause" | "unpause", summary: string): Verb {
     args: { min: 1 },
     options: [HELP],
     async action(store, { positionals }) {
-      const lifecycle = await import("../container/lifecycle.ts");
+      const lifecycle = await later<typeof import("../container/lifecycle.ts")>(
+        "../container/lifecycle.ts",
+        import.meta.url,
+      );
       lifecycle.refuseRootless(name); // once, not once per container
       const fn = name === "pause" ? lifecycle.pauseContainer : lifecycle.unpauseContainer;
       return await forEachName(positionals, (ref) => fn(store, ref));

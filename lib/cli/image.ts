@@ -11,6 +11,7 @@ import { findImage, imageLayers, importFile, listImages, removeImage, tarballNam
 import { confirmPrune, forEachName, HELP, type Verb } from "./verb.ts";
 import { repoDigests } from "../image/registry/digests.ts";
 import type { PruneReport } from "../image/prune.ts";
+import { later } from "../host/later.ts";
 
 const images: Verb = {
   usage: "images [OPTIONS]",
@@ -30,7 +31,9 @@ const images: Verb = {
     HELP,
   ],
   async action(store, { options: o }) {
-    const more = o.filter || o.format ? await import("./listing.ts") : null;
+    const more = o.filter || o.format
+      ? await later<typeof import("./listing.ts")>("./listing.ts", import.meta.url)
+      : null;
     const lines = more ? await more.selectImages(store, o) : (await listImages(store)).map((i) => ({
       image: i,
       id: i.id,
@@ -75,7 +78,10 @@ const history: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [ref] }) {
-    const { imageHistory } = await import("../image/history.ts");
+    const { imageHistory } = await later<typeof import("../image/history.ts")>(
+      "../image/history.ts",
+      import.meta.url,
+    );
     const image = await findImage(store, ref);
     if (!image) throw new NotFoundError(`No such image: ${ref}`);
     const items = imageHistory(image.id, image.config, (await imageLayers(store, image)).map((l) => l.size));
@@ -129,7 +135,10 @@ const save: Verb = {
       throw new UsageError(`Unknown format "${format}": use --format oci or --format docker`);
     }
     if (o.output === undefined) throw new UsageError('"skiff save" needs -o FILE');
-    const { saveImage } = await import("../image/archive.ts");
+    const { saveImage } = await later<typeof import("../image/archive.ts")>(
+      "../image/archive.ts",
+      import.meta.url,
+    );
     await saveImage(store, ref, o.output as string, format);
     return 0;
   },
@@ -145,7 +154,10 @@ const load: Verb = {
   ],
   async action(store, { options: o }) {
     if (o.input === undefined) throw new UsageError('"skiff load" needs -i FILE');
-    const { loadImages } = await import("../image/archive.ts");
+    const { loadImages } = await later<typeof import("../image/archive.ts")>(
+      "../image/archive.ts",
+      import.meta.url,
+    );
     for (const image of await loadImages(store, o.input as string)) console.log(`Loaded image: ${image.ref}`);
     return 0;
   },
@@ -185,7 +197,10 @@ const image: Verb = {
     if (!(await confirmPrune("image prune", o.all ? WARNING.all : WARNING.dangling, Boolean(o.force)))) {
       return 0;
     }
-    const { pruneImages } = await import("../image/prune.ts");
+    const { pruneImages } = await later<typeof import("../image/prune.ts")>(
+      "../image/prune.ts",
+      import.meta.url,
+    );
     const report = await pruneImages(store, { all: Boolean(o.all) });
     console.log(
       [...imagePruneLines(report), `Total reclaimed space: ${humanSize(report.reclaimed)}`].join("\n"),

@@ -10,6 +10,7 @@ import { UsageError } from "../errors.ts";
 import { table } from "./format.ts";
 import { confirmPrune, forEachName, HELP, type Verb } from "./verb.ts";
 import type { NetworkOptions } from "../container/network.ts";
+import { later } from "../host/later.ts";
 
 /** run's (and create's) network options, docker's spelling. */
 export const NETWORK_OPTIONS: OptionSpec[] = [
@@ -73,7 +74,10 @@ const network: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [sub, ...names] }) {
-    const lib = await import("../container/network.ts");
+    const lib = await later<typeof import("../container/network.ts")>(
+      "../container/network.ts",
+      import.meta.url,
+    );
     const needNames = () => {
       if (names.length === 0) throw new UsageError(`"skiff network ${sub}" needs a network name`);
     };
@@ -157,7 +161,10 @@ const port: Verb = {
   args: { min: 1, max: 2 },
   options: [HELP],
   async action(store, { positionals: [ref, which] }) {
-    const { containerPorts } = await import("../container/network.ts");
+    const { containerPorts } = await later<typeof import("../container/network.ts")>(
+      "../container/network.ts",
+      import.meta.url,
+    );
     const ports = await containerPorts(store, ref);
     const [num, proto = "tcp"] = (which ?? "").split("/");
     const shown = which === undefined

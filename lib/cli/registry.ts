@@ -9,6 +9,7 @@
 import { UsageError } from "../errors.ts";
 import { HELP, type Verb } from "./verb.ts";
 import type { OptionSpec, Parsed } from "./args.ts";
+import { later } from "../host/later.ts";
 
 const TLS_VERIFY: OptionSpec = {
   long: "tls-verify",
@@ -48,7 +49,10 @@ const pull: Verb = {
     HELP,
   ],
   async action(store, { options: o, positionals: [name] }) {
-    const { pullImage } = await import("../image/registry/pull.ts");
+    const { pullImage } = await later<typeof import("../image/registry/pull.ts")>(
+      "../image/registry/pull.ts",
+      import.meta.url,
+    );
     const image = await pullImage(store, name, {
       platform: o.platform as string | undefined,
       tlsVerify: tlsVerify(o),
@@ -76,7 +80,10 @@ const push: Verb = {
     if (format !== "oci" && format !== "docker") {
       throw new UsageError(`Unknown format "${format}": use --format oci or --format docker`);
     }
-    const { pushImage } = await import("../image/registry/push.ts");
+    const { pushImage } = await later<typeof import("../image/registry/push.ts")>(
+      "../image/registry/push.ts",
+      import.meta.url,
+    );
     const digest = await pushImage(store, source, destination, {
       format,
       tlsVerify: tlsVerify(o),
@@ -119,7 +126,10 @@ const login: Verb = {
     }
     const password = o["password-stdin"] ? await readStdin() : o.password as string | undefined;
     if (password === undefined) throw new UsageError('"skiff login" needs -p PASS or --password-stdin');
-    const { login } = await import("../image/registry/login.ts");
+    const { login } = await later<typeof import("../image/registry/login.ts")>(
+      "../image/registry/login.ts",
+      import.meta.url,
+    );
     await login(registry, { username, password }, {
       authfile: o.authfile as string | undefined,
       tlsVerify: tlsVerify(o),
@@ -135,7 +145,10 @@ const logout: Verb = {
   args: { min: 1, max: 1 },
   options: [AUTHFILE, HELP],
   async action(_store, { options: o, positionals: [registry] }) {
-    const { logout } = await import("../image/registry/login.ts");
+    const { logout } = await later<typeof import("../image/registry/login.ts")>(
+      "../image/registry/login.ts",
+      import.meta.url,
+    );
     logout(registry, { authfile: o.authfile as string | undefined });
     console.log(`Removed login credentials for ${registry}`);
     return 0;
@@ -148,7 +161,10 @@ const tag: Verb = {
   args: { min: 2, max: 2 },
   options: [HELP],
   async action(store, { positionals: [source, target] }) {
-    const { tagImage } = await import("../image/registry/tag.ts");
+    const { tagImage } = await later<typeof import("../image/registry/tag.ts")>(
+      "../image/registry/tag.ts",
+      import.meta.url,
+    );
     await tagImage(store, source, target);
     return 0;
   },

@@ -16,6 +16,7 @@ import { humanSize } from "./format.ts";
 import { imagePruneLines } from "./image.ts";
 import { formatItems, headerContext, STRUCT } from "./template.ts";
 import { confirmPrune, HELP, PRUNES, type Verb } from "./verb.ts";
+import { later } from "../host/later.ts";
 
 /** One row of `system df`. */
 interface Usage {
@@ -144,7 +145,10 @@ const system: Verb = {
     if (!(await confirmPrune("system prune", pruneWarning(all, Boolean(o.volumes)), Boolean(o.force)))) {
       return 0;
     }
-    const { pruneImages } = await import("../image/prune.ts");
+    const { pruneImages } = await later<typeof import("../image/prune.ts")>(
+      "../image/prune.ts",
+      import.meta.url,
+    );
     const out: string[] = [];
     let bytes = 0;
     const section = (title: string, removed: string[]) => {

@@ -10,6 +10,7 @@ import { formatOptions, type OptionSpec, type Parsed } from "./args.ts";
 import { describeError, UsageError } from "../errors.ts";
 import { humanSize } from "./format.ts";
 import type { Store } from "../store/store.ts";
+import { later } from "../host/later.ts";
 
 /** A verb: its help next to its code, as bocker keeps them. */
 export interface Verb {
@@ -69,7 +70,10 @@ export const PRUNES = {
 export async function prune(store: Store, kind: keyof typeof PRUNES, force: boolean): Promise<number> {
   const { warning, title } = PRUNES[kind];
   if (!(await confirmPrune(`${kind} prune`, warning, force))) return 0;
-  const { pruneContainers, pruneVolumes } = await import("../container/prune.ts");
+  const { pruneContainers, pruneVolumes } = await later<typeof import("../container/prune.ts")>(
+    "../container/prune.ts",
+    import.meta.url,
+  );
   const { removed, bytes } = await (kind === "container" ? pruneContainers : pruneVolumes)(store);
   const list = removed.length > 0 ? `${title}:\n${removed.join("\n")}\n\n` : "";
   console.log(`${list}Total reclaimed space: ${humanSize(bytes, 4)}`);

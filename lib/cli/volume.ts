@@ -8,6 +8,7 @@ import { createVolume, inspectVolume, listVolumes, removeVolume } from "../conta
 import { UsageError } from "../errors.ts";
 import { table } from "./format.ts";
 import { forEachName, HELP, prune, type Verb } from "./verb.ts";
+import { later } from "../host/later.ts";
 
 const volume: Verb = {
   usage: "volume create|ls|inspect|rm|prune [-f] [--format TEMPLATE] [NAME...]",
@@ -34,7 +35,7 @@ const volume: Verb = {
         return 0;
       case "ls": {
         if (o.format !== undefined) {
-          const c = await import("./contexts.ts");
+          const c = await later<typeof import("./contexts.ts")>("./contexts.ts", import.meta.url);
           const items = (await listVolumes(store)).map(c.volumeContext);
           c.printFormatted(String(o.format), items, c.VOLUME_HEADERS, c.VOLUMES_TABLE);
           return 0;

@@ -9,6 +9,7 @@
 import { NotFoundError, UsageError } from "../errors.ts";
 import { BUSYBOX_IMAGE, findImage, type Image, importFile, localRef, tarballName } from "../image/images.ts";
 import type { Store } from "../store/store.ts";
+import { later } from "../host/later.ts";
 
 /** `run --pull`: pull when the image is missing (the default, as podman), always, or never. */
 export type PullPolicy = "missing" | "always" | "never";
@@ -41,17 +42,26 @@ export async function resolveImage(store: Store, ref: string, pull: PullPolicy =
     if (found) return found;
     // `busybox` (or `localhost/busybox`) means the recipe's image, made here
     if (!ref.includes("@") && localRef(ref) === BUSYBOX_IMAGE) {
-      const { buildBusyboxImage } = await import("../../images/busybox.ts");
+      const { buildBusyboxImage } = await later<typeof import("../../images/busybox.ts")>(
+        "../../images/busybox.ts",
+        import.meta.url,
+      );
       return await buildBusyboxImage(store);
     }
-    const { findPulled } = await import("../image/registry/local.ts");
+    const { findPulled } = await later<typeof import("../image/registry/local.ts")>(
+      "../image/registry/local.ts",
+      import.meta.url,
+    );
     const pulled = await findPulled(store, ref);
     if (pulled) return pulled;
     if (pull === "never") {
       throw new NotFoundError(`Unable to find image "${ref}" in the store, and --pull is never`);
     }
   }
-  const { pullImage } = await import("../image/registry/pull.ts");
+  const { pullImage } = await later<typeof import("../image/registry/pull.ts")>(
+    "../image/registry/pull.ts",
+    import.meta.url,
+  );
   if (pull === "always") return await pullImage(store, ref);
   try {
     return await pullImage(store, ref);

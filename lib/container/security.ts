@@ -22,6 +22,7 @@ import { parseUlimits, type Rlimit, rlimitsOf, type Ulimit } from "./ulimits.ts"
 import { parseOomScoreAdj, parseSysctls, sysctlPath } from "./sysctls.ts";
 import { type Device, parseDevices } from "./devices.ts";
 import { SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, selfPid } from "../../ffi/libc.ts";
+import { later } from "../host/later.ts";
 
 /** What the user asked for, as the record keeps it. */
 export interface SecurityOptions {
@@ -114,7 +115,10 @@ async function readProfile(file: string): Promise<{ file: string; profile: Profi
       `Cannot read seccomp profile "${file}": ${e instanceof Error ? e.message : e}; give a JSON file`,
     );
   }
-  const { parseProfile } = await import("./seccomp/profile.ts");
+  const { parseProfile } = await later<typeof import("./seccomp/profile.ts")>(
+    "./seccomp/profile.ts",
+    import.meta.url,
+  );
   return { file, profile: parseProfile(text, file) };
 }
 
@@ -200,8 +204,14 @@ export async function planSecurity(
     plan.seccomp = cached;
     return plan;
   }
-  const { compileProfile, parseProfile } = await import("./seccomp/profile.ts");
-  const { compileFilter, realSeccompSys } = await import("./seccomp/install.ts");
+  const { compileProfile, parseProfile } = await later<typeof import("./seccomp/profile.ts")>(
+    "./seccomp/profile.ts",
+    import.meta.url,
+  );
+  const { compileFilter, realSeccompSys } = await later<typeof import("./seccomp/install.ts")>(
+    "./seccomp/install.ts",
+    import.meta.url,
+  );
   const text = options.seccomp ? profile : await defaultProfileText();
   const parsed = parseProfile(text, options.seccomp?.file ?? "default.json");
   const program = compileFilter(compileProfile(parsed, { arch, caps: kept, kernel }), realSeccompSys);

@@ -16,6 +16,7 @@ import type { Layer } from "./layers.ts";
 import { hubKey, isQualified } from "./registry/reference.ts";
 import { collectGarbage, imagesInUse, unpinLayers } from "../store/gc.ts";
 import { readJson, sha256Hex, type Store, writeAtomic } from "../store/store.ts";
+import { later } from "../host/later.ts";
 
 /** The parts of an OCI image config (image-spec config.md) skiff uses. */
 export interface ImageConfig {
@@ -272,7 +273,7 @@ export interface ImportOptions {
 export async function importImage(store: Store, file: string, opts: ImportOptions): Promise<Image> {
   const ref = localRef(opts.ref);
   // Loaded here: `run` rarely imports, and every module costs start-up time.
-  const { extractLayer } = await import("./layers.ts");
+  const { extractLayer } = await later<typeof import("./layers.ts")>("./layers.ts", import.meta.url);
   const layer = await extractLayer(store, file, opts.label, { move: opts.move });
   const created = new Date().toISOString();
   return await storeImage(store, ref, {
