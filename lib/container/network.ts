@@ -65,6 +65,7 @@ import {
 } from "../host/net/nft.ts";
 import { type DnsOptions, type HostEntry, hostsFile, resolvConf } from "../host/net/etc.ts";
 import { findCommand, runHelper } from "../host/spawn.ts";
+import { runNftables } from "../../ffi/nftables.ts";
 
 /** The network a container is on without --network, as root: docker's `bridge`. */
 export const DEFAULT_NETWORK = "bridge";
@@ -596,8 +597,14 @@ async function tool(argv: string[], what: string, stdin?: string): Promise<void>
 /** Where ip and nft are, whatever the caller's PATH. */
 const PATH = "/usr/sbin:/sbin:/usr/bin:/bin";
 
+/** Runs an nftables ruleset in this thread's network namespace (libnftables: no `nft` process). */
 function nft(ruleset: string, what: string): Promise<void> {
-  return tool(["nft", "-f", "-"], what, ruleset);
+  try {
+    runNftables(ruleset);
+    return Promise.resolve();
+  } catch (e) {
+    return Promise.reject(new Error(`Cannot ${what}: nftables: ${e instanceof Error ? e.message : e}`));
+  }
 }
 
 // ---------------------------------------------------------------------------
